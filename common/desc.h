@@ -1,0 +1,124 @@
+/*
+ * desc.h — machine descriptions: what machine to emulate and what to run on it.
+ *
+ * A description is an INI file (libinih) in the spirit of fio job files:
+ *
+ *   [machine]      the CC-NUMA machine: nodes, processors, memory, fabric
+ *   [policy]       the monitor's NUMA policy and its thresholds
+ *   [vm NAME]      one virtual machine (any number of these, names unique)
+ *
+ * Every key has a default, a unit where it has one (256M, 4K, 10ms) and a
+ * documented meaning (docs/machine.md is the reference; `disco check --keys`
+ * prints it from the table in desc.c, so the two cannot drift).
+ *
+ * desc_parse_*() checks each key as it is read (syntax, unit, range);
+ * desc_validate() then checks the whole (a VM larger than the machine, a
+ * node list past the node count, ...). Both report one message naming the
+ * file, the line, the key and what is allowed, e.g.
+ *   m.ini:7: [vm a] mem = 12Q: not a size (use a number with K, M, G or T, e.g. 256M)
+ */
+#ifndef DISCO_DESC_H
+#define DISCO_DESC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DESC_NAME_MAX	64
+#define DESC_PATH_MAX	1024
+#define DESC_MAX_VMS	64
+#define DESC_MAX_NODES	4096
+
+enum desc_provider { PROV_AUTO, PROV_SHM, PROV_TCP, PROV_VERBS, PROV_EFA, PROV_CXI };
+enum desc_policy { POLICY_OFF, POLICY_MIGRATE, POLICY_REPLICATE, POLICY_BOTH };
+enum desc_placement { PLACE_FIRST_TOUCH, PLACE_ROUND_ROBIN, PLACE_FIXED, PLACE_INTERLEAVE, PLACE_BLOCK };
+enum desc_time { TIME_HOST, TIME_INSTRET };
+
+struct desc_machine {
+	unsigned nodes;			/* ranks; default 4 */
+	unsigned cpus;			/* physical processors per node; default 1 */
+	uint64_t mem;			/* machine memory per node, bytes; default 256M */
+	unsigned line;			/* coherence line, bytes, power of two 64..4096; default 128 */
+	uint64_t rcache;		/* remote-line cache capacity per node, bytes; default 4M */
+	enum desc_provider provider;	/* default auto: shm on one host, tcp across hosts */
+	uint64_t quantum;		/* instructions a vCPU runs before the next one; default 100000 */
+	uint64_t poll;			/* instructions between fabric polls; default 2000 */
+	enum desc_time time;		/* host (default) or instret (deterministic, later) */
+	uint64_t timeout_ns;		/* wall-clock limit of the run, 0 = none; default 0 */
+	char report[DESC_PATH_MAX];	/* report path; default "disco-report.json" */
+};
+
+struct desc_policy_cfg {
+	enum desc_policy policy;	/* default both */
+	uint64_t trigger;		/* misses to a page before the policy looks at it; default 64 */
+	unsigned dominance;		/* percent of a page's misses one node needs to migrate it; default 60 */
+	uint64_t write_share;		/* writes that mark a page write-shared (left alone); default 4 */
+	unsigned max_moves;		/* moves per page per reset interval; default 4 */
+	uint64_t reset_ns;		/* counter reset interval; default 100ms */
+	uint64_t interval_ns;		/* how often the policy runs; default 10ms */
+};
+
+struct desc_vm {
+	char name[DESC_NAME_MAX];
+	int line;			/* line of its [vm NAME] header, for messages */
+	unsigned cpus;			/* vCPUs; default 1 */
+	uint64_t mem;			/* guest-physical memory, bytes; default 64M */
+	unsigned *nodes;		/* nodes its vCPUs start on (vCPU i on nodes[i % n_nodes]) */
+	unsigned n_nodes;		/* default: one entry, node 0 */
+	enum desc_placement placement;	/* default first-touch */
+	char kernel[DESC_PATH_MAX];	/* guest image (ELF or raw); "guest:NAME" names a built-in one */
+	char bios[DESC_PATH_MAX];	/* firmware run in M mode, "" = none (built-in SBI) */
+	char initrd[DESC_PATH_MAX];
+	char append[DESC_PATH_MAX];	/* kernel command line / workload arguments */
+	char disk[DESC_PATH_MAX];	/* disk image, "" = none */
+	char net[DESC_NAME_MAX];	/* subnet name, "" = no NIC */
+	char console_log[DESC_PATH_MAX];	/* copy of the console to a file, "" = none */
+};
+
+struct desc {
+	char file[DESC_PATH_MAX];	/* where it came from ("<default>" when embedded) */
+	struct desc_machine machine;
+	struct desc_policy_cfg policy;
+	struct desc_vm vms[DESC_MAX_VMS];
+	unsigned n_vms;
+};
+
+/* The description used when none is given (`disco run` with no file). */
+extern const char desc_default_text[];
+
+/*
+ * desc_parse_file - read and check a description.
+ * Returns a new description, or NULL with a one-line message in err.
+ */
+struct desc *desc_parse_file(const char *path, char *err, size_t errlen);
+
+/* desc_parse_string - the same on text in memory; name is used in messages. */
+struct desc *desc_parse_string(const char *text, const char *name, char *err, size_t errlen);
+
+/*
+ * desc_validate - whole-description checks that need every key read: VM
+ * memory against the machine's, node lists against the node count, vCPUs
+ * against processors where that matters. Returns 0 or -EINVAL with err set.
+ */
+int desc_validate(const struct desc *d, char *err, size_t errlen);
+
+void desc_free(struct desc *d);
+
+/* Names for reports and messages. */
+const char *desc_provider_name(enum desc_provider p);
+const char *desc_policy_name(enum desc_policy p);
+const char *desc_placement_name(enum desc_placement p);
+
+/* desc_print_keys - the reference table of every key (for `disco check --keys`). */
+void desc_print_keys(FILE *out);
+
+/*
+ * Units. desc_parse_size accepts 4096, 4K, 256M, 1G, 2T (binary multiples,
+ * optional trailing B/iB); desc_parse_duration accepts 10ms, 2s, 500us, 100ns.
+ * Return 0 or -EINVAL.
+ */
+int desc_parse_size(const char *s, uint64_t *out);
+int desc_parse_duration(const char *s, uint64_t *out_ns);
+
+#endif

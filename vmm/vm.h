@@ -1,0 +1,111 @@
+/*
+ * vm.h — internal to vmm/: the contract between the hart interpreter
+ * (cpu*.c, pmap.c: owned by the CPU side) and the board (board.c, devices,
+ * loader, SBI, device tree: owned by the board side).
+ *
+ * Memory path. A hart translates a virtual address with its software TLB;
+ * on a miss it walks the guest page tables, then asks vm_ram_page() for the
+ * host pointer of the guest-physical page (the pmap: guest-physical page to
+ * machine page, allocated on first touch). Addresses that are not RAM go to
+ * vm_mmio_read/write(). Later work (coherence) changes what vm_ram_page()
+ * returns and adds rights to it; the interpreter's hot loop does not change.
+ *
+ * Interrupts. Devices raise and lower the hart's mip bits with
+ * hart_set_irq(); the hart takes pending, enabled interrupts at instruction
+ * boundaries in the priority order of the privileged specification.
+ *
+ * Everything runs in the node's one thread: no locks, no atomics.
+ */
+#ifndef DISCO_VMM_VM_H
+#define DISCO_VMM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/vmm.h"
+
+#define VM_PAGE_SHIFT	12
+#define VM_PAGE_SIZE	(1ull << VM_PAGE_SHIFT)
+#define VM_RAM_BASE	0x80000000ull
+
+/* mip / mie bits */
+#define IRQ_SSI		1
+#define IRQ_MSI		3
+#define IRQ_STI		5
+#define IRQ_MTI		7
+#define IRQ_SEI		9
+#define IRQ_MEI		11
+
+enum hart_state {
+	HART_RUNNING,
+	HART_WFI,	/* waiting for an interrupt */
+	HART_STOPPED,	/* SBI HSM: not started / stopped */
+};
+
+enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
+
+struct hart;	/* defined by the CPU side (cpu.h); fields below via accessors */
+struct vm;	/* defined by the board side (board.h) */
+struct pmap;	/* defined by the CPU side (pmap.c) */
+
+/* ---- provided by the CPU side ---- */
+
+/* hart_new - a hart in reset state (M mode, pc = 0x1000-style reset vector given). */
+struct hart *hart_new(struct vm *vm, unsigned hartid);
+void hart_free(struct hart *h);
+/* Reset to start at pc in priv mode with a0 = a0, a1 = a1 (boot, SBI HSM start). */
+void hart_reset(struct hart *h, uint64_t pc, enum priv priv, uint64_t a0, uint64_t a1);
+/*
+ * hart_run - execute up to `budget` instructions. Stops early on WFI (state
+ * becomes HART_WFI), when the hart is stopped, or when vm_exit_requested().
+ * Returns the number of instructions retired.
+ */
+uint64_t hart_run(struct hart *h, uint64_t budget);
+/* Set or clear one mip bit (IRQ_*). Wakes a hart in WFI if the interrupt is now pending and enabled per WFI rules. */
+void hart_set_irq(struct hart *h, unsigned irq, bool level);
+enum hart_state hart_get_state(const struct hart *h);
+void hart_set_state(struct hart *h, enum hart_state s);
+uint64_t hart_get_reg(const struct hart *h, unsigned r);	/* x0..x31 */
+void hart_set_reg(struct hart *h, unsigned r, uint64_t v);
+uint64_t hart_get_pc(const struct hart *h);
+void hart_set_pc(struct hart *h, uint64_t pc);
+enum priv hart_get_priv(const struct hart *h);
+uint64_t hart_instret(const struct hart *h);
+/* Next host-monotonic ns at which this hart's Sstc stimecmp fires, UINT64_MAX if none. */
+uint64_t hart_next_timer_ns(const struct hart *h);
+/* Drop every cached translation and decoded instruction (SBI RFENCE, pmap change). */
+void hart_flush_tlb(struct hart *h);
+void hart_flush_icache(struct hart *h);
+
+struct pmap *pmap_new(const struct vmm_mem_ops *mem, uint64_t base, uint64_t size);
+void pmap_free(struct pmap *p);
+/* Host pointer to the page holding gpa, allocated (zeroed) on first touch; NULL if not RAM or memory is exhausted. */
+uint8_t *pmap_page(struct pmap *p, uint64_t gpa);
+uint64_t pmap_pages_touched(const struct pmap *p);
+
+/* ---- provided by the board side ---- */
+
+/* The VM's pmap and RAM range. */
+struct pmap *vm_pmap(struct vm *vm);
+/* Guest-physical page to host pointer: RAM only, NULL otherwise (same as pmap_page on vm_pmap). */
+uint8_t *vm_ram_page(struct vm *vm, uint64_t gpa);
+/*
+ * MMIO: size is 1, 2, 4 or 8 and gpa is naturally aligned by the caller.
+ * Return 0, or -1 when nothing answers there (the hart raises an access fault).
+ */
+int vm_mmio_read(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, uint64_t *val);
+int vm_mmio_write(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, uint64_t val);
+/* mtime: 10 MHz ticks since the VM started. */
+uint64_t vm_mtime(struct vm *vm);
+/* Convert an mtime value to host CLOCK_MONOTONIC ns (for sleeping until a timer). */
+uint64_t vm_mtime_to_ns(struct vm *vm, uint64_t mtime);
+/*
+ * vm_sbi_ecall - an ECALL from S mode when the monitor provides SBI (no
+ * --bios). Returns true if handled (the hart then resumes after the ECALL
+ * with a0/a1 set); false: the hart takes the ordinary environment-call trap.
+ */
+bool vm_sbi_ecall(struct vm *vm, struct hart *h);
+/* True once the guest powered off: harts return from hart_run promptly. */
+bool vm_exit_requested(const struct vm *vm);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * vmm.h — the monitor's public interface: virtual machines on a node.
+ *
+ * The node (node/) owns the event loop and machine memory; it creates VMs
+ * from their [vm] sections and calls vmm_vm_run() a budget at a time. A VM
+ * never blocks the loop: when every hart waits for an interrupt (WFI) the
+ * call returns VMM_IDLE with the time of the next timer event, and the node
+ * sleeps until then or until input arrives.
+ *
+ * Guest mistakes become guest exceptions; nothing a guest does makes these
+ * calls crash or abort the node.
+ */
+#ifndef DISCO_VMM_H
+#define DISCO_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmm_vm;
+
+/* Machine memory of the node, handed out a page (4 KiB) at a time. */
+struct vmm_mem_ops {
+	void *opaque;
+	/* Returns a zeroed, 4 KiB-aligned page of machine memory, or NULL when the node is full. */
+	void *(*alloc_page)(void *opaque);
+	void (*free_page)(void *opaque, void *page);
+};
+
+/* The guest's console, as the node connects it (terminal, log file, nothing). */
+struct vmm_console_ops {
+	void *opaque;
+	void (*write)(void *opaque, const char *buf, size_t len);
+};
+
+struct vmm_vm_config {
+	const char *name;
+	unsigned ncpus;			/* harts */
+	uint64_t mem_bytes;		/* guest RAM at 0x80000000 */
+	const char *kernel;		/* ELF or raw binary; required */
+	const char *bios;		/* NULL: ELF starts at its entry (M mode) or built-in SBI */
+	const char *initrd;		/* may be NULL */
+	const char *append;		/* kernel command line, may be NULL */
+	const char *disk;		/* raw disk image for virtio-blk, may be NULL */
+	uint64_t quantum;		/* instructions per hart turn */
+	struct vmm_mem_ops mem;
+	struct vmm_console_ops console;
+};
+
+enum vmm_status {
+	VMM_RUNNING,	/* budget used up, more to do */
+	VMM_IDLE,	/* every hart waits for an interrupt; see vmm_vm_next_event_ns() */
+	VMM_EXITED,	/* the guest powered off (test device, HTIF, SBI SRST); see exit code */
+};
+
+struct vmm_vm_stats {
+	uint64_t instret;		/* instructions retired, all harts */
+	uint64_t run_ns;		/* host time spent executing */
+	uint64_t tlb_misses;
+	uint64_t exceptions, interrupts;
+	uint64_t pages_touched;		/* machine pages allocated by first touch */
+};
+
+/*
+ * vmm_vm_create - build a VM: board, device tree, load the images.
+ * Returns the VM, or NULL with a one-line message in err (a missing or bad
+ * image, memory that does not fit).
+ */
+struct vmm_vm *vmm_vm_create(const struct vmm_vm_config *cfg, char *err, size_t errlen);
+void vmm_vm_destroy(struct vmm_vm *vm);
+
+/* vmm_vm_run - run the harts for about `budget` instructions in all. */
+enum vmm_status vmm_vm_run(struct vmm_vm *vm, uint64_t budget);
+
+/* When IDLE: host CLOCK_MONOTONIC time (ns) of the next timer event, UINT64_MAX for none. */
+uint64_t vmm_vm_next_event_ns(const struct vmm_vm *vm);
+
+/* Bytes typed on the console, fed to the UART's receiver. */
+void vmm_vm_console_input(struct vmm_vm *vm, const char *buf, size_t len);
+
+/* The guest's exit code once VMM_EXITED: 0 success, else the guest's failure code. */
+int vmm_vm_exit_code(const struct vmm_vm *vm);
+
+void vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *st);
+
+#endif
