@@ -25,10 +25,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #define DESC_NAME_MAX	64
 #define DESC_PATH_MAX	1024
 #define DESC_MAX_VMS	64
 #define DESC_MAX_NODES	4096
+#define DESC_MAX_CPUS	1024	/* physical processors per node */
+#define DESC_MAX_VCPUS	512	/* vCPUs per VM */
+#define DESC_LINE_MAX	32768	/* longest line of a description file */
 
 enum desc_provider { PROV_AUTO, PROV_SHM, PROV_TCP, PROV_VERBS, PROV_EFA, PROV_CXI };
 enum desc_policy { POLICY_OFF, POLICY_MIGRATE, POLICY_REPLICATE, POLICY_BOTH };
@@ -88,12 +93,18 @@ struct desc {
 extern const char desc_default_text[];
 
 /*
- * desc_parse_file - read and check a description.
+ * desc_parse_file - read and check a description: every key as it is read,
+ * then the whole with desc_validate(). Relative input paths (kernel, bios,
+ * initrd, disk) are made absolute against the file's directory; output
+ * paths (report, console_log) and "guest:NAME" images are kept as written.
  * Returns a new description, or NULL with a one-line message in err.
  */
 struct desc *desc_parse_file(const char *path, char *err, size_t errlen);
 
-/* desc_parse_string - the same on text in memory; name is used in messages. */
+/*
+ * desc_parse_string - the same on text in memory; name is used in messages
+ * and relative paths are kept as written.
+ */
 struct desc *desc_parse_string(const char *text, const char *name, char *err, size_t errlen);
 
 /*
@@ -109,16 +120,53 @@ void desc_free(struct desc *d);
 const char *desc_provider_name(enum desc_provider p);
 const char *desc_policy_name(enum desc_policy p);
 const char *desc_placement_name(enum desc_placement p);
+const char *desc_time_name(enum desc_time t);
 
 /* desc_print_keys - the reference table of every key (for `disco check --keys`). */
 void desc_print_keys(FILE *out);
 
 /*
+ * desc_print_keys_markdown - the same table as Markdown, one table per
+ * section: the tables of docs/machine.md are this output (a unit test checks).
+ */
+void desc_print_keys_markdown(FILE *out);
+
+/*
+ * desc_to_json - the resolved description (every key, defaults filled in)
+ * for the run report: {"file", "machine": {...}, "policy": {...},
+ * "vms": [{"name", ...}]}. Sizes are bytes, durations nanoseconds, node
+ * lists arrays. Returns a new reference, or NULL when out of memory.
+ */
+json_t *desc_to_json(const struct desc *d);
+
+/*
+ * desc_write_ini - write d back as a description file that parses to an
+ * equal description (every key of [machine] and [policy], every non-empty
+ * key of each [vm]). Returns 0, -EINVAL when a value cannot be written so
+ * that it reads back the same (a newline, or " ;" which would start a
+ * comment), or -EIO when the stream fails.
+ */
+int desc_write_ini(const struct desc *d, FILE *out);
+
+/*
+ * desc_equal - same machine, policy and VMs, key by key. The file name
+ * and the line numbers kept for messages are not compared.
+ */
+bool desc_equal(const struct desc *a, const struct desc *b);
+
+/*
  * Units. desc_parse_size accepts 4096, 4K, 256M, 1G, 2T (binary multiples,
- * optional trailing B/iB); desc_parse_duration accepts 10ms, 2s, 500us, 100ns.
- * Return 0 or -EINVAL.
+ * optional trailing B/iB, any case); desc_parse_duration accepts 100ns,
+ * 500us, 10ms, 2s, 1m (minute), 1h, and a bare 0; desc_parse_uint accepts
+ * digits only. All refuse signs, spaces and junk after the number.
+ * Return 0, -EINVAL (not that kind of number) or -ERANGE (over 64 bits).
  */
 int desc_parse_size(const char *s, uint64_t *out);
 int desc_parse_duration(const char *s, uint64_t *out_ns);
+int desc_parse_uint(const char *s, uint64_t *out);
+
+/* Shortest exact spellings, read back by the parsers: "256M", "100ms". Return buf. */
+char *desc_format_size(uint64_t bytes, char *buf, size_t len);
+char *desc_format_duration(uint64_t ns, char *buf, size_t len);
 
 #endif
