@@ -288,7 +288,7 @@ static char *num_format(const struct desc_key *k, uint64_t v, char *buf, size_t 
 /* Range and shape of a number. Returns 0, or -EINVAL with the reason in why. */
 static int num_check(const struct desc_key *k, uint64_t v, char *why, size_t wl)
 {
-	char lo[32], hi[32];
+	char lo[32], mid[32], hi[32];
 
 	if (k->type == KT_ENUM) {
 		size_t n = 0;
@@ -308,7 +308,7 @@ static int num_check(const struct desc_key *k, uint64_t v, char *why, size_t wl)
 	}
 	if ((k->flags & KF_POW2) && (v & (v - 1))) {
 		snprintf(why, wl, "not a power of two (%s, %s, ..., %s)", num_format(k, k->min, lo, sizeof(lo)),
-			 num_format(k, k->min * 2, hi, sizeof(hi)), num_format(k, k->max, hi, sizeof(hi)));
+			 num_format(k, k->min * 2, mid, sizeof(mid)), num_format(k, k->max, hi, sizeof(hi)));
 		return -EINVAL;
 	}
 	if ((k->flags & KF_PAGE) && (v % (4 * KiB))) {
@@ -861,12 +861,22 @@ static const char *long_value(struct pstate *ps)
 	return ps->value;
 }
 
+/* A value as a message quotes it: at most 60 characters. */
+static const char *value_quote(const char *value, char *buf, size_t len)
+{
+	if (strlen(value) <= 60)
+		return value;
+	snprintf(buf, len, "%.60s...", value);
+	return buf;
+}
+
 /* inih's handler: one `name = value` of the current section. Returns 0 to stop. */
-static int ini_on_key(void *user, const char *section, const char *name, const char *value)
+static int ini_on_key(void *user, const char *section, const char *name, const char *raw_value)
 {
 	struct pstate *ps = user;
 	const struct desc_key *k;
-	char label[DESC_NAME_MAX + 8], why[512];
+	char label[DESC_NAME_MAX + 8], why[512], quoted[80];
+	const char *value;
 	size_t idx;
 	int rc;
 
@@ -874,7 +884,8 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 	if (ps->err_line)
 		return 0;
 	if (ps->truncated)
-		value = long_value(ps);
+		raw_value = long_value(ps);
+	value = value_quote(raw_value, quoted, sizeof(quoted));
 	if (ps->sec == KS_COUNT) {
 		enum ksec s;
 
@@ -911,12 +922,12 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		perr(ps, "%s %s = %s: key given twice (first on line %d)", label, name, value, ps->key_line[idx]);
 		return 0;
 	}
-	if (!*value) {
+	if (!*raw_value) {
 		perr(ps, "%s %s: empty value (leave the key out for its default%s%s)", label, name,
 		     k->def[0] ? ", " : "", k->def[0] ? k->def : ": none");
 		return 0;
 	}
-	rc = key_set(k, key_base(k, ps->d, ps->vm), value, ps->dir, why, sizeof(why));
+	rc = key_set(k, key_base(k, ps->d, ps->vm), raw_value, ps->dir, why, sizeof(why));
 	if (rc) {
 		perr(ps, "%s %s = %s: %s", label, name, value, why);
 		return 0;
