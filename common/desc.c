@@ -131,7 +131,7 @@ static const struct desc_key keys[] = {
 	  "Instructions run between two polls of the fabric, so that a request to a busy node waits microseconds, not a quantum." },
 	{ KS_MACHINE, "time", KT_ENUM, "host", 0, 0, 0, time_names, NULL, NULL, FM(time),
 	  "Guest time: host follows the host's monotonic clock, aligned across ranks; instret derives it from retired instructions (deterministic; planned)." },
-	{ KS_MACHINE, "timeout", KT_DURATION, "0", 0, 366 * 24 * NS_H, 0, NULL, NULL, "0 = none", FM(timeout_ns),
+	{ KS_MACHINE, "timeout", KT_DURATION, "0", 0, 365 * 24 * NS_H, 0, NULL, NULL, "0 = none", FM(timeout_ns),
 	  "Wall-clock limit of the run; when it passes the run stops and reports. 0: no limit." },
 	{ KS_MACHINE, "report", KT_PATH, "disco-report.json", 1, 0, 0, NULL, NULL, NULL, FM(report),
 	  "Where the run's JSON report is written, relative to the working directory." },
@@ -157,8 +157,8 @@ static const struct desc_key keys[] = {
 	  "Virtual CPUs (RISC-V harts) of the VM." },
 	{ KS_VM, "mem", KT_SIZE, "64M", MiB, 16 * TiB, KF_PAGE, NULL, NULL, "fits in the machine", FV(mem),
 	  "Guest-physical memory (RAM at 0x80000000). All VMs together must fit in the machine's memory." },
-	{ KS_VM, "nodes", KT_NODES, "0", 0, DESC_MAX_NODES - 1, 0, NULL, NULL, "nodes below [machine] nodes", 0, 0,
-	  "Nodes the vCPUs start on: vCPU i starts on entry i modulo the list's length. Node numbers and ranges: 0 / 0,2 / 0-3 / 0-3,6." },
+	{ KS_VM, "nodes", KT_NODES, "0", 0, DESC_MAX_NODES - 1, 0, NULL, NULL, "each below [machine] nodes", 0, 0,
+	  "Nodes the vCPUs start on: vCPU i starts on entry i modulo the list's length, e.g. 0 (all on node 0), 0,2, 0-3 or 0-3,6." },
 	{ KS_VM, "placement", KT_ENUM, "first-touch", 0, 0, 0, placement_names, NULL, NULL, FV(placement),
 	  "Where guest pages get machine memory: first-touch on the node of the vCPU that touches the page first; round-robin over the VM's nodes in allocation order; fixed on the VM's first node; interleave by guest page number over the VM's nodes; block: one contiguous block per VM node." },
 	{ KS_VM, "kernel", KT_PATH, "", 1, 0, KF_INPUT | KF_REQUIRED, NULL, NULL, "required", FV(kernel),
@@ -435,9 +435,9 @@ static int key_set(const struct desc_key *k, void *base, const char *value, cons
 	switch (k->type) {
 	case KT_UINT:
 		rc = desc_parse_uint(value, &v);
-		if (rc == -ERANGE || (rc == 0 && v > k->max)) {
-			snprintf(why, wl, "too large (%" PRIu64 "..%" PRIu64 ")", k->min, k->max);
-			return -EINVAL;
+		if (rc == -ERANGE) {
+			v = UINT64_MAX;	/* num_check() gives the range */
+			break;
 		}
 		if (rc && value[0] == '-') {
 			snprintf(why, wl, "negative (%" PRIu64 "..%" PRIu64 ")", k->min, k->max);
@@ -451,11 +451,9 @@ static int key_set(const struct desc_key *k, void *base, const char *value, cons
 	case KT_SIZE:
 	case KT_DURATION:
 		rc = k->type == KT_SIZE ? desc_parse_size(value, &v) : desc_parse_duration(value, &v);
-		if (rc == -ERANGE || (rc == 0 && v > k->max)) {
-			char hi[32];
-
-			snprintf(why, wl, "too large (at most %s)", num_format(k, k->max, hi, sizeof(hi)));
-			return -EINVAL;
+		if (rc == -ERANGE) {
+			v = UINT64_MAX;	/* num_check() gives the range */
+			break;
 		}
 		if (rc && value[0] == '-') {
 			snprintf(why, wl, "negative (a %s cannot be)", k->type == KT_SIZE ? "size" : "duration");
@@ -1417,17 +1415,16 @@ static const char *key_allowed_text(const struct desc_key *k, char *buf, size_t 
 			used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", k->choices[i]);
 		break;
 	case KT_PATH:
-		used = (size_t)snprintf(buf, len, "%s%s", k->flags & KF_INPUT ? "path or guest:NAME" : "path",
-					k->def[0] ? "" : "; none by default");
+		used = (size_t)snprintf(buf, len, "%s", k->flags & KF_INPUT ? "path or guest:NAME" : "path");
 		break;
 	case KT_TEXT:
 		used = (size_t)snprintf(buf, len, "any text; ';' after a blank starts a comment");
 		break;
 	case KT_IDENT:
-		used = (size_t)snprintf(buf, len, "letters, digits, _ and -; none by default");
+		used = (size_t)snprintf(buf, len, "letters, digits, _ and -");
 		break;
 	case KT_NODES:
-		used = (size_t)snprintf(buf, len, "e.g. 0, 0,2, 0-3, 0-3,6");
+		used = (size_t)snprintf(buf, len, "node numbers and ranges, e.g. 0-3,6");
 		break;
 	}
 	if (k->note && used < len)
