@@ -77,6 +77,22 @@ uint64_t hart_next_timer_ns(const struct hart *h);
 void hart_flush_tlb(struct hart *h);
 void hart_flush_icache(struct hart *h);
 
+/*
+ * Additions by the CPU side (not in the first contract):
+ * hart_poll_timer - re-evaluate the Sstc timer (stimecmp against vm_mtime)
+ * and wake a WFI hart if that makes an enabled interrupt pending; call it
+ * when the time given by hart_next_timer_ns() has come. hart_run() on a
+ * WFI hart does the same and returns 0 at once if nothing is pending.
+ * hart_get_stats - counters for vmm_vm_stats.
+ */
+void hart_poll_timer(struct hart *h);
+struct hart_stats {
+	uint64_t tlb_misses;	/* software-TLB misses (page walks or bare fills) */
+	uint64_t exceptions;	/* synchronous traps taken */
+	uint64_t interrupts;	/* interrupts taken */
+};
+void hart_get_stats(const struct hart *h, struct hart_stats *st);
+
 struct pmap *pmap_new(const struct vmm_mem_ops *mem, uint64_t base, uint64_t size);
 void pmap_free(struct pmap *p);
 /* Host pointer to the page holding gpa, allocated (zeroed) on first touch; NULL if not RAM or memory is exhausted. */

@@ -1,0 +1,827 @@
+/*
+ * cpu.c — the RV64IMAC hart interpreter: hart lifecycle, traps and
+ * interrupts, and the run loop.
+ *
+ * Run loop. hart_run works in chunks of at most HART_CHUNK instructions.
+ * Between chunks it checks vm_exit_requested(), the Sstc timer and pending
+ * interrupts. Inside a chunk, pc, the chunk limit and the current fetch page
+ * (its decoded slots and host address) are locals; dispatch is a computed
+ * goto on the decoded op. Anything that can change what the outer checks
+ * see — a CSR write, xRET, WFI, MMIO, an SBI call — ends the chunk by
+ * setting the limit to the current count (h->brk from out-of-line code).
+ *
+ * Counting. `w` counts work: retired instructions plus traps taken, so a
+ * guest that faults forever still returns to its caller after `budget`.
+ * Retired = w - traps; minstret and mcycle (= instret here) are brought up
+ * to date before every CSR instruction and at chunk ends.
+ *
+ * LR/SC. One reservation per hart, on the guest-physical address. It is
+ * dropped on every trap and whenever hart_run returns, since only then can
+ * another hart or a device (all in this thread) write memory: an SC after
+ * a trap, or after another hart ran, fails.
+ */
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "vmm/cpu.h"
+#include "vmm/decode.h"
+
+/* ---------------------------------------------------------------- modes */
+
+void hart_update_mode(struct hart *h)
+{
+	enum priv p = h->priv;
+
+	h->fset = &h->tlb[p == PRIV_U ? TS_U : p == PRIV_S ? TS_S : TS_M];
+	if (p == PRIV_M && (h->mstatus & MS_MPRV))
+		p = (enum priv)((h->mstatus & MS_MPP) >> MS_MPP_SHIFT);
+	if (p == PRIV_U)
+		h->dset = &h->tlb[TS_U];
+	else if (p == PRIV_S)
+		h->dset = &h->tlb[(h->mstatus & MS_SUM) ? TS_SUM : TS_S];
+	else
+		h->dset = &h->tlb[TS_M];
+}
+
+uint64_t hart_mip(const struct hart *h)
+{
+	return h->mip | (h->seip_line ? MIP_SEIP : 0) | (h->stip_sstc ? MIP_STIP : 0);
+}
+
+void hart_timer_check(struct hart *h)
+{
+	h->stip_sstc = (h->menvcfg & MENVCFG_STCE) && h->stimecmp != UINT64_MAX &&
+		       vm_mtime(h->vm) >= h->stimecmp;
+}
+
+static inline void hart_count(struct hart *h, uint64_t n)
+{
+	if (!(h->mcountinhibit & 4))
+		h->minstret += n;
+	if (!(h->mcountinhibit & 1))
+		h->mcycle += n;
+}
+
+/* ---------------------------------------------------------------- traps */
+
+/*
+ * hart_trap - take exception or interrupt `cause` (CAUSE_IRQ set for an
+ * interrupt) at pc. Returns the handler's pc; privilege and mstatus are
+ * updated, the reservation dropped.
+ */
+uint64_t hart_trap(struct hart *h, uint64_t pc, uint64_t cause, uint64_t tval)
+{
+	bool irq = cause & CAUSE_IRQ;
+	unsigned code = (unsigned)(cause & 63);
+	uint64_t deleg = irq ? h->mideleg : h->medeleg, vec;
+
+	h->resv_valid = false;
+	if (irq)
+		h->stats.interrupts++;
+	else
+		h->stats.exceptions++;
+	if (h->priv <= PRIV_S && ((deleg >> code) & 1)) {
+		h->scause = cause;
+		h->sepc = pc;
+		h->stval = tval;
+		h->mstatus &= ~(MS_SPIE | MS_SPP);
+		if (h->mstatus & MS_SIE)
+			h->mstatus |= MS_SPIE;
+		if (h->priv == PRIV_S)
+			h->mstatus |= MS_SPP;
+		h->mstatus &= ~MS_SIE;
+		h->priv = PRIV_S;
+		vec = h->stvec;
+	} else {
+		h->mcause = cause;
+		h->mepc = pc;
+		h->mtval = tval;
+		h->mstatus &= ~(MS_MPIE | MS_MPP);
+		if (h->mstatus & MS_MIE)
+			h->mstatus |= MS_MPIE;
+		h->mstatus |= (uint64_t)h->priv << MS_MPP_SHIFT;
+		h->mstatus &= ~MS_MIE;
+		h->priv = PRIV_M;
+		vec = h->mtvec;
+	}
+	hart_update_mode(h);
+	if (irq && (vec & 3) == 1)
+		return (vec & ~3ull) + 4ull * code;
+	return vec & ~3ull;
+}
+
+static const uint8_t irq_order[] = { IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI };
+
+/* The interrupt to take now, or -1. */
+static int irq_pick(const struct hart *h)
+{
+	uint64_t pend = hart_mip(h) & h->mie, m, s;
+
+	if (!pend)
+		return -1;
+	m = pend & ~h->mideleg;
+	if (m && (h->priv < PRIV_M || (h->mstatus & MS_MIE))) {
+		for (unsigned i = 0; i < sizeof(irq_order); i++)
+			if ((m >> irq_order[i]) & 1)
+				return irq_order[i];
+	}
+	s = pend & h->mideleg;
+	if (s && (h->priv < PRIV_S || (h->priv == PRIV_S && (h->mstatus & MS_SIE)))) {
+		for (unsigned i = 0; i < sizeof(irq_order); i++)
+			if ((s >> irq_order[i]) & 1)
+				return irq_order[i];
+	}
+	return -1;
+}
+
+static uint64_t hart_mret(struct hart *h)
+{
+	enum priv mpp = (enum priv)((h->mstatus & MS_MPP) >> MS_MPP_SHIFT);
+
+	h->mstatus &= ~MS_MIE;
+	if (h->mstatus & MS_MPIE)
+		h->mstatus |= MS_MIE;
+	h->mstatus |= MS_MPIE;
+	h->mstatus &= ~MS_MPP;
+	if (mpp != PRIV_M)
+		h->mstatus &= ~MS_MPRV;
+	h->priv = mpp;
+	hart_update_mode(h);
+	return h->mepc;
+}
+
+static uint64_t hart_sret(struct hart *h)
+{
+	enum priv spp = (h->mstatus & MS_SPP) ? PRIV_S : PRIV_U;
+
+	h->mstatus &= ~MS_SIE;
+	if (h->mstatus & MS_SPIE)
+		h->mstatus |= MS_SIE;
+	h->mstatus |= MS_SPIE;
+	h->mstatus &= ~(MS_SPP | MS_MPRV);
+	h->priv = spp;
+	hart_update_mode(h);
+	return h->sepc;
+}
+
+/* ---------------------------------------------------------------- API */
+
+/* hart_new - a hart at the reset vector 0x1000 in M mode, running. NULL if out of memory. */
+struct hart *hart_new(struct vm *vm, unsigned hartid)
+{
+	struct hart *h = aligned_alloc(64, (sizeof(struct hart) + 63) & ~(size_t)63);
+
+	if (!h)
+		return NULL;
+	memset(h, 0, sizeof(*h));
+	h->vm = vm;
+	h->hartid = hartid;
+	h->pmap = vm_pmap(vm);
+	if (h->pmap && pmap_hart_attach(h->pmap, h) < 0) {
+		LOG(SUB_VMM, LOG_ERROR, "hart %u: more than %d harts in one VM", hartid, PMAP_MAX_HARTS);
+		free(h);
+		return NULL;
+	}
+	hart_reset(h, 0x1000, PRIV_M, hartid, 0);
+	return h;
+}
+
+void hart_free(struct hart *h)
+{
+	if (!h)
+		return;
+	if (h->pmap)
+		pmap_hart_detach(h->pmap, h);
+	free(h);
+}
+
+/*
+ * hart_reset - registers zero but a0/a1, pc, privilege; CSRs at reset.
+ * Starting below M mode means there is no M-mode software: the hart then
+ * delegates every exception but ecall-from-S and every S interrupt to S,
+ * enables all counters to S and U, and turns on Sstc (menvcfg.STCE), as
+ * SBI firmware would; ecalls from S go to vm_sbi_ecall().
+ */
+void hart_reset(struct hart *h, uint64_t pc, enum priv priv, uint64_t a0, uint64_t a1)
+{
+	memset(h->x, 0, sizeof(h->x));
+	h->x[10] = a0;
+	h->x[11] = a1;
+	h->pc = pc;
+	h->pc_set = 1;
+	h->priv = priv == PRIV_U || priv == PRIV_S ? priv : PRIV_M;
+	h->state = HART_RUNNING;
+	h->mstatus = MS_UXL | MS_SXL;
+	h->mie = 0;
+	h->mip &= MIP_MSIP | MIP_MTIP | MIP_MEIP | MIP_STIP;	/* board-driven levels stay */
+	h->medeleg = h->mideleg = 0;
+	h->mtvec = h->stvec = 0;
+	h->mepc = h->sepc = h->mcause = h->scause = h->mtval = h->stval = 0;
+	h->mscratch = h->sscratch = 0;
+	h->satp = 0;
+	h->mcounteren = h->scounteren = 0;
+	h->menvcfg = h->senvcfg = 0;
+	h->mcountinhibit = 0;
+	h->stimecmp = UINT64_MAX;
+	h->stip_sstc = false;
+	memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
+	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+	h->resv_valid = false;
+	if (h->priv != PRIV_M) {
+		h->medeleg = 0xb3ffull & ~(1ull << EXC_ECALL_S);
+		h->mideleg = MIP_S_MASK;
+		h->mcounteren = ~0u;
+		h->menvcfg = MENVCFG_STCE;
+		h->mstatus |= (uint64_t)PRIV_S << MS_MPP_SHIFT;
+	}
+	tlb_flush_all(h);
+	hart_update_mode(h);
+	h->brk = 1;
+}
+
+enum hart_state hart_get_state(const struct hart *h) { return h->state; }
+
+void hart_set_state(struct hart *h, enum hart_state s)
+{
+	h->state = s;
+	h->brk = 1;
+}
+
+uint64_t hart_get_reg(const struct hart *h, unsigned r) { return r < 32 ? h->x[r] : 0; }
+
+void hart_set_reg(struct hart *h, unsigned r, uint64_t v)
+{
+	if (r > 0 && r < 32)
+		h->x[r] = v;
+}
+
+uint64_t hart_get_pc(const struct hart *h) { return h->pc; }
+
+void hart_set_pc(struct hart *h, uint64_t pc)
+{
+	h->pc = pc & ~1ull;
+	h->pc_set = 1;
+	h->brk = 1;
+}
+
+enum priv hart_get_priv(const struct hart *h) { return h->priv; }
+uint64_t hart_instret(const struct hart *h) { return h->minstret; }
+
+void hart_get_stats(const struct hart *h, struct hart_stats *st)
+{
+	*st = h->stats;
+}
+
+void hart_set_irq(struct hart *h, unsigned irq, bool level)
+{
+	uint64_t bit;
+
+	if (irq > 63 || !((MIP_ALL >> irq) & 1))
+		return;
+	bit = 1ull << irq;
+	if (irq == IRQ_SEI)
+		h->seip_line = level;
+	else if (level)
+		h->mip |= bit;
+	else
+		h->mip &= ~bit;
+	h->brk = 1;
+	if (h->state == HART_WFI && (hart_mip(h) & h->mie))
+		h->state = HART_RUNNING;
+}
+
+void hart_poll_timer(struct hart *h)
+{
+	hart_timer_check(h);
+	if (h->state == HART_WFI && (hart_mip(h) & h->mie))
+		h->state = HART_RUNNING;
+}
+
+uint64_t hart_next_timer_ns(const struct hart *h)
+{
+	if (!(h->menvcfg & MENVCFG_STCE) || h->stimecmp == UINT64_MAX || h->stip_sstc ||
+	    !(h->mie & MIP_STIP))
+		return UINT64_MAX;
+	return vm_mtime_to_ns(h->vm, h->stimecmp);
+}
+
+void hart_flush_tlb(struct hart *h)
+{
+	tlb_flush_all(h);
+	h->brk = 1;
+}
+
+void hart_flush_icache(struct hart *h)
+{
+	if (h->pmap)
+		pmap_epoch_bump(h->pmap);
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned i = 0; i < TLB_SIZE; i++)
+			h->tlb[s].e[ACC_X][i].tag = TLB_INVALID;
+	h->brk = 1;
+}
+
+/* ---------------------------------------------------------------- interpreter */
+
+static inline uint64_t mulhu64(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((unsigned __int128)a * b) >> 64);
+}
+
+static inline uint64_t mulh64(int64_t a, int64_t b)
+{
+	return (uint64_t)((__int128)a * b >> 64);
+}
+
+static inline uint64_t mulhsu64(int64_t a, uint64_t b)
+{
+	return (uint64_t)((__int128)a * (__int128)b >> 64);
+}
+
+static inline int64_t div64(int64_t a, int64_t b)
+{
+	if (b == 0)
+		return -1;
+	if (a == INT64_MIN && b == -1)
+		return a;
+	return a / b;
+}
+
+static inline int64_t rem64(int64_t a, int64_t b)
+{
+	if (b == 0)
+		return a;
+	if (a == INT64_MIN && b == -1)
+		return 0;
+	return a % b;
+}
+
+static inline uint64_t sx32(uint64_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)(uint32_t)v;
+}
+
+/* AMO: new memory value from old and the register operand. */
+static inline uint64_t amo_op(unsigned f5, uint64_t a, uint64_t b, bool w)
+{
+	if (w) {
+		a = sx32(a);
+		b = sx32(b);
+	}
+	switch (f5) {
+	case 0x00: return a + b;
+	case 0x01: return b;
+	case 0x04: return a ^ b;
+	case 0x08: return a | b;
+	case 0x0c: return a & b;
+	case 0x10: return (int64_t)a < (int64_t)b ? a : b;
+	case 0x14: return (int64_t)a > (int64_t)b ? a : b;
+	case 0x18: return (w ? (uint32_t)a < (uint32_t)b : a < b) ? a : b;
+	default:   return (w ? (uint32_t)a > (uint32_t)b : a > b) ? a : b;
+	}
+}
+
+/*
+ * amo - LR, SC or an AMO at va. Returns 0 with *rd_val, or a fault with *tval.
+ */
+static uint32_t amo(struct hart *h, const struct dinsn *d, bool w, uint64_t *rd_val, uint64_t *tval)
+{
+	unsigned f5 = (unsigned)d->imm, size = w ? 4 : 8;
+	uint64_t va = h->x[d->rs1], gpa, old = 0;
+	void *p;
+	uint32_t r;
+
+	r = mmu_atomic_ptr(h, va, size, f5 == 0x02, &p, &gpa, tval);
+	if (r)
+		return r;
+	if (f5 == 0x03) {	/* SC */
+		if (h->resv_valid && h->resv_addr == gpa) {
+			memcpy(p, &h->x[d->rs2], size);
+			*rd_val = 0;
+		} else {
+			*rd_val = 1;
+		}
+		h->resv_valid = false;
+		return 0;
+	}
+	memcpy(&old, p, size);
+	if (w)
+		old = sx32(old);
+	if (f5 == 0x02) {	/* LR */
+		h->resv_valid = true;
+		h->resv_addr = gpa;
+	} else {
+		uint64_t nv = amo_op(f5, old, h->x[d->rs2], w);
+		memcpy(p, &nv, size);
+	}
+	*rd_val = old;
+	return 0;
+}
+
+/* Raw bits of a SYSTEM instruction that traps as illegal (mtval). */
+static uint32_t system_raw(const struct dinsn *d)
+{
+	unsigned op = d->op & ~OP_C;
+	unsigned rd = d->rd == 32 ? 0 : d->rd;
+
+	switch (op) {
+	case OP_MRET: return 0x30200073;
+	case OP_SRET: return 0x10200073;
+	case OP_WFI: return 0x10500073;
+	case OP_SFENCE_VMA: return (0x09u << 25) | ((unsigned)d->rs2 << 20) | ((unsigned)d->rs1 << 15) | 0x73;
+	default: {
+		static const uint8_t f3[OP_COUNT] = {
+			[OP_CSRRW] = 1, [OP_CSRRS] = 2, [OP_CSRRC] = 3,
+			[OP_CSRRWI] = 5, [OP_CSRRSI] = 6, [OP_CSRRCI] = 7,
+		};
+		return ((uint32_t)d->imm << 20) | ((unsigned)d->rs1 << 15) | ((unsigned)f3[op] << 12) |
+		       (rd << 7) | 0x73;
+	}
+	}
+}
+
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winitializer-overrides"
+#else
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+#endif
+
+uint64_t hart_run(struct hart *h, uint64_t budget)
+{
+#define OP_LABEL(n) [OP_##n] = &&L_##n, [OP_##n | OP_C] = &&L_##n,
+	static const void *const tbl[256] = {
+		[0 ... 255] = &&L_ILLEGAL,
+		OP_LIST(OP_LABEL)
+	};
+#undef OP_LABEL
+	uint64_t *const x = h->x;
+	uint64_t pc, w = 0, traps = 0, synced = 0, limit, fpage;
+	const struct dinsn *d;
+	struct dinsn *slots = NULL;
+	struct code_page *cp = NULL;
+	const uint8_t *fhost = NULL;
+
+	if (!h->pmap) {
+		h->pmap = vm_pmap(h->vm);
+		if (h->pmap)
+			pmap_hart_attach(h->pmap, h);
+	}
+	if (h->state == HART_WFI) {
+		hart_timer_check(h);
+		if (!(hart_mip(h) & h->mie))
+			return 0;
+		h->state = HART_RUNNING;
+	}
+	if (h->state != HART_RUNNING)
+		return 0;
+	pc = h->pc;
+
+#define SYNC() do { \
+	uint64_t r_ = w - traps; \
+	hart_count(h, r_ - synced); \
+	synced = r_; \
+} while (0)
+#define TRAP(cause, tval) do { \
+	pc = hart_trap(h, pc, (cause), (tval)); \
+	traps++; w++; \
+	fpage = TLB_INVALID; \
+	goto dispatch; \
+} while (0)
+#define NEXT() do { pc += DINSN_LEN(d->op); w++; goto dispatch; } while (0)
+#define RD x[d->rd]
+#define S1 x[d->rs1]
+#define S2 x[d->rs2]
+#define IMM ((uint64_t)(int64_t)d->imm)
+#define SLOWCHECK() do { if (unlikely(h->brk)) limit = w; } while (0)
+#define LOAD(type, size) do { \
+	uint64_t va_ = S1 + IMM; \
+	const struct tlb_entry *e_ = &h->dset->e[ACC_R][(va_ >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)]; \
+	type v_; \
+	if (likely(e_->tag == (va_ & (~(VM_PAGE_SIZE - 1) | (size - 1))))) { \
+		memcpy(&v_, (const void *)(e_->addend + (uintptr_t)va_), size); \
+	} else { \
+		uint64_t raw_, tv_; \
+		uint32_t r_ = mmu_load_slow(h, va_, size, &raw_, &tv_); \
+		if (r_) \
+			TRAP(r_ & 0xff, tv_); \
+		v_ = (type)raw_; \
+		SLOWCHECK(); \
+	} \
+	RD = (uint64_t)v_; \
+	NEXT(); \
+} while (0)
+#define STORE(type, size) do { \
+	uint64_t va_ = S1 + IMM; \
+	type v_ = (type)S2; \
+	const struct tlb_entry *e_ = &h->dset->e[ACC_W][(va_ >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)]; \
+	if (likely(e_->tag == (va_ & (~(VM_PAGE_SIZE - 1) | (size - 1))))) { \
+		memcpy((void *)(e_->addend + (uintptr_t)va_), &v_, size); \
+		if (unlikely(e_->code != NULL)) \
+			code_page_touch(e_->code, (unsigned)(va_ & (VM_PAGE_SIZE - 1)), size); \
+	} else { \
+		uint64_t tv_; \
+		uint32_t r_ = mmu_store_slow(h, va_, size, (uint64_t)v_, &tv_); \
+		if (r_) \
+			TRAP(r_ & 0xff, tv_); \
+		SLOWCHECK(); \
+	} \
+	NEXT(); \
+} while (0)
+#define BRANCH(cond) do { \
+	if (cond) { pc += IMM; w++; goto dispatch; } \
+	NEXT(); \
+} while (0)
+
+	while (w < budget) {
+		int irq;
+
+		if (vm_exit_requested(h->vm))
+			break;
+		if ((h->menvcfg & MENVCFG_STCE) && h->stimecmp != UINT64_MAX)
+			hart_timer_check(h);
+		h->brk = 0;
+		irq = irq_pick(h);
+		if (irq >= 0) {
+			pc = hart_trap(h, pc, CAUSE_IRQ | (uint64_t)irq, 0);
+			traps++;
+			w++;
+		}
+		limit = budget - w > HART_CHUNK ? w + HART_CHUNK : budget;
+		fpage = TLB_INVALID;
+
+dispatch:
+		if (unlikely(w >= limit))
+			goto chunk_end;
+		if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage))
+			goto refill;
+		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
+		goto *tbl[d->op];
+
+refill: {
+		const struct tlb_entry *e = &h->fset->e[ACC_X][(pc >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)];
+		struct tlb_entry *fe;
+		uint64_t tv;
+		uint32_t r;
+
+		if (likely(e->tag == (pc & ~(VM_PAGE_SIZE - 1)) && e->code)) {
+			fe = (struct tlb_entry *)e;
+		} else {
+			r = mmu_fetch_slow(h, pc, &fe, &tv);
+			if (r)
+				TRAP(r & 0xff, tv);
+			SLOWCHECK();
+			if (!fe || !fe->code)
+				goto fetch_oneoff;
+		}
+		fpage = pc & ~(VM_PAGE_SIZE - 1);
+		cp = fe->code;
+		slots = cp->slot;
+		fhost = (const uint8_t *)(fe->addend + (uintptr_t)fpage);
+		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
+		goto *tbl[d->op];
+	}
+
+fetch_oneoff: {
+		/* not RAM (a ROM device), no code page, or an insn across pages */
+		uint16_t lo, hi = 0;
+		uint64_t tv;
+		uint32_t r = mmu_fetch_parcel(h, pc, &lo, &tv);
+
+		if (r)
+			TRAP(r & 0xff, tv);
+		if ((lo & 3) == 3) {
+			r = mmu_fetch_parcel(h, pc + 2, &hi, &tv);
+			if (r)
+				TRAP(r & 0xff, tv);
+		}
+		SLOWCHECK();
+		h->tmp_raw = lo | ((uint32_t)hi << 16);
+		decode_insn(h->tmp_raw, &h->tmp);
+		d = &h->tmp;
+		if (fpage != (pc & ~(VM_PAGE_SIZE - 1)))
+			fpage = TLB_INVALID;
+		goto *tbl[d->op];
+	}
+
+L_DECODE: {
+		unsigned off = (unsigned)(pc & (VM_PAGE_SIZE - 1));
+
+		if (off == VM_PAGE_SIZE - 2 && (fhost[off] & 3) == 3)
+			goto fetch_oneoff;
+		code_page_decode(cp, fhost, off);
+		d = &slots[off >> 1];
+		goto *tbl[d->op];
+	}
+
+L_ILLEGAL:
+		TRAP(EXC_ILLEGAL, (uint32_t)d->imm);
+L_NOP:
+L_FENCE:
+		NEXT();
+L_LUI:
+		RD = IMM;
+		NEXT();
+L_AUIPC:
+		RD = pc + IMM;
+		NEXT();
+L_JAL: {
+		uint64_t t = pc + DINSN_LEN(d->op);
+		pc += IMM;
+		RD = t;
+		w++;
+		goto dispatch;
+	}
+L_JALR: {
+		uint64_t t = pc + DINSN_LEN(d->op);
+		pc = (S1 + IMM) & ~1ull;
+		RD = t;
+		w++;
+		goto dispatch;
+	}
+L_BEQ:	BRANCH(S1 == S2);
+L_BNE:	BRANCH(S1 != S2);
+L_BLT:	BRANCH((int64_t)S1 < (int64_t)S2);
+L_BGE:	BRANCH((int64_t)S1 >= (int64_t)S2);
+L_BLTU:	BRANCH(S1 < S2);
+L_BGEU:	BRANCH(S1 >= S2);
+L_LB:	LOAD(int8_t, 1);
+L_LH:	LOAD(int16_t, 2);
+L_LW:	LOAD(int32_t, 4);
+L_LD:	LOAD(uint64_t, 8);
+L_LBU:	LOAD(uint8_t, 1);
+L_LHU:	LOAD(uint16_t, 2);
+L_LWU:	LOAD(uint32_t, 4);
+L_SB:	STORE(uint8_t, 1);
+L_SH:	STORE(uint16_t, 2);
+L_SW:	STORE(uint32_t, 4);
+L_SD:	STORE(uint64_t, 8);
+L_ADDI:	RD = S1 + IMM; NEXT();
+L_SLTI:	RD = (int64_t)S1 < (int64_t)IMM; NEXT();
+L_SLTIU: RD = S1 < IMM; NEXT();
+L_XORI:	RD = S1 ^ IMM; NEXT();
+L_ORI:	RD = S1 | IMM; NEXT();
+L_ANDI:	RD = S1 & IMM; NEXT();
+L_SLLI:	RD = S1 << d->imm; NEXT();
+L_SRLI:	RD = S1 >> d->imm; NEXT();
+L_SRAI:	RD = (uint64_t)((int64_t)S1 >> d->imm); NEXT();
+L_ADD:	RD = S1 + S2; NEXT();
+L_SUB:	RD = S1 - S2; NEXT();
+L_SLL:	RD = S1 << (S2 & 63); NEXT();
+L_SLT:	RD = (int64_t)S1 < (int64_t)S2; NEXT();
+L_SLTU:	RD = S1 < S2; NEXT();
+L_XOR:	RD = S1 ^ S2; NEXT();
+L_SRL:	RD = S1 >> (S2 & 63); NEXT();
+L_SRA:	RD = (uint64_t)((int64_t)S1 >> (S2 & 63)); NEXT();
+L_OR:	RD = S1 | S2; NEXT();
+L_AND:	RD = S1 & S2; NEXT();
+L_ADDIW: RD = sx32(S1 + IMM); NEXT();
+L_SLLIW: RD = sx32((uint32_t)S1 << d->imm); NEXT();
+L_SRLIW: RD = sx32((uint32_t)S1 >> d->imm); NEXT();
+L_SRAIW: RD = (uint64_t)(int64_t)((int32_t)S1 >> d->imm); NEXT();
+L_ADDW:	RD = sx32(S1 + S2); NEXT();
+L_SUBW:	RD = sx32(S1 - S2); NEXT();
+L_SLLW:	RD = sx32((uint32_t)S1 << (S2 & 31)); NEXT();
+L_SRLW:	RD = sx32((uint32_t)S1 >> (S2 & 31)); NEXT();
+L_SRAW:	RD = (uint64_t)(int64_t)((int32_t)S1 >> (S2 & 31)); NEXT();
+L_MUL:	RD = S1 * S2; NEXT();
+L_MULH:	RD = mulh64((int64_t)S1, (int64_t)S2); NEXT();
+L_MULHSU: RD = mulhsu64((int64_t)S1, S2); NEXT();
+L_MULHU: RD = mulhu64(S1, S2); NEXT();
+L_DIV:	RD = (uint64_t)div64((int64_t)S1, (int64_t)S2); NEXT();
+L_DIVU:	RD = S2 ? S1 / S2 : UINT64_MAX; NEXT();
+L_REM:	RD = (uint64_t)rem64((int64_t)S1, (int64_t)S2); NEXT();
+L_REMU:	RD = S2 ? S1 % S2 : S1; NEXT();
+L_MULW:	RD = sx32(S1 * S2); NEXT();
+L_DIVW:	RD = (uint64_t)div64((int32_t)S1, (int32_t)S2) ; RD = sx32(RD); NEXT();
+L_DIVUW: {
+		uint32_t a = (uint32_t)S1, b = (uint32_t)S2;
+		RD = sx32(b ? a / b : UINT32_MAX);
+		NEXT();
+	}
+L_REMW:	RD = sx32((uint64_t)rem64((int32_t)S1, (int32_t)S2)); NEXT();
+L_REMUW: {
+		uint32_t a = (uint32_t)S1, b = (uint32_t)S2;
+		RD = sx32(b ? a % b : a);
+		NEXT();
+	}
+L_AMO_W:
+L_AMO_D: {
+		uint64_t v, tv;
+		uint32_t r = amo(h, d, (d->op & ~OP_C) == OP_AMO_W, &v, &tv);
+		if (r)
+			TRAP(r & 0xff, tv);
+		RD = v;
+		NEXT();
+	}
+L_FENCE_I:
+		hart_flush_icache(h);
+		fpage = TLB_INVALID;
+		limit = w;
+		NEXT();
+L_ECALL:
+		if (h->priv == PRIV_S) {
+			h->pc = pc;
+			h->pc_set = 0;
+			SYNC();
+			if (vm_sbi_ecall(h->vm, h)) {
+				pc = h->pc_set ? h->pc : pc + 4;
+				w++;
+				limit = w;
+				fpage = TLB_INVALID;
+				goto dispatch;
+			}
+		}
+		TRAP(EXC_ECALL_U + h->priv, 0);
+L_EBREAK:
+		TRAP(EXC_BREAKPOINT, pc);
+L_MRET:
+		if (h->priv != PRIV_M)
+			TRAP(EXC_ILLEGAL, system_raw(d));
+		pc = hart_mret(h);
+		w++;
+		limit = w;
+		fpage = TLB_INVALID;
+		goto dispatch;
+L_SRET:
+		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MS_TSR)))
+			TRAP(EXC_ILLEGAL, system_raw(d));
+		pc = hart_sret(h);
+		w++;
+		limit = w;
+		fpage = TLB_INVALID;
+		goto dispatch;
+L_WFI:
+		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MS_TW)))
+			TRAP(EXC_ILLEGAL, system_raw(d));
+		pc += 4;
+		w++;
+		limit = w;
+		hart_timer_check(h);
+		if (!(hart_mip(h) & h->mie))
+			h->state = HART_WFI;
+		goto dispatch;
+L_SFENCE_VMA:
+		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MS_TVM)))
+			TRAP(EXC_ILLEGAL, system_raw(d));
+		if (d->rs1)
+			tlb_flush_va(h, S1);
+		else
+			tlb_flush_all(h);
+		fpage = TLB_INVALID;
+		NEXT();
+L_CSRRW:
+L_CSRRS:
+L_CSRRC:
+L_CSRRWI:
+L_CSRRSI:
+L_CSRRCI: {
+		unsigned op = d->op & ~OP_C, f3;
+		bool imm = op >= OP_CSRRWI;
+		uint64_t src = imm ? d->rs1 : S1, old;
+		bool wr, rd;
+		uint32_t r;
+
+		f3 = (imm ? 4u : 0u) + (op - (imm ? OP_CSRRWI : OP_CSRRW) + 1);
+		wr = (f3 & 3) == 1 || d->rs1 != 0;
+		rd = (f3 & 3) != 1 || d->rd != 32;
+		SYNC();
+		r = hart_csr(h, (unsigned)d->imm & 0xfff, f3, src, rd, wr, &old);
+		if (r)
+			TRAP(EXC_ILLEGAL, system_raw(d));
+		RD = old;
+		if (wr) {
+			limit = w;
+			fpage = TLB_INVALID;
+		}
+		NEXT();
+	}
+
+chunk_end:
+		SYNC();
+		if (h->state != HART_RUNNING)
+			break;
+	}
+	SYNC();
+	h->pc = pc;
+	h->resv_valid = false;
+	return w - traps;
+#undef SYNC
+#undef TRAP
+#undef NEXT
+#undef RD
+#undef S1
+#undef S2
+#undef IMM
+#undef SLOWCHECK
+#undef LOAD
+#undef STORE
+#undef BRANCH
+}
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#else
+#pragma GCC diagnostic pop
+#endif

@@ -1,0 +1,353 @@
+/*
+ * mmu.c — the hart's memory slow path: Sv39/Sv48 page walk, TLB fill,
+ * misaligned accesses, MMIO, atomics' host pointers and instruction fetch.
+ *
+ * Choices (docs/cpu.md):
+ *  - A/D bits are set by the walker (like QEMU): A on any permitted access,
+ *    D on a permitted write, written back into the guest's PTE in RAM.
+ *  - PMP registers exist but allow everything.
+ *  - Misaligned loads and stores to RAM are performed (also across pages,
+ *    after both pages translated); to MMIO they raise an access fault.
+ *  - Only RAM is entered into the TLB; MMIO always comes here, and every
+ *    MMIO access ends the interpreter's chunk (h->brk) so a board action
+ *    (power-off, an interrupt) is seen at once.
+ * The host is little-endian, as RISC-V is.
+ */
+#include "common/log.h"
+#include "vmm/cpu.h"
+
+#define PTE_V	(1ull << 0)
+#define PTE_R	(1ull << 1)
+#define PTE_W	(1ull << 2)
+#define PTE_X	(1ull << 3)
+#define PTE_U	(1ull << 4)
+#define PTE_A	(1ull << 6)
+#define PTE_D	(1ull << 7)
+#define PPN_MASK ((1ull << 44) - 1)
+
+static const uint32_t page_fault[3] = { EXC_LOAD_PAGE, EXC_STORE_PAGE, EXC_INSN_PAGE };
+static const uint32_t access_fault[3] = { EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_INSN_ACCESS };
+
+void tlb_flush_all(struct hart *h)
+{
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++)
+			for (unsigned i = 0; i < TLB_SIZE; i++)
+				h->tlb[s].e[a][i].tag = TLB_INVALID;
+	h->tlb_super = false;
+}
+
+void tlb_flush_va(struct hart *h, uint64_t va)
+{
+	uint64_t tag = va & ~(VM_PAGE_SIZE - 1);
+	unsigned i = (unsigned)(va >> VM_PAGE_SHIFT) & (TLB_SIZE - 1);
+
+	if (h->tlb_super) {
+		tlb_flush_all(h);
+		return;
+	}
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++)
+			if (h->tlb[s].e[a][i].tag == tag)
+				h->tlb[s].e[a][i].tag = TLB_INVALID;
+}
+
+/* The privilege an access of kind a is checked at (MPRV for data). */
+static enum priv acc_priv(const struct hart *h, enum acc a)
+{
+	if (a != ACC_X && h->priv == PRIV_M && (h->mstatus & MS_MPRV))
+		return (enum priv)((h->mstatus & MS_MPP) >> MS_MPP_SHIFT);
+	return h->priv;
+}
+
+/*
+ * walk - va to guest-physical for an access of kind a at privilege p.
+ * Returns 0 with *gpa (and *super when a superpage mapped it), or
+ * EXC_FLAG | the page-fault / access-fault cause.
+ */
+static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint64_t *gpa, bool *super)
+{
+	unsigned mode = (unsigned)(h->satp >> 60), levels;
+	uint64_t ppn = h->satp & PPN_MASK;
+	bool sum = h->mstatus & MS_SUM, mxr = h->mstatus & MS_MXR;
+
+	*super = false;
+	if (p == PRIV_M || mode == 0) {
+		*gpa = va;
+		return 0;
+	}
+	levels = mode == 8 ? 3 : 4;
+	{
+		unsigned vabits = 12 + 9 * levels;
+		int64_t top = (int64_t)va >> (vabits - 1);
+		if (top != 0 && top != -1)
+			return EXC_FLAG | page_fault[a];
+	}
+	for (int i = (int)levels - 1; i >= 0; i--) {
+		uint64_t pa = (ppn << VM_PAGE_SHIFT) + ((va >> (12 + 9 * i)) & 511) * 8;
+		uint8_t *host = vm_ram_page(h->vm, pa & ~(VM_PAGE_SIZE - 1));
+		uint64_t pte;
+
+		if (!host)
+			return EXC_FLAG | access_fault[a];
+		memcpy(&pte, host + (pa & (VM_PAGE_SIZE - 1)), 8);
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte >> 54))
+			return EXC_FLAG | page_fault[a];
+		ppn = (pte >> 10) & PPN_MASK;
+		if (!(pte & (PTE_R | PTE_X)))
+			continue;	/* pointer to the next level */
+
+		/* leaf */
+		if (pte & PTE_U) {
+			if (p == PRIV_S && (a == ACC_X || !sum))
+				return EXC_FLAG | page_fault[a];
+		} else if (p == PRIV_U) {
+			return EXC_FLAG | page_fault[a];
+		}
+		if ((a == ACC_R && !((pte & PTE_R) || (mxr && (pte & PTE_X)))) ||
+		    (a == ACC_W && !(pte & PTE_W)) || (a == ACC_X && !(pte & PTE_X)))
+			return EXC_FLAG | page_fault[a];
+		if (i > 0 && (ppn & ((1ull << (9 * i)) - 1)))
+			return EXC_FLAG | page_fault[a];	/* misaligned superpage */
+		{
+			uint64_t need = PTE_A | (a == ACC_W ? PTE_D : 0);
+			if ((pte & need) != need) {
+				pte |= need;
+				memcpy(host + (pa & (VM_PAGE_SIZE - 1)), &pte, 8);
+				/* a page table page may also hold code: keep decode honest */
+				struct code_page *cp = pmap_code_find(h->pmap, pa);
+				if (cp)
+					code_page_touch(cp, (unsigned)(pa & (VM_PAGE_SIZE - 1)), 8);
+			}
+		}
+		if (i > 0) {
+			uint64_t m = (1ull << (9 * i)) - 1;
+			ppn = (ppn & ~m) | ((va >> 12) & m);
+			*super = true;
+		}
+		*gpa = (ppn << VM_PAGE_SHIFT) | (va & (VM_PAGE_SIZE - 1));
+		return 0;
+	}
+	return EXC_FLAG | page_fault[a];
+}
+
+/*
+ * xlate - translate and, for RAM, fill the TLB entry of va's page.
+ * Returns 0 with *e (RAM) or *e = NULL and *gpa (not RAM), or a fault.
+ */
+static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry **e, uint64_t *gpa)
+{
+	struct tlb_set *set = a == ACC_X ? h->fset : h->dset;
+	unsigned idx = (unsigned)(va >> VM_PAGE_SHIFT) & (TLB_SIZE - 1);
+	struct tlb_entry *t = &set->e[a][idx];
+	uint64_t tag = va & ~(VM_PAGE_SIZE - 1);
+	uint8_t *host;
+	bool super;
+	uint32_t r;
+
+	if (t->tag == tag) {
+		*e = t;
+		*gpa = t->gpa | (va & (VM_PAGE_SIZE - 1));
+		return 0;
+	}
+	h->stats.tlb_misses++;
+	r = walk(h, va, a, acc_priv(h, a), gpa, &super);
+	if (r)
+		return r;
+	host = vm_ram_page(h->vm, *gpa & ~(VM_PAGE_SIZE - 1));
+	if (!host) {
+		*e = NULL;
+		return 0;
+	}
+	t->tag = tag;
+	t->addend = (uintptr_t)host - (uintptr_t)tag;
+	t->gpa = *gpa & ~(VM_PAGE_SIZE - 1);
+	t->code = a == ACC_R ? NULL : pmap_code_find(h->pmap, t->gpa);
+	if (super)
+		h->tlb_super = true;
+	*e = t;
+	return 0;
+}
+
+static inline uint8_t *entry_host(const struct tlb_entry *e, uint64_t va)
+{
+	return (uint8_t *)(uintptr_t)(e->addend + (uintptr_t)va);
+}
+
+static uint32_t load_part(struct hart *h, uint64_t va, unsigned size, uint64_t *val, uint64_t *tval)
+{
+	struct tlb_entry *e;
+	uint64_t gpa;
+	uint32_t r = xlate(h, va, ACC_R, &e, &gpa);
+
+	if (r) {
+		*tval = va;
+		return r;
+	}
+	*val = 0;
+	if (e) {
+		memcpy(val, entry_host(e, va), size);
+		return 0;
+	}
+	h->brk = 1;
+	if ((gpa & (size - 1)) || vm_mmio_read(h->vm, h, gpa, size, val) < 0) {
+		*tval = va;
+		return EXC_FLAG | EXC_LOAD_ACCESS;
+	}
+	if (size < 8)
+		*val &= (1ull << (8 * size)) - 1;
+	return 0;
+}
+
+uint32_t mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val, uint64_t *tval)
+{
+	unsigned off = (unsigned)(va & (VM_PAGE_SIZE - 1)), n1;
+	uint64_t lo = 0, hi = 0, dummy;
+	struct tlb_entry *e;
+	uint32_t r;
+
+	if (off + size <= VM_PAGE_SIZE)
+		return load_part(h, va, size, val, tval);
+	/* crosses a page: both halves must translate before either is read */
+	n1 = VM_PAGE_SIZE - off;
+	r = xlate(h, va, ACC_R, &e, &dummy);
+	if (r) {
+		*tval = va;
+		return r;
+	}
+	if (!e)
+		goto access;
+	r = xlate(h, va + n1, ACC_R, &e, &dummy);
+	if (r) {
+		*tval = va + n1;
+		return r;
+	}
+	if (!e)
+		goto access;
+	r = load_part(h, va, n1, &lo, tval);
+	if (!r)
+		r = load_part(h, va + n1, size - n1, &hi, tval);
+	if (r)
+		return r;
+	*val = lo | (hi << (8 * n1));
+	return 0;
+access:
+	*tval = va;
+	return EXC_FLAG | EXC_LOAD_ACCESS;
+}
+
+static uint32_t store_part(struct hart *h, uint64_t va, unsigned size, uint64_t val, uint64_t *tval)
+{
+	struct tlb_entry *e;
+	uint64_t gpa;
+	uint32_t r = xlate(h, va, ACC_W, &e, &gpa);
+
+	if (r) {
+		*tval = va;
+		return r;
+	}
+	if (e) {
+		memcpy(entry_host(e, va), &val, size);
+		if (e->code)
+			code_page_touch(e->code, (unsigned)(va & (VM_PAGE_SIZE - 1)), size);
+		return 0;
+	}
+	h->brk = 1;
+	if ((gpa & (size - 1)) || vm_mmio_write(h->vm, h, gpa, size, val) < 0) {
+		*tval = va;
+		return EXC_FLAG | EXC_STORE_ACCESS;
+	}
+	return 0;
+}
+
+uint32_t mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val, uint64_t *tval)
+{
+	unsigned off = (unsigned)(va & (VM_PAGE_SIZE - 1)), n1;
+	struct tlb_entry *e;
+	uint64_t dummy;
+	uint32_t r;
+
+	if (off + size <= VM_PAGE_SIZE)
+		return store_part(h, va, size, val, tval);
+	n1 = VM_PAGE_SIZE - off;
+	r = xlate(h, va, ACC_W, &e, &dummy);
+	if (r) {
+		*tval = va;
+		return r;
+	}
+	if (!e)
+		goto access;
+	r = xlate(h, va + n1, ACC_W, &e, &dummy);
+	if (r) {
+		*tval = va + n1;
+		return r;
+	}
+	if (!e)
+		goto access;
+	r = store_part(h, va, n1, val, tval);
+	if (!r)
+		r = store_part(h, va + n1, size - n1, val >> (8 * n1), tval);
+	return r;
+access:
+	*tval = va;
+	return EXC_FLAG | EXC_STORE_ACCESS;
+}
+
+uint32_t mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, bool lr, void **host,
+			uint64_t *gpa, uint64_t *tval)
+{
+	enum acc a = lr ? ACC_R : ACC_W;
+	struct tlb_entry *e;
+	uint32_t r;
+
+	*tval = va;
+	if (va & (size - 1))
+		return EXC_FLAG | (lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED);
+	r = xlate(h, va, a, &e, gpa);
+	if (r)
+		return r;
+	if (!e)		/* no atomics on I/O */
+		return EXC_FLAG | (lr ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS);
+	*host = entry_host(e, va);
+	if (!lr && e->code)
+		code_page_touch(e->code, (unsigned)(va & (VM_PAGE_SIZE - 1)), size);
+	return 0;
+}
+
+uint32_t mmu_fetch_slow(struct hart *h, uint64_t pc, struct tlb_entry **e, uint64_t *tval)
+{
+	uint64_t gpa;
+	uint32_t r = xlate(h, pc, ACC_X, e, &gpa);
+
+	if (r) {
+		*tval = pc;
+		return r;
+	}
+	if (*e) {
+		struct tlb_entry *t = *e;
+		const uint8_t *host = entry_host(t, pc & ~(VM_PAGE_SIZE - 1));
+		/* (re)check against the epoch: FENCE.I flushed the fetch entries */
+		t->code = pmap_code_get(h->pmap, t->gpa, host);
+	}
+	return 0;
+}
+
+uint32_t mmu_fetch_parcel(struct hart *h, uint64_t va, uint16_t *p, uint64_t *tval)
+{
+	struct tlb_entry *e;
+	uint64_t gpa, v = 0;
+	uint32_t r = xlate(h, va, ACC_X, &e, &gpa);
+
+	*tval = va;
+	if (r)
+		return r;
+	if (e) {
+		memcpy(p, entry_host(e, va), 2);
+		return 0;
+	}
+	h->brk = 1;
+	if (vm_mmio_read(h->vm, h, gpa, 2, &v) < 0)
+		return EXC_FLAG | EXC_INSN_ACCESS;
+	*p = (uint16_t)v;
+	return 0;
+}

@@ -1,0 +1,186 @@
+/*
+ * pmap.c — per VM: guest-physical RAM page to machine page, plus the
+ * decoded-code pages and the harts whose TLBs must hear about them.
+ *
+ * The map is a flat array indexed by page number from `base`; a machine
+ * page is taken from the node's vmm_mem_ops on first touch (zeroed by the
+ * allocator) and kept until pmap_free. Code pages (struct code_page, cpu.h)
+ * are the monitor's own memory (calloc), one per RAM page that has been
+ * executed, also kept until pmap_free.
+ *
+ * Invariant: when a code page is created for a guest-physical page, every
+ * attached hart's write-TLB entries for that page are given it, so no store
+ * can reach decoded code without invalidating it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "vmm/cpu.h"
+
+struct pmap {
+	struct vmm_mem_ops mem;
+	uint64_t base, size, npages;
+	uint8_t **page;			/* [npages]: machine page or NULL */
+	struct code_page **code;	/* [npages]: decoded code or NULL */
+	uint64_t touched;
+	uint64_t epoch;			/* bumped by FENCE.I: code pages re-checked */
+	struct hart *harts[PMAP_MAX_HARTS];
+	unsigned nharts;
+};
+
+/*
+ * pmap_new - a pmap for RAM [base, base + size); both page aligned.
+ * Returns NULL on bad arguments or no memory.
+ */
+struct pmap *pmap_new(const struct vmm_mem_ops *mem, uint64_t base, uint64_t size)
+{
+	struct pmap *p;
+
+	if (!mem || !mem->alloc_page || (base | size) & (VM_PAGE_SIZE - 1) || base + size < base)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->mem = *mem;
+	p->base = base;
+	p->size = size;
+	p->npages = size >> VM_PAGE_SHIFT;
+	p->page = calloc(p->npages ? p->npages : 1, sizeof(*p->page));
+	p->code = calloc(p->npages ? p->npages : 1, sizeof(*p->code));
+	p->epoch = 1;
+	if (!p->page || !p->code) {
+		free(p->code);
+		free(p->page);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void pmap_free(struct pmap *p)
+{
+	if (!p)
+		return;
+	for (uint64_t i = 0; i < p->npages; i++) {
+		free(p->code[i]);
+		if (p->page[i] && p->mem.free_page)
+			p->mem.free_page(p->mem.opaque, p->page[i]);
+	}
+	free(p->code);
+	free(p->page);
+	free(p);
+}
+
+static inline bool pmap_index(const struct pmap *p, uint64_t gpa, uint64_t *idx)
+{
+	if (gpa < p->base || gpa - p->base >= p->size)
+		return false;
+	*idx = (gpa - p->base) >> VM_PAGE_SHIFT;
+	return true;
+}
+
+uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
+{
+	uint64_t i;
+
+	if (!p || !pmap_index(p, gpa, &i))
+		return NULL;
+	if (likely(p->page[i]))
+		return p->page[i];
+	p->page[i] = p->mem.alloc_page(p->mem.opaque);
+	if (!p->page[i]) {
+		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "pmap: node memory exhausted at gpa %#llx",
+				(unsigned long long)gpa);
+		return NULL;
+	}
+	p->touched++;
+	return p->page[i];
+}
+
+uint64_t pmap_pages_touched(const struct pmap *p)
+{
+	return p ? p->touched : 0;
+}
+
+uint64_t pmap_epoch(const struct pmap *p)
+{
+	return p->epoch;
+}
+
+void pmap_epoch_bump(struct pmap *p)
+{
+	p->epoch++;
+}
+
+/* pmap_hart_attach - let code-page creation reach h's TLB. Returns 0 or -ENOSPC. */
+int pmap_hart_attach(struct pmap *p, struct hart *h)
+{
+	for (unsigned i = 0; i < p->nharts; i++)
+		if (p->harts[i] == h)
+			return 0;
+	if (p->nharts == PMAP_MAX_HARTS)
+		return -ENOSPC;
+	p->harts[p->nharts++] = h;
+	return 0;
+}
+
+void pmap_hart_detach(struct pmap *p, struct hart *h)
+{
+	for (unsigned i = 0; i < p->nharts; i++) {
+		if (p->harts[i] == h) {
+			p->harts[i] = p->harts[--p->nharts];
+			return;
+		}
+	}
+}
+
+/*
+ * pmap_code_get - the code page of RAM page gpa, created (all parcels
+ * undecoded, snapshot = host) on first use. host is the page's current
+ * machine page. Returns NULL if gpa is not RAM or memory is short, and the
+ * hart then decodes without caching.
+ */
+struct code_page *pmap_code_get(struct pmap *p, uint64_t gpa, const uint8_t *host)
+{
+	struct code_page *cp;
+	uint64_t i, pg = gpa & ~(VM_PAGE_SIZE - 1);
+
+	if (!p || !pmap_index(p, gpa, &i))
+		return NULL;
+	cp = p->code[i];
+	if (cp) {
+		if (cp->epoch != p->epoch) {
+			code_page_validate(cp, host);
+			cp->epoch = p->epoch;
+		}
+		return cp;
+	}
+	cp = calloc(1, sizeof(*cp));
+	if (!cp)
+		return NULL;
+	cp->gpa = pg;
+	cp->epoch = p->epoch;
+	memcpy(cp->snap, host, VM_PAGE_SIZE);
+	p->code[i] = cp;
+	for (unsigned k = 0; k < p->nharts; k++) {
+		struct hart *h = p->harts[k];
+		for (unsigned s = 0; s < TS_COUNT; s++) {
+			struct tlb_entry *w = h->tlb[s].e[ACC_W];
+			for (unsigned j = 0; j < TLB_SIZE; j++)
+				if (w[j].tag != TLB_INVALID && w[j].gpa == pg)
+					w[j].code = cp;
+		}
+	}
+	return cp;
+}
+
+/* The code page of gpa if it has one (no creation, no check). */
+struct code_page *pmap_code_find(struct pmap *p, uint64_t gpa)
+{
+	uint64_t i;
+
+	if (!p || !pmap_index(p, gpa, &i))
+		return NULL;
+	return p->code[i];
+}
