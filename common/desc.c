@@ -894,6 +894,10 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		return 0;
 	}
 	sec_label(ps, label, sizeof(label));
+	if (!*name) {
+		perr(ps, "%s = %s: no key before the '='", label, value);
+		return 0;
+	}
 	k = key_find(ps->sec, name);
 	if (!k) {
 		const struct desc_key *near = NULL, *other = NULL;
@@ -927,7 +931,8 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 	}
 	rc = key_set(k, key_base(k, ps->d, ps->vm), raw_value, ps->dir, why, sizeof(why));
 	if (rc) {
-		perr(ps, "%s %s = %s: %s", label, name, value, why);
+		perr(ps, "%s %s = %s: %s%s", label, name, value, why,
+		     strstr(raw_value, " #") ? " (a comment after a value starts with ';', not '#')" : "");
 		return 0;
 	}
 	ps->key_line[idx] = ps->lineno;
@@ -1022,6 +1027,8 @@ out:
 
 struct desc *desc_parse_string(const char *text, const char *name, char *err, size_t errlen)
 {
+	if (!err)
+		errlen = 0;
 	return parse_text(text, name ? name : "<string>", NULL, err, errlen);
 }
 
@@ -1032,6 +1039,8 @@ struct desc *desc_parse_file(const char *path, char *err, size_t errlen)
 	size_t len;
 	FILE *f;
 
+	if (!err)
+		errlen = 0;
 	f = fopen(path, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

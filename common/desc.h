@@ -13,8 +13,9 @@
  *
  * desc_parse_*() checks each key as it is read (syntax, unit, range);
  * desc_validate() then checks the whole (a VM larger than the machine, a
- * node list past the node count, ...). Both report one message naming the
- * file, the line, the key and what is allowed, e.g.
+ * node list past the node count, ...); the parsers call it before they
+ * return, and code that changes a description calls it again. Both report
+ * one message naming the file, the line, the key and what is allowed, e.g.
  *   m.ini:7: [vm a] mem = 12Q: not a size (use a number with K, M, G or T, e.g. 256M)
  */
 #ifndef DISCO_DESC_H

@@ -360,6 +360,9 @@ static void t_missing_file(void **state)
 {
 	char err[512];
 
+	assert_null(desc_parse_file("/nonexistent/m.ini", NULL, 0));
+	assert_null(desc_parse_string("[machin]\n", "m.ini", NULL, 0));
+
 	assert_null(desc_parse_file("/nonexistent/m.ini", err, sizeof(err)));
 	assert_string_equal(err, "/nonexistent/m.ini: cannot open: No such file or directory");
 	assert_null(desc_parse_file("/tmp", err, sizeof(err)));
@@ -447,6 +450,9 @@ static void t_bad_structure(void **state)
 		    "[vm a]: duplicate VM name (first defined on line 1)", NULL);
 	t_parse_bad("[machine]\nmem =\n", 2, "[machine] mem: empty value (leave the key out for its default, 256M)", NULL);
 	t_parse_bad("[vm a]\nkernel = k\ndisk = ; nothing\n", 3, "[vm a] disk: empty value", "none");
+	t_parse_bad("[machine]\n= 4\n", 2, "[machine] = 4: no key before the '='", NULL);
+	t_parse_bad("[machine]\nnodes = 4 # four\n", 2, "nodes = 4 # four: not a whole number",
+		    "a comment after a value starts with ';', not '#'");
 	t_parse_bad("[machine]\nnodes 4\n", 2, "nodes 4: not a key = value line, a [section] or a comment", NULL);
 	t_parse_bad("[machine\nnodes = 4\n", 1, "[machine: section header without ']'", NULL);
 	t_parse_bad("[machine] nodes = 4\n", 1, "text after ']'", NULL);
