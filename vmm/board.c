@@ -211,11 +211,6 @@ bool vm_exit_requested(const struct vm *vm)
 
 /* ---- construction ---- */
 
-/* The public handle is the board itself. */
-struct vmm_vm {
-	struct vm vm;
-};
-
 static void vm_free(struct vm *vm)
 {
 	for (unsigned i = 0; i < VM_VIRTIO_SLOTS; i++)

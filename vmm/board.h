@@ -121,6 +121,11 @@ struct vm {
 	unsigned n_phases;
 };
 
+/* vmm.h's handle is the board itself. */
+struct vmm_vm {
+	struct vm vm;
+};
+
 /* ---- board.c ---- */
 
 /* Host CLOCK_MONOTONIC in ns. */
