@@ -489,7 +489,7 @@ static int key_set(const struct desc_key *k, void *base, const char *value, cons
 		/* fall through */
 	case KT_TEXT:
 	case KT_PATH:
-		if (k->type == KT_PATH && !strncmp(value, "guest:", 6)) {
+		if (k->type == KT_PATH && (k->flags & KF_INPUT) && !strncmp(value, "guest:", 6)) {
 			if (!name_ok(value + 6, true)) {
 				snprintf(why, wl, "not a built-in image name (guest:NAME, NAME of letters, digits, '_', '.' and '-')");
 				return -EINVAL;

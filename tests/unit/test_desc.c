@@ -312,6 +312,14 @@ static void t_long_lines(void **state)
 	snprintf(text, 8192, "[vm a]\nkernel = guest:a\nappend = %s\n", append);
 	t_parse_bad(text, 3, "[vm a] append = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...: ",
 		    "too long (at most 1023 characters)");
+	/* past the reader's limit */
+	free(text);
+	text = malloc(DESC_LINE_MAX + 64);
+	strcpy(text, "[machine]\nreport = ");
+	memset(text + strlen(text), 'r', DESC_LINE_MAX);
+	text[19 + DESC_LINE_MAX] = '\0';
+	strcat(text, "\n");
+	t_parse_bad(text, 2, "line longer than 32768 characters", NULL);
 	free(text);
 	free(append);
 	free(path);
@@ -352,6 +360,21 @@ static void t_file_paths(void **state)
 	assert_null(desc_parse_file(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), "%s:3: [machine] nodes = four: not a whole number", path);
 	assert_non_null(strstr(err, want));
+
+	/* not text */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite("[machine]\0\n", 1, 11, f);
+	fclose(f);
+	assert_null(desc_parse_file(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "m.ini: contains a NUL byte: not a text file"));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 70000; i++)
+		fputs("; a long comment line\n", f);
+	fclose(f);
+	assert_null(desc_parse_file(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "m.ini: larger than 1024K: not a machine description"));
 	unlink(path);
 	rmdir(dir);
 }
