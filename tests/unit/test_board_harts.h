@@ -228,7 +228,7 @@ struct t_elf {
 	uint64_t tohost, fromhost;
 };
 
-static size_t t_make_elf(uint8_t *buf, const struct t_elf *e)
+static __attribute__((unused)) size_t t_make_elf(uint8_t *buf, const struct t_elf *e)
 {
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
 	Elf64_Phdr *ph = (Elf64_Phdr *)(buf + 64);
