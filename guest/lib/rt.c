@@ -37,6 +37,8 @@ struct catch_state {
 	volatile struct rt_caught rec;
 };
 static struct catch_state catches[RT_MAX_HARTS];
+static volatile int escape[RT_MAX_HARTS];           /* rt_run_in_mode escape pending */
+static volatile uint64_t escape_val[RT_MAX_HARTS];
 
 unsigned rt_nharts(void) { return nharts; }
 unsigned rt_boot_hart(void) { return boot_hart; }
@@ -348,12 +350,29 @@ void rt_trap(struct rt_frame *f, int level)
 {
 	unsigned h = rt_hartid();
 
+	/*
+	 * The return path of rt_run_in_mode(): its ecall normally reaches M.
+	 * When the test delegated that ecall to S, the S handler escapes to M
+	 * through a machine software interrupt to itself (M interrupts are
+	 * always enabled below M, and rt_run_in_mode set MSIE).
+	 */
+	if ((f->cause == EXC_ECALL_S || f->cause == EXC_ECALL_U) && f->x[17] == RT_ECALL_RETURN) {
+		if (level == PRV_M)
+			rt_mode_resume((long)f->x[10]);
+		escape_val[h] = f->x[10];
+		escape[h] = 1;
+		__asm__ volatile("fence rw, rw" ::: "memory");
+		rt_mmio_w32(RT_CLINT_MSIP + 4 * h, 1);
+		for (;;)
+			__asm__ volatile("wfi");
+	}
+	if (level == PRV_M && f->cause == (CAUSE_INTR | IRQ_M_SOFT) && h < RT_MAX_HARTS && escape[h]) {
+		escape[h] = 0;
+		rt_mmio_w32(RT_CLINT_MSIP + 4 * h, 0);
+		rt_mode_resume((long)escape_val[h]);
+	}
 	if (hooks[level] && hooks[level](f, level))
 		return;
-	/* the return path of rt_run_in_mode() */
-	if (level == PRV_M && (f->cause == EXC_ECALL_S || f->cause == EXC_ECALL_U) &&
-	    f->x[17] == RT_ECALL_RETURN)
-		rt_mode_resume((long)f->x[10]);
 	if (!(f->cause & CAUSE_INTR) && h < RT_MAX_HARTS && catches[h].on) {
 		struct catch_state *c = &catches[h];
 		c->rec.n++;

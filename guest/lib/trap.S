@@ -129,7 +129,8 @@ rt_strap_entry:
  * long rt_run_in_mode(int mode, long (*fn)(long), long arg)
  * Saves ra and s0-s11 on the M stack, records sp in rt_mode_sp[hart], and
  * mrets into fn(arg) with ra = rt_mode_return (an ecall the M handler turns
- * into rt_mode_resume()).
+ * into rt_mode_resume()). mie is saved and MSIE set, for the escape used
+ * when that ecall is delegated to S (rt_trap).
  */
 	.balign 4
 	.globl rt_run_in_mode
@@ -152,6 +153,12 @@ rt_run_in_mode:
 	slli	t0, tp, 3
 	add	t1, t1, t0
 	sd	sp, 0(t1)
+	/* keep mie; MSIE on for the escape path (see rt_trap) */
+	la	t1, rt_mode_mie
+	add	t1, t1, t0
+	csrr	t2, mie
+	sd	t2, 0(t1)
+	csrsi	mie, 8
 	li	t0, 3 << 11
 	csrc	mstatus, t0
 	andi	a0, a0, 3
@@ -169,12 +176,16 @@ rt_mode_return:
 	ecall
 	j	rt_mode_return
 
-/* void rt_mode_resume(long ret): back on the M stack saved above. */
+/* void rt_mode_resume(long ret): back on the M stack saved above, mie restored. */
 	.balign 4
 	.globl rt_mode_resume
 rt_mode_resume:
-	la	t1, rt_mode_sp
 	slli	t0, tp, 3
+	la	t1, rt_mode_mie
+	add	t1, t1, t0
+	ld	t2, 0(t1)
+	csrw	mie, t2
+	la	t1, rt_mode_sp
 	add	t1, t1, t0
 	ld	sp, 0(t1)
 	ld	ra, 0(sp)
@@ -197,4 +208,6 @@ rt_mode_resume:
 	.balign 8
 	.globl rt_mode_sp
 rt_mode_sp:
+	.space	8 * RT_MAX_HARTS
+rt_mode_mie:
 	.space	8 * RT_MAX_HARTS
