@@ -1,0 +1,61 @@
+/*
+ * internal.h — pieces of node/ shared between its files.
+ */
+#ifndef DISCO_NODE_INTERNAL_H
+#define DISCO_NODE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/desc.h"
+
+/* ---- machine memory (mem.c) ---- */
+
+/*
+ * The node's slice of machine memory: one mapping registered with the
+ * fabric. Page 0 is the node's header page (a magic word that peers read by
+ * RMA at bootstrap, and scratch space); the rest is handed out a 4 KiB page
+ * at a time.
+ */
+struct node_mem {
+	uint8_t *base;
+	size_t len;
+	size_t next;		/* bump pointer, bytes */
+	void *free_list;	/* freed pages, linked through their first word */
+	uint64_t pages_used, pages_peak;
+};
+
+#define NODE_MEM_MAGIC	0xd15c0000d15c0000ull
+
+int node_mem_init(struct node_mem *m, size_t len, unsigned node);
+void node_mem_fini(struct node_mem *m);
+void *node_mem_alloc_page(void *opaque);
+void node_mem_free_page(void *opaque, void *page);
+
+/* ---- the VMs this node runs (vms.c) ---- */
+
+struct node_vms;
+
+struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
+				 bool console_prefix, char *err, size_t errlen);
+void node_vms_destroy(struct node_vms *v);
+/* How many of this node's VMs have not exited. */
+unsigned node_vms_active(const struct node_vms *v);
+/* Whether any VM has a runnable hart (not all idle). */
+bool node_vms_runnable(const struct node_vms *v);
+/* Run every active VM for up to budget instructions; returns instructions retired. */
+uint64_t node_vms_run(struct node_vms *v, uint64_t budget);
+/* Earliest timer event of an idle VM (CLOCK_MONOTONIC ns), UINT64_MAX if none. */
+uint64_t node_vms_next_event_ns(const struct node_vms *v);
+void node_vms_console_input(struct node_vms *v, const char *buf, size_t len);
+/* Whether this node hosts the console that takes keyboard input. */
+bool node_vms_wants_input(const struct node_vms *v);
+uint64_t node_vms_instret(const struct node_vms *v);
+/* Per-VM report objects of the VMs at home here (a new JSON array). */
+json_t *node_vms_report(const struct node_vms *v);
+/* Mark every active VM as stopped by the machine (signal, timeout). */
+void node_vms_stop(struct node_vms *v, const char *why);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * vms.c — the VMs a node runs, and how their consoles reach the user.
+ *
+ * Until vCPUs can live on several nodes (the coherence work), a VM runs
+ * whole on its home node: the first node of its `nodes` list. Its console
+ * goes to the node's standard output (which mpirun forwards to the user's
+ * terminal), each line prefixed with the VM's name when the machine runs
+ * more than one VM, and to console_log when the description asks for it.
+ * Keyboard input reaches node 0's first VM (mpirun forwards stdin to rank 0
+ * only). The VMs take turns a budget at a time.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "node/internal.h"
+#include "vmm/vmm.h"
+
+struct vm_slot {
+	struct node_vms *owner;
+	const struct desc_vm *d;
+	struct vmm_vm *vm;
+	bool active, idle;
+	int exit_status;		/* valid once !active */
+	const char *end;		/* "poweroff", "interrupted", "timeout", "failed" */
+	FILE *log;
+	bool at_line_start;
+	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns */
+};
+
+struct node_vms {
+	unsigned self;
+	bool prefix;
+	struct node_mem *mem;
+	struct vm_slot *slots;
+	unsigned n;
+	unsigned rr;			/* next slot to run */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void console_write(void *opaque, const char *buf, size_t len)
+{
+	struct vm_slot *s = opaque;
+	if (s->log)
+		fwrite(buf, 1, len, s->log);
+	for (size_t i = 0; i < len; i++) {
+		if (s->owner->prefix && s->at_line_start)
+			printf("[%s] ", s->d->name);
+		putchar(buf[i]);
+		s->at_line_start = buf[i] == '\n';
+	}
+	fflush(stdout);
+}
+
+/* Resolve "guest:NAME" to a built guest image. */
+static void resolve_image(const char *in, char *out, size_t len)
+{
+	if (strncmp(in, "guest:", 6) != 0) {
+		snprintf(out, len, "%s", in);
+		return;
+	}
+	const char *dir = getenv("DISCO_GUEST_DIR");
+	char exe[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (!dir && n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		/* build tree: build/node/disco-node -> build/guest; installed: bin -> share/disco/guest */
+		snprintf(out, len, "%s/../guest/%s.elf", exe, in + 6);
+		if (access(out, R_OK) == 0)
+			return;
+		snprintf(out, len, "%s/../share/disco/guest/%s.elf", exe, in + 6);
+		return;
+	}
+	snprintf(out, len, "%s/%s.elf", dir ? dir : ".", in + 6);
+}
+
+struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
+				 bool console_prefix, char *err, size_t errlen)
+{
+	struct node_vms *v = calloc(1, sizeof(*v));
+	if (!v)
+		goto oom;
+	v->self = self;
+	v->mem = mem;
+	v->prefix = console_prefix || d->n_vms > 1;
+	v->slots = calloc(d->n_vms ? d->n_vms : 1, sizeof(*v->slots));
+	if (!v->slots)
+		goto oom;
+	for (unsigned i = 0; i < d->n_vms; i++) {
+		const struct desc_vm *dv = &d->vms[i];
+		if (dv->n_nodes == 0 || dv->nodes[0] != self)
+			continue;
+		struct vm_slot *s = &v->slots[v->n++];
+		s->owner = v;
+		s->d = dv;
+		s->at_line_start = true;
+		if (dv->console_log[0] && !(s->log = fopen(dv->console_log, "w"))) {
+			snprintf(err, errlen, "[vm %s] console_log %s: %s", dv->name, dv->console_log, strerror(errno));
+			goto fail;
+		}
+		char kernel[2048], bios[2048];
+		resolve_image(dv->kernel, kernel, sizeof(kernel));
+		resolve_image(dv->bios, bios, sizeof(bios));
+		struct vmm_vm_config cfg = {
+			.name = dv->name,
+			.ncpus = dv->cpus,
+			.mem_bytes = dv->mem,
+			.kernel = kernel,
+			.bios = dv->bios[0] ? bios : NULL,
+			.initrd = dv->initrd[0] ? dv->initrd : NULL,
+			.append = dv->append[0] ? dv->append : NULL,
+			.disk = dv->disk[0] ? dv->disk : NULL,
+			.quantum = d->machine.quantum,
+			.mem = { .opaque = mem, .alloc_page = node_mem_alloc_page, .free_page = node_mem_free_page },
+			.console = { .opaque = s, .write = console_write },
+		};
+		char verr[512] = "";
+		s->vm = vmm_vm_create(&cfg, verr, sizeof(verr));
+		if (!s->vm) {
+			snprintf(err, errlen, "[vm %s] %s", dv->name, verr);
+			goto fail;
+		}
+		s->active = true;
+		s->t_start = now_ns();
+	}
+	return v;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	node_vms_destroy(v);
+	return NULL;
+}
+
+void node_vms_destroy(struct node_vms *v)
+{
+	if (!v)
+		return;
+	for (unsigned i = 0; i < v->n; i++) {
+		if (v->slots[i].vm)
+			vmm_vm_destroy(v->slots[i].vm);
+		if (v->slots[i].log)
+			fclose(v->slots[i].log);
+	}
+	free(v->slots);
+	free(v);
+}
+
+unsigned node_vms_active(const struct node_vms *v)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; v && i < v->n; i++)
+		k += v->slots[i].active;
+	return k;
+}
+
+bool node_vms_runnable(const struct node_vms *v)
+{
+	uint64_t t = 0;
+	for (unsigned i = 0; v && i < v->n; i++) {
+		const struct vm_slot *s = &v->slots[i];
+		if (!s->active)
+			continue;
+		if (!s->idle)
+			return true;
+		if (!t)
+			t = now_ns();
+		if (vmm_vm_next_event_ns(s->vm) <= t)
+			return true;	/* its timer is due */
+	}
+	return false;
+}
+
+static void finish(struct vm_slot *s, int status, const char *end)
+{
+	s->active = false;
+	s->exit_status = status;
+	s->end = end;
+	s->t_end = now_ns();
+	if (!s->at_line_start)
+		console_write(s, "\n", 1);
+	LOG(SUB_NODE, LOG_INFO, "[vm %s] ended (%s), exit status %d", s->d->name, end, status);
+}
+
+uint64_t node_vms_run(struct node_vms *v, uint64_t budget)
+{
+	uint64_t t = now_ns(), before = node_vms_instret(v);
+	for (unsigned k = 0; k < v->n; k++) {
+		struct vm_slot *s = &v->slots[(v->rr + k) % v->n];
+		if (!s->active)
+			continue;
+		/* an idle VM is rerun only once its timer is due (input clears idle too) */
+		if (s->idle && vmm_vm_next_event_ns(s->vm) > t)
+			continue;
+		enum vmm_status st = vmm_vm_run(s->vm, budget);
+		s->idle = st == VMM_IDLE;
+		if (st == VMM_EXITED)
+			finish(s, vmm_vm_exit_code(s->vm), "poweroff");
+	}
+	v->rr = v->n ? (v->rr + 1) % v->n : 0;
+	return node_vms_instret(v) - before;
+}
+
+uint64_t node_vms_next_event_ns(const struct node_vms *v)
+{
+	uint64_t t = UINT64_MAX;
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->slots[i].active) {
+			uint64_t e = vmm_vm_next_event_ns(v->slots[i].vm);
+			if (e < t)
+				t = e;
+		}
+	return t;
+}
+
+void node_vms_console_input(struct node_vms *v, const char *buf, size_t len)
+{
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->slots[i].active) {
+			vmm_vm_console_input(v->slots[i].vm, buf, len);
+			v->slots[i].idle = false;
+			return;
+		}
+}
+
+bool node_vms_wants_input(const struct node_vms *v)
+{
+	return v && v->self == 0 && v->n > 0;
+}
+
+uint64_t node_vms_instret(const struct node_vms *v)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; v && i < v->n; i++) {
+		struct vmm_vm_stats st;
+		vmm_vm_get_stats(v->slots[i].vm, &st);
+		total += st.instret;
+	}
+	return total;
+}
+
+void node_vms_stop(struct node_vms *v, const char *why)
+{
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->slots[i].active)
+			finish(&v->slots[i], 1, why);
+}
+
+json_t *node_vms_report(const struct node_vms *v)
+{
+	json_t *a = json_array();
+	for (unsigned i = 0; v && i < v->n; i++) {
+		const struct vm_slot *s = &v->slots[i];
+		struct vmm_vm_stats st;
+		vmm_vm_get_stats(s->vm, &st);
+		uint64_t end = s->active ? now_ns() : s->t_end;
+		double secs = (double)(end - s->t_start) / 1e9;
+		json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:s, s:i, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
+			"name", s->d->name,
+			"node", (int)v->self,
+			"cpus", (int)s->d->cpus,
+			"end", s->active ? "running" : s->end,
+			"exit_status", s->exit_status,
+			"instructions", (json_int_t)st.instret,
+			"runtime_s", secs,
+			"run_s", (double)st.run_ns / 1e9,
+			"mips", secs > 0 ? (double)st.instret / secs / 1e6 : 0.0,
+			"exceptions", (json_int_t)st.exceptions,
+			"interrupts", (json_int_t)st.interrupts,
+			"tlb_misses", (json_int_t)st.tlb_misses,
+			"pages_touched", (json_int_t)st.pages_touched));
+	}
+	return a;
+}
