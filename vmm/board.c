@@ -193,6 +193,7 @@ void vm_timers_update(struct vm *vm, unsigned i)
 	clint_timer_update(&vm->clint, i, now);
 	if (vm->sbi)
 		sbi_timer_update(vm, i, now);
+	hart_poll_timer(vm->harts[i]);	/* the hart's own Sstc timer */
 }
 
 void vm_power_off(struct vm *vm, int code, const char *why)
@@ -550,8 +551,15 @@ void vmm_vm_get_stats(const struct vmm_vm *v, struct vmm_vm_stats *st)
 	const struct vm *vm = &v->vm;
 
 	memset(st, 0, sizeof(*st));
-	for (unsigned i = 0; i < vm->nharts; i++)
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		struct hart_stats hs;
+
+		hart_get_stats(vm->harts[i], &hs);
 		st->instret += hart_instret(vm->harts[i]);
+		st->tlb_misses += hs.tlb_misses;
+		st->exceptions += hs.exceptions;
+		st->interrupts += hs.interrupts;
+	}
 	st->run_ns = vm->run_ns;
 	st->pages_touched = pmap_pages_touched(vm->pmap);
 }
