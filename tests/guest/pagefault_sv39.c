@@ -9,7 +9,8 @@
  *   0 RW  1 R  2 unmapped  3 X only  4 U RW  5 W without R (reserved)
  *   6 RWX with code  7 R, A=0  8 RW, D=0  9 U X
  * root[3] = a 1 GiB leaf whose physical address is not 1 GiB aligned
- * (misaligned superpage). VA 0x8000000000 is not canonical under Sv39.
+ * (misaligned superpage), root[4] = a U alias of RAM for the U-mode part.
+ * VA 0x8000000000 is not canonical under Sv39.
  *
  * Each fault must give scause 12/13/15, stval = the faulting VA, sepc = the
  * faulting instruction, sstatus.SPP = 1. Exit code = the check number.
@@ -75,6 +76,51 @@ static int fetch_hook(struct rt_frame *f, int level)
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * U-mode probe, run at the U-accessible alias of RAM (root[4]: VA
+ * 0x100000000 -> PA 0x80000000, U|R|X). a0 points at three words on a U
+ * page: an S-only address it loads from, an address it stores to, and a
+ * value it returns. It goes back to M with the runtime's ecall itself (its
+ * ra, rt_mode_return, is not on a U page) and never touches the stack.
+ */
+#define U_ALIAS 0x80000000UL     /* VA - PA of the alias */
+void u_probe(void);
+extern char u_probe_ld[], u_probe_sd[];
+__asm__(".text\n.balign 4\n.globl u_probe\nu_probe:\n"
+	"ld a2, 0(a0)\n"
+	"ld a1, 8(a0)\n"
+	".option push\n.option norvc\n"
+	".globl u_probe_ld\nu_probe_ld: ld t0, 0(a2)\n"
+	".globl u_probe_sd\nu_probe_sd: sd t0, 0(a1)\n"
+	".option pop\n"
+	"ld a0, 16(a0)\n"
+	"li a7, 0x52544d52\n"      /* RT_ECALL_RETURN */
+	"ecall\n");
+
+static volatile unsigned ulog_n;
+static volatile uint64_t ulog_cause[4], ulog_tval[4], ulog_epc[4], ulog_status[4];
+static int u_hook(struct rt_frame *f, int level)
+{
+	if (level != PRV_S || (f->cause & CAUSE_INTR))
+		return 0;
+	unsigned i = ulog_n;
+	if (i < 4) {
+		ulog_cause[i] = f->cause;
+		ulog_tval[i] = f->tval;
+		ulog_epc[i] = f->epc;
+		ulog_status[i] = f->status;
+	}
+	ulog_n = i + 1;
+	f->epc += 4;
+	return 1;
+}
+
+static long u_entry(long arg)
+{
+	/* never called: rt_run_in_mode needs a C type; u_probe is the real code */
+	return arg;
 }
 
 #define EXPECT_FAULT(code, t, want_cause, want_tval, want_epc) do { \
@@ -268,10 +314,38 @@ int main(void)
 	CHECK_EQ(3, rt_csr_read(satp) >> 60, 8);
 	__asm__ volatile("sfence.vma" ::: "memory");
 	long r = rt_run_in_mode(PRV_S, s_main, 0);
+	CHECK_EQ(150, r, 0);
+
+	/*
+	 * U mode under Sv39: loads and stores to S pages fault (13/15) with
+	 * SPP = 0 whatever SUM says, U pages work. a0 = an S-only VA (the
+	 * identity map), a1 = the read-only test page, a2 = the U page.
+	 */
+	(void)u_entry;
+	root[4] = pte_leaf(0x80000000UL, PTE_U | PTE_R | PTE_X | PTE_AD);
+	__asm__ volatile("sfence.vma" ::: "memory");
+	rt_set_trap_hook(PRV_S, u_hook);
+	rt_csr_set(mstatus, MSTATUS_SUM);
+	uint64_t s_only = (uintptr_t)&pages[0][0];
+	((volatile uint64_t *)pages[4])[0] = s_only;
+	((volatile uint64_t *)pages[4])[1] = VA(1);
+	((volatile uint64_t *)pages[4])[2] = 0x600d;
+	r = rt_run_in_mode(PRV_U, (long (*)(long))((uintptr_t)u_probe + U_ALIAS), (long)VA(4));
+	rt_csr_clear(mstatus, MSTATUS_SUM);
+	rt_set_trap_hook(PRV_S, NULL);
+	CHECK_EQ(160, ulog_n, 2);
+	CHECK_EQ(161, ulog_cause[0], EXC_LOAD_PAGE);
+	CHECK_EQ(162, ulog_tval[0], s_only);
+	CHECK_EQ(163, ulog_epc[0], (uintptr_t)u_probe_ld + U_ALIAS);
+	CHECK_EQ(164, ulog_cause[1], EXC_STORE_PAGE);
+	CHECK_EQ(165, ulog_tval[1], VA(1));
+	CHECK_EQ(166, ulog_epc[1], (uintptr_t)u_probe_sd + U_ALIAS);
+	CHECK_EQ(167, ulog_status[0] & MSTATUS_SPP, 0);
+	CHECK_EQ(168, r, 0x600d);
+
 	rt_csr_write(satp, 0);
 	__asm__ volatile("sfence.vma" ::: "memory");
 	rt_csr_write(medeleg, 0);
-	CHECK_EQ(150, r, 0);
 	rt_printf("pagefault_sv39: ok\n");
 	return 0;
 }
