@@ -17,7 +17,10 @@
  *   no bios, raw    a RISC-V Linux Image goes to 0x80200000 and starts in S
  *                   mode with the built-in SBI; any other raw binary goes to
  *                   0x80000000 and starts in M mode on every hart.
- * Every started hart gets a0 = hartid, a1 = device tree address.
+ * Every started hart gets a0 = hartid, a1 = device tree address; with a
+ * bios, a2 points to an OpenSBI fw_dynamic_info block (next stage at the
+ * kernel's entry, S mode), so that QEMU's fw_dynamic.bin boots as well as
+ * fw_jump.
  *
  * Run loop (vmm_vm_run): round robin over the harts, one quantum each
  * (capped by what is left of the budget); before each turn the hart's timer
@@ -291,6 +294,30 @@ static bool overlaps(uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi)
 }
 
 /*
+ * OpenSBI's fw_dynamic hand-off (include/sbi/fw_dynamic.h), as QEMU gives
+ * it in a2: where the next stage is and in which mode. fw_jump and other
+ * firmware ignore a2. Placed just below the device tree.
+ */
+#define FW_DYNAMIC_MAGIC	0x4942534full	/* "OSBI" */
+#define REG_A2			12
+
+static int fw_dynamic_info_place(struct vm *vm, uint64_t next, uint64_t used_hi, uint64_t *addr,
+				 char *err, size_t errlen)
+{
+	const uint64_t info[6] = {
+		FW_DYNAMIC_MAGIC, 2, next, 1 /* S mode */, 0 /* options */, 0 /* boot hart */,
+	};
+	uint64_t at = (vm->dtb_addr - sizeof(info)) & ~63ull;
+
+	if (at < used_hi || vm_gpa_write(vm, at, info, sizeof(info)) < 0) {
+		snprintf(err, errlen, "guest RAM too small for the firmware hand-off block");
+		return -ENOSPC;
+	}
+	*addr = at;
+	return 0;
+}
+
+/*
  * Load firmware, kernel and initrd, build and place the device tree, and
  * put the harts in their boot state.
  */
@@ -299,7 +326,7 @@ static int board_boot(struct vm *vm, const struct vmm_vm_config *cfg, char *err,
 	struct loader_image fw = {0}, kern = {0}, rd = {0};
 	const struct loader_image *htif_img = NULL;
 	uint64_t base = vm->ram_base, end = vm->ram_base + vm->ram_size;
-	uint64_t entry, used_hi, kbase, top, dtb;
+	uint64_t entry, used_hi, kbase, top, dtb, fw_info = 0;
 	enum priv priv = PRIV_M;
 	bool have_kernel = cfg->kernel && cfg->kernel[0];
 	void *blob = NULL;
@@ -394,8 +421,15 @@ static int board_boot(struct vm *vm, const struct vmm_vm_config *cfg, char *err,
 	vm->dtb_addr = dtb;
 	vm->dtb_size = blob_size;
 
+	if (cfg->bios && cfg->bios[0]) {
+		r = fw_dynamic_info_place(vm, have_kernel ? kern.entry : 0, used_hi, &fw_info, err, errlen);
+		if (r < 0)
+			return r;
+	}
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		hart_reset(vm->harts[i], entry, priv, i, dtb);
+		if (fw_info)
+			hart_set_reg(vm->harts[i], REG_A2, fw_info);
 		hart_set_state(vm->harts[i], priv == PRIV_S && i != 0 ? HART_STOPPED : HART_RUNNING);
 	}
 	LOG(SUB_VMM, LOG_INFO, "%s: boot at %#llx in %s mode%s, dtb at %#llx%s", vm->name,

@@ -2,7 +2,7 @@
  * dev_test.h — the test / poweroff device of the virt board
  * ("sifive,test1", "sifive,test0", "syscon") at 0x100000.
  *
- * A 32-bit write at offset 0 ends the run:
+ * A 16- or 32-bit write at offset 0 ends the run (OpenSBI writes 16 bits):
  *   0x5555              pass           -> exit code 0
  *   0x3333 | code<<16   fail           -> exit code `code` (1 if code is 0)
  *   0x7777              reset          -> the board does not reboot: exit code 0

@@ -216,12 +216,65 @@ static void test_htif_exit(void **state)
 	vmm_vm_destroy(v);
 }
 
+/*
+ * QEMU's OpenSBI (fw_dynamic) as the bios, when installed: it parses the
+ * device tree (CLINT, PLIC, UART, test device), hands over to an S-mode
+ * payload at 0x80200000 that prints through SBI and shuts down with SRST,
+ * which OpenSBI turns into a 16-bit write to the test device.
+ *
+ *	lla s0, msg
+ * 1:	lbu a0, 0(s0); beqz a0, 2f; li a7, 1; ecall; addi s0, s0, 1; j 1b
+ * 2:	li a7, 0x53525354; li a6, 0; li a0, 0; li a1, 0; ecall; j .
+ * msg:	.asciz "payload in S mode\n"
+ */
+static const uint8_t prog_payload[] = {
+	0x17, 0x04, 0x00, 0x00, 0x13, 0x04, 0xc4, 0x03, 0x03, 0x45, 0x04, 0x00,
+	0x63, 0x0a, 0x05, 0x00, 0x93, 0x08, 0x10, 0x00, 0x73, 0x00, 0x00, 0x00,
+	0x13, 0x04, 0x14, 0x00, 0x6f, 0xf0, 0xdf, 0xfe, 0xb7, 0x58, 0x52, 0x53,
+	0x9b, 0x88, 0x48, 0x35, 0x13, 0x08, 0x00, 0x00, 0x13, 0x05, 0x00, 0x00,
+	0x93, 0x05, 0x00, 0x00, 0x73, 0x00, 0x00, 0x00, 0x6f, 0x00, 0x00, 0x00,
+	0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64, 0x20, 0x69, 0x6e, 0x20, 0x53,
+	0x20, 0x6d, 0x6f, 0x64, 0x65, 0x0a, 0x00, 0x00,
+};
+
+#define OPENSBI "/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"
+
+static void test_opensbi(void **state)
+{
+	static uint8_t elf[8192];
+	struct t_elf e = { .entry = VM_RAM_BASE + 0x200000, .paddr = VM_RAM_BASE + 0x200000,
+			   .code = prog_payload, .code_len = sizeof(prog_payload) };
+	struct t_console con = {0};
+	size_t len = t_make_elf(elf, &e);
+	struct vmm_vm_config cfg = t_config(2, 128 << 20, t_tmpfile(0, elf, len), &con);
+	char err[256];
+	struct vmm_vm *v;
+
+	if (access(OPENSBI, R_OK) != 0) {
+		unlink(cfg.kernel);
+		skip();	/* QEMU's firmware is not installed */
+	}
+	cfg.bios = OPENSBI;
+	v = vmm_vm_create(&cfg, err, sizeof(err));
+	unlink(cfg.kernel);
+	if (!v)
+		fail_msg("vmm_vm_create: %s", err);
+	assert_int_equal(t_run(v), VMM_EXITED);
+	assert_non_null(strstr(con.buf, "OpenSBI"));
+	assert_non_null(strstr(con.buf, "Platform Console Device   : uart8250"));
+	if (!strstr(con.buf, "payload in S mode\r\n"))	/* OpenSBI adds the CR */
+		fail_msg("console: %s", con.buf + (con.len > 300 ? con.len - 300 : 0));
+	assert_int_equal(vmm_vm_exit_code(v), 0);
+	vmm_vm_destroy(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mmode_uart_timer),
 		cmocka_unit_test(test_smode_sbi),
 		cmocka_unit_test(test_htif_exit),
+		cmocka_unit_test(test_opensbi),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
