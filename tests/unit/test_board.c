@@ -179,9 +179,9 @@ static void test_fdt_initrd(void **state)
 	p = fdt_getprop(fdt, node, "linux,initrd-start", NULL);
 	assert_non_null(p);
 	/* kernel start + half of 64 MiB */
-	assert_int_equal(fdt64_to_cpu(*p), VM_RAM_BASE + (32 << 20));
+	assert_int_equal(fdt64_ld(p), VM_RAM_BASE + (32 << 20));
 	p = fdt_getprop(fdt, node, "linux,initrd-end", NULL);
-	assert_int_equal(fdt64_to_cpu(*p), VM_RAM_BASE + (32 << 20) + sizeof(rdimg));
+	assert_int_equal(fdt64_ld(p), VM_RAM_BASE + (32 << 20) + sizeof(rdimg));
 	{
 		uint8_t c;
 
