@@ -543,23 +543,31 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 
 uint64_t vmm_vm_next_event_ns(const struct vmm_vm *v)
 {
-	struct vm *vm = (struct vm *)&v->vm;	/* reads only; vm_mtime() takes no const */
-	uint64_t now = vm_mtime(vm), next = UINT64_MAX, now_ns = vm_now_ns();
+	struct vm *vm = (struct vm *)&v->vm;	/* reads only; vm_mtime_to_ns() takes no const */
+	uint64_t next = UINT64_MAX;
 
+	/*
+	 * A deadline counts until its interrupt has been given to the hart,
+	 * even if it is already past: the caller must run the VM once more so
+	 * that vm_timers_update() delivers it. Once delivered it no longer
+	 * counts, so a hart that masks the interrupt does not make its caller
+	 * spin.
+	 */
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		uint64_t t;
 
 		if (hart_get_state(vm->harts[i]) == HART_STOPPED)
 			continue;
-		/* A deadline already passed has raised its interrupt: nothing more will happen. */
 		t = vm->clint.mtimecmp[i];
-		if (t != UINT64_MAX && t > now && vm_mtime_to_ns(vm, t) < next)
+		if (t != UINT64_MAX && !vm->clint.mtip[i] && vm_mtime_to_ns(vm, t) < next)
 			next = vm_mtime_to_ns(vm, t);
-		t = vm->sbi ? sbi_timer_deadline(vm, i) : UINT64_MAX;
-		if (t != UINT64_MAX && t > now && vm_mtime_to_ns(vm, t) < next)
-			next = vm_mtime_to_ns(vm, t);
-		t = hart_next_timer_ns(vm->harts[i]);
-		if (t > now_ns && t < next)
+		if (vm->sbi && vm->sbi_hart[i].timer_used && !vm->sbi_hart[i].sti) {
+			t = vm->sbi_hart[i].timer;
+			if (t != UINT64_MAX && vm_mtime_to_ns(vm, t) < next)
+				next = vm_mtime_to_ns(vm, t);
+		}
+		t = hart_next_timer_ns(vm->harts[i]);	/* Sstc: UINT64_MAX once pending */
+		if (t < next)
 			next = t;
 	}
 	return next;

@@ -163,8 +163,6 @@ int board_fdt_build(struct vm *vm, const char *bootargs, void **blob, size_t *si
 void sbi_init(struct vm *vm);
 /* The per-hart SBI timer: level of IRQ_STI now (called by vm_timers_update). */
 void sbi_timer_update(struct vm *vm, unsigned i, uint64_t mtime);
-/* Next SBI timer deadline of hart i, in mtime ticks (UINT64_MAX: none). */
-uint64_t sbi_timer_deadline(const struct vm *vm, unsigned i);
 /* Before a hart's turn: complete an HSM non-retentive suspend once it woke. */
 void sbi_hart_resume_check(struct vm *vm, unsigned i);
 

@@ -18,13 +18,15 @@ void clint_init(struct clint *c, struct vm *vm, unsigned nharts)
 	c->nharts = nharts;
 	for (unsigned i = 0; i < CLINT_HARTS_MAX; i++) {
 		c->msip[i] = false;
+		c->mtip[i] = false;
 		c->mtimecmp[i] = UINT64_MAX;
 	}
 }
 
 void clint_timer_update(struct clint *c, unsigned i, uint64_t mtime)
 {
-	hart_set_irq(c->vm->harts[i], IRQ_MTI, mtime >= c->mtimecmp[i]);
+	c->mtip[i] = mtime >= c->mtimecmp[i];
+	hart_set_irq(c->vm->harts[i], IRQ_MTI, c->mtip[i]);
 }
 
 int clint_read(void *opaque, struct hart *h, uint64_t off, unsigned size, uint64_t *val)

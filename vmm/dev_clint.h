@@ -27,6 +27,7 @@ struct clint {
 	unsigned nharts;
 	bool msip[CLINT_HARTS_MAX];
 	uint64_t mtimecmp[CLINT_HARTS_MAX];	/* reset: UINT64_MAX (no interrupt) */
+	bool mtip[CLINT_HARTS_MAX];		/* level last given to the hart */
 };
 
 void clint_init(struct clint *c, struct vm *vm, unsigned nharts);

@@ -77,11 +77,6 @@ void sbi_timer_update(struct vm *vm, unsigned i, uint64_t mtime)
 	hart_set_irq(vm->harts[i], IRQ_STI, level);
 }
 
-uint64_t sbi_timer_deadline(const struct vm *vm, unsigned i)
-{
-	return vm->sbi_hart[i].timer;
-}
-
 void sbi_hart_resume_check(struct vm *vm, unsigned i)
 {
 	struct sbi_hart *s = &vm->sbi_hart[i];

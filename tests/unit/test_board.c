@@ -367,8 +367,13 @@ static void test_clint(void **state)
 		assert_int_equal(ns, vm_mtime_to_ns(vm, t1 + 50000));
 	}
 	usleep(6000);
+	/* Past but not yet delivered: still the next event, so the caller runs the VM. */
+	assert_int_equal(vmm_vm_next_event_ns(b->v), vm_mtime_to_ns(vm, t1 + 50000));
+	assert_true(vmm_vm_next_event_ns(b->v) < vm_now_ns());
 	vm_timers_update(vm, 0);
 	assert_true(irq(vm, 0, IRQ_MTI));
+	/* Delivered: no longer an event (a hart that masks it must not make the node spin). */
+	assert_int_equal(vmm_vm_next_event_ns(b->v), UINT64_MAX);
 
 	/* msip */
 	wr(vm, VM_CLINT_BASE + 4, 4, 1);
