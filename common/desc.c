@@ -936,6 +936,10 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		return 0;
 	}
 	ps->key_line[idx] = ps->lineno;
+	if (ps->vm && !strcmp(name, "nodes"))
+		ps->vm->nodes_line = ps->lineno;
+	if (ps->vm && !strcmp(name, "mem"))
+		ps->vm->mem_line = ps->lineno;
 	return 1;
 }
 
@@ -1188,13 +1192,13 @@ int desc_validate(const struct desc *d, char *err, size_t errlen)
 
 				if (nodes_format(vm->nodes, vm->n_nodes, list, sizeof(list)))
 					snprintf(list, sizeof(list), "...");
-				return verr(err, errlen, d, vm->line,
+				return verr(err, errlen, d, vm->nodes_line ? vm->nodes_line : vm->line,
 					    "[vm %s] nodes = %s: node %u is past the machine's %u node%s (0..%u)",
 					    vm->name, list, vm->nodes[j], m->nodes, m->nodes == 1 ? "" : "s", m->nodes - 1);
 			}
 		}
 		if (vm->mem > total)
-			return verr(err, errlen, d, vm->line,
+			return verr(err, errlen, d, vm->mem_line ? vm->mem_line : vm->line,
 				    "[vm %s] mem = %s: larger than the whole machine (%u nodes x %s = %s)",
 				    vm->name, desc_format_size(vm->mem, a, sizeof(a)), m->nodes,
 				    desc_format_size(m->mem, b, sizeof(b)), desc_format_size(total, c, sizeof(c)));

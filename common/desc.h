@@ -68,6 +68,7 @@ struct desc_policy_cfg {
 struct desc_vm {
 	char name[DESC_NAME_MAX];
 	int line;			/* line of its [vm NAME] header, for messages */
+	int nodes_line, mem_line;	/* lines of its nodes and mem keys (0: defaulted), for messages */
 	unsigned cpus;			/* vCPUs; default 1 */
 	uint64_t mem;			/* guest-physical memory, bytes; default 64M */
 	unsigned *nodes;		/* nodes its vCPUs start on (vCPU i on nodes[i % n_nodes]) */

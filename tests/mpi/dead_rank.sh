@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A rank killed with SIGKILL mid-run ends the whole job promptly: mpirun
+# reports it and no node is left running or hanging.
+. "$(dirname "$0")/lib/common.bash"
+
+for prov in shm tcp; do
+  t_bare 4 "$T/dead-$prov.ini"
+  timeout 120 "$DISCO" run --quiet --provider "$prov" --idle 100 --report "$T/r.json" "$T/dead-$prov.ini" >"$T/out" 2>&1 &
+  job=$!
+  # wait until all four nodes are up (and idle in their loop)
+  for _ in $(seq 100); do
+    [ "$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | wc -l)" = 4 ] && break
+    sleep 0.1
+  done
+  [ "$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | wc -l)" = 4 ] || t_fail "$prov: the 4 nodes did not start: $(cat "$T/out")"
+  sleep 2
+  victim=$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | sed -n 3p)
+  kill -9 "$victim"
+  t0=$(date +%s)
+  wait $job
+  rc=$?
+  dt=$(( $(date +%s) - t0 ))
+  [ $rc != 0 ] || t_fail "$prov: the job reported success after losing a node"
+  [ $rc != 124 ] || t_fail "$prov: the job hung after a node died"
+  [ $dt -le 20 ] || t_fail "$prov: the job took $dt s to end after a node died"
+  sleep 0.5
+  left=$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | wc -l)
+  [ "$left" = 0 ] || t_fail "$prov: $left nodes still running after the job ended"
+  echo "ok: $prov: job ended $dt s after node kill (exit $rc)"
+done
