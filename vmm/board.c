@@ -605,3 +605,12 @@ void vmm_vm_get_stats(const struct vmm_vm *v, struct vmm_vm_stats *st)
 	st->run_ns = vm->run_ns;
 	st->pages_touched = pmap_pages_touched(vm->pmap);
 }
+
+size_t vmm_vm_get_phases(const struct vmm_vm *v, struct vmm_vm_phase *out, size_t max)
+{
+	const struct vm *vm = &v->vm;
+
+	for (size_t i = 0; i < max && i < vm->n_phases; i++)
+		out[i] = vm->phases[i];
+	return vm->n_phases;
+}

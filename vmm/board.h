@@ -84,10 +84,6 @@ struct htif {
 	uint64_t tohost, fromhost;	/* guest-physical addresses */
 };
 
-struct vm_phase_mark {
-	uint64_t phase, ns, instret;
-};
-
 struct vm {
 	char name[64];
 	unsigned nharts;
@@ -117,7 +113,7 @@ struct vm {
 	int exit_code;
 
 	uint64_t run_ns;
-	struct vm_phase_mark phases[VM_PHASES_MAX];
+	struct vmm_vm_phase phases[VM_PHASES_MAX];	/* disco SBI phase marks */
 	unsigned n_phases;
 };
 

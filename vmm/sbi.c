@@ -273,7 +273,7 @@ static long disco_ext(struct vm *vm, unsigned long fid, const uint64_t *a, uint6
 	switch (fid) {
 	case 0:		/* mark_phase(phase) */
 		if (vm->n_phases < VM_PHASES_MAX) {
-			struct vm_phase_mark *m = &vm->phases[vm->n_phases++];
+			struct vmm_vm_phase *m = &vm->phases[vm->n_phases++];
 
 			m->phase = a[0];
 			m->ns = vm_now_ns() - vm->start_ns;
@@ -320,6 +320,10 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h)
 	case SBI_EXT_LEGACY_CLEAR_IPI:
 		hart_set_irq(h, IRQ_SSI, false);
 		hart_set_reg(h, REG_A0, 0);
+		return true;
+	case 0x04: case 0x05: case 0x06: case 0x07:
+		/* Legacy IPI and fences pass a virtual address; spec 0.2+ guests use IPI/RFENCE. */
+		hart_set_reg(h, REG_A0, (uint64_t)SBI_ERR_NOT_SUPPORTED);
 		return true;
 	case SBI_EXT_LEGACY_SHUTDOWN:
 		vm_power_off(vm, 0, "SBI legacy shutdown");

@@ -83,4 +83,17 @@ int vmm_vm_exit_code(const struct vmm_vm *vm);
 
 void vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *st);
 
+/*
+ * Addition by the board side: phase marks a guest makes with the disco SBI
+ * extension (EID 0x0A00D15C, fid 0; docs/board.md), for per-phase reports.
+ */
+struct vmm_vm_phase {
+	uint64_t phase;		/* the number the guest gave */
+	uint64_t ns;		/* host time since the VM was created */
+	uint64_t instret;	/* instructions retired by the VM at the mark */
+};
+
+/* Copies up to max marks, oldest first; returns how many there are (the first 256 are kept). */
+size_t vmm_vm_get_phases(const struct vmm_vm *vm, struct vmm_vm_phase *out, size_t max);
+
 #endif

@@ -593,6 +593,21 @@ static void test_sbi(void **state)
 	assert_int_equal(vm->phases[0].instret, 1234);
 	assert_int_equal(t_sbi(b, 0, 0x0a00d15c, 1, 0, 0, 0, &v), 0);
 	assert_int_equal(v, 1234);
+	assert_int_equal(t_sbi(b, 0, 0x0a00d15c, 0, 8, 0, 0, NULL), 0);
+	{
+		struct vmm_vm_phase ph[4];
+
+		assert_int_equal(vmm_vm_get_phases(b->v, ph, 1), 2);
+		assert_int_equal(ph[0].phase, 7);
+		assert_int_equal(vmm_vm_get_phases(b->v, ph, 4), 2);
+		assert_int_equal(ph[1].phase, 8);
+		assert_true(ph[1].ns >= ph[0].ns);
+	}
+	assert_int_equal(t_sbi(b, 0, 0x0a00d15c, 9, 0, 0, 0, NULL), -2);
+	/* legacy remote calls are refused, a1 untouched */
+	vm->harts[0]->x[11] = 55;
+	assert_int_equal(t_sbi(b, 0, 0x04, 0, 0, 55, 0, &v), -2);
+	assert_int_equal(v, 55);
 
 	/* SRST: system failure -> 1 */
 	assert_int_equal(t_sbi(b, 0, 0x53525354, 0, 0, 1, 0, NULL), 0);
