@@ -235,6 +235,9 @@ void hart_reset(struct hart *h, uint64_t pc, enum priv priv, uint64_t a0, uint64
 		h->mstatus |= (uint64_t)PRIV_S << MS_MPP_SHIFT;
 	}
 	tlb_flush_all(h);
+	/* memory may have been loaded behind the store path (images, DMA) */
+	if (h->pmap)
+		pmap_epoch_bump(h->pmap);
 	hart_update_mode(h);
 	h->brk = 1;
 }
