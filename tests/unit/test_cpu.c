@@ -409,8 +409,8 @@ static void test_loads_stores(void **state)
 		LW(S6, S1, 4), LWU(S7, S1, 4), LD(S8, S1, 0),
 		LD(S9, S1, 3),		/* misaligned, same page */
 		LD(S10, A0, 0),		/* misaligned across the page boundary */
-		SD(A1, A0, 8),		/* misaligned store across the page boundary */
-		LD(S11, A0, 8),
+		SD(A1, A0, 2),		/* misaligned store across the page boundary */
+		LD(S11, A0, 2),
 		SH(A1, S1, 17),		/* misaligned halfword */
 		LHU(T3, S1, 17),
 		WFI,
@@ -438,7 +438,7 @@ static void test_loads_stores(void **state)
 	assert_int_equal(hart_get_reg(h, S9), 0x66778880706050f0ull);
 	assert_int_equal(hart_get_reg(h, S10), 0x0b0a090807060504ull);
 	assert_int_equal(hart_get_reg(h, S11), 0xa1a2a3a4a5a6a7a8ull);
-	assert_int_equal(t_get64(c, data + 4096), 0x0fa1a2a3a4a5a6a7ull);
+	assert_int_equal(t_get64(c, data + 4096), 0x0f0ea1a2a3a4a5a6ull);
 	assert_int_equal(hart_get_reg(h, T3), 0xa7a8);
 	assert_int_equal(h->mcause, 0);
 }
