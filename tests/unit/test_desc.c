@@ -128,10 +128,10 @@ static void t_default(void **state)
 	assert_string_equal(d->vms[0].bios, "");
 	assert_string_equal(d->vms[0].disk, "");
 	assert_string_equal(d->vms[0].net, "");
-	assert_string_equal(d->vms[1].name, "raytrace");
+	assert_string_equal(d->vms[1].name, "radix");
 	assert_int_equal(d->vms[1].nodes[0], 2);
 	assert_int_equal(d->vms[1].nodes[1], 3);
-	assert_string_equal(d->vms[1].kernel, "guest:raytrace");
+	assert_string_equal(d->vms[1].kernel, "guest:radix");
 	assert_true(d->vms[1].line > d->vms[0].line);
 	desc_free(d);
 }
@@ -491,11 +491,12 @@ static void t_bad_whole(void **state)
 	size_t used = 0;
 	int i;
 
-	t_parse_bad("[machine]\nnodes = 4\n[vm a]\ncpus = 2\nnodes = 0-7\nkernel = k\n", 3,
+	/* whole-description errors name the key's line */
+	t_parse_bad("[machine]\nnodes = 4\n[vm a]\ncpus = 2\nnodes = 0-7\nkernel = k\n", 5,
 		    "[vm a] nodes = 0-7: node 4 is past the machine's 4 nodes (0..3)", NULL);
-	t_parse_bad("[vm a]\nnodes = 9\nkernel = k\n", 1, "node 9 is past the machine's 4 nodes", NULL);
-	t_parse_bad("[machine]\nnodes = 1\n[vm a]\nnodes = 1\nkernel = k\n", 3, "past the machine's 1 node (0..0)", NULL);
-	t_parse_bad("[machine]\nmem = 256M\n[vm a]\nmem = 2G\nkernel = k\n", 3,
+	t_parse_bad("[vm a]\nnodes = 9\nkernel = k\n", 2, "node 9 is past the machine's 4 nodes", NULL);
+	t_parse_bad("[machine]\nnodes = 1\n[vm a]\nnodes = 1\nkernel = k\n", 4, "past the machine's 1 node (0..0)", NULL);
+	t_parse_bad("[machine]\nmem = 256M\n[vm a]\nmem = 2G\nkernel = k\n", 4,
 		    "[vm a] mem = 2G: larger than the whole machine (4 nodes x 256M = 1G)", NULL);
 	t_parse_bad("[vm a]\nkernel = k\nmem = 512M\n[vm b]\nkernel = k\nmem = 768M\n", 4,
 		    "[vm b] mem = 768M: the VMs up to this one need 1280M, more than the machine's 1G", NULL);
@@ -525,7 +526,7 @@ static void t_validate_in_code(void **state)
 	assert_int_equal(desc_validate(d, err, sizeof(err)), 0);
 	d->machine.nodes = 2;
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "m.ini:14: [vm raytrace] nodes = 2-3: node 2 is past the machine's 2 nodes"));
+	assert_non_null(strstr(err, "m.ini:17: [vm radix] nodes = 2-3: node 2 is past the machine's 2 nodes"));
 	d->machine.nodes = DESC_MAX_NODES + 1;
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "m.ini: [machine] nodes = 4097: out of range (1..4096)");
@@ -541,7 +542,7 @@ static void t_validate_in_code(void **state)
 	strcpy(d->vms[1].name, "ocean");
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "duplicate VM name"));
-	strcpy(d->vms[1].name, "raytrace");
+	strcpy(d->vms[1].name, "radix");
 	d->machine.line = 100;
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "[machine] line = 100: not a power of two"));
