@@ -674,6 +674,37 @@ static void test_htif(void **state)
 	vmm_vm_destroy(v);
 }
 
+/* Random accesses of every size to every device: nothing crashes, nothing unexpected ends the run. */
+static void test_mmio_fuzz(void **state)
+{
+	struct t_board *b = t_board_new(2, NULL);
+	static const uint64_t bases[][2] = {
+		{ VM_CLINT_BASE, VM_CLINT_SIZE }, { VM_PLIC_BASE, VM_PLIC_SIZE },
+		{ VM_UART_BASE, VM_UART_SIZE }, { VM_VIRTIO_BASE, VM_VIRTIO_STRIDE * VM_VIRTIO_SLOTS },
+	};
+	uint64_t x = 88172645463325252ull;
+
+	for (unsigned i = 0; i < 200000; i++) {
+		uint64_t r, v;
+		unsigned size, k;
+		uint64_t gpa;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x;
+		k = r % 4;
+		size = 1u << ((r >> 4) % 4);
+		gpa = (bases[k][0] + (r >> 8) % bases[k][1]) & ~(uint64_t)(size - 1);
+		if (r >> 63)
+			assert_int_equal(vm_mmio_write(b->vm, b->vm->harts[(r >> 62) & 1], gpa, size, r * 31), 0);
+		else
+			assert_int_equal(vm_mmio_read(b->vm, b->vm->harts[(r >> 62) & 1], gpa, size, &v), 0);
+	}
+	assert_false(vm_exit_requested(b->vm));
+	t_board_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_sbi),
 		cmocka_unit_test(test_sbi_not_in_mmode),
 		cmocka_unit_test(test_htif),
+		cmocka_unit_test(test_mmio_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

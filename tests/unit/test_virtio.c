@@ -493,6 +493,77 @@ static void test_bad_disk(void **state)
 	unlink(cfg.kernel);
 }
 
+static uint64_t t_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Random rings and descriptors (biased towards almost-valid ones) and
+ * random register writes: the device completes requests, reports errors
+ * or needs a reset, and the process never crashes (run under ASan/UBSan).
+ */
+static void test_fuzz(void **state)
+{
+	struct t_vio *t = t_vio_new();
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned completed = 0, resets = 0;
+
+	for (unsigned iter = 0; iter < 3000; iter++) {
+		struct t_desc d[QNUM];
+		uint16_t head = t_rand(&x) % (QNUM + 2);
+		uint64_t r = t_rand(&x);
+
+		if (iter % 50 == 0 || (rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET)) {
+			if (rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET)
+				resets++;
+			t_up(t, (r & 1) ? 1ull << VIRTIO_F_INDIRECT_DESC : 0);
+		}
+		for (unsigned i = 0; i < QNUM; i++) {
+			uint64_t a = t_rand(&x);
+			static const uint64_t addrs[] = { HDR, DATA, STATUS, DESC + 0x800, 0x1000,
+							  VM_RAM_BASE + (16 << 20) - 8, ~0ull - 4 };
+
+			d[i].addr = addrs[a % 7] + (a >> 60);
+			d[i].len = (a >> 8) % 3 == 0 ? (uint32_t)(a >> 16) : ((a >> 24) % 4) * 512 + ((a >> 30) % 2) * 16 + 1;
+			d[i].flags = (a >> 40) & 7;
+			d[i].next = (a >> 44) % (QNUM + 1);
+		}
+		/* Header for whatever points at HDR: a random type and sector. */
+		{
+			uint32_t hdr[4] = { (uint32_t)(r % 10), 0, (uint32_t)((r >> 8) % 3000), 0 };
+
+			gw(t, HDR, hdr, sizeof(hdr));
+		}
+		gw(t, DESC + 0x800, d, sizeof(d));	/* an indirect table too */
+		t_submit_at(t, DESC, d, QNUM, head);
+		if ((r >> 32) % 16 == 0) {
+			uint16_t idx = (uint16_t)(r >> 40);
+
+			gw(t, AVAIL + 2, &idx, 2);
+			t->avail_idx = idx;
+			wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, (r >> 56) % 3);
+		}
+		if ((r >> 20) % 64 == 0)
+			wr(t, (r >> 24) % 0x100 & ~3u, (uint32_t)(r >> 32));
+		wr(t, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+		{
+			uint16_t used;
+
+			gr(t, USED + 2, &used, 2);
+			completed = used;
+		}
+	}
+	print_message("fuzz: %u resets, used index %u, %llu requests\n", resets, completed,
+		      (unsigned long long)t->vm->virtio[SLOT]->requests);
+	assert_true(t->vm->virtio[SLOT]->requests > 0);
+	assert_true(resets > 0);
+	t_vio_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_blk_broken_rings),
 		cmocka_unit_test(test_blk_readonly),
 		cmocka_unit_test(test_bad_disk),
+		cmocka_unit_test(test_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
