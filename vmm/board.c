@@ -510,24 +510,41 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 
 	while (budget && ran && !vm->exited) {
 		ran = false;
-		for (unsigned i = 0; i < vm->nharts && budget && !vm->exited; i++) {
+		/*
+		 * The node calls with a small budget (its fabric poll interval),
+		 * so a hart's turn (a quantum) usually spans several calls: the
+		 * turn and its remainder live in the VM, or hart 0 alone would run.
+		 */
+		for (unsigned k = 0; k < vm->nharts && budget && !vm->exited; k++) {
+			unsigned i = vm->rr_next;
 			struct hart *h = vm->harts[i];
-			uint64_t q, n;
+			uint64_t q, n, used;
 
-			if (hart_get_state(h) == HART_STOPPED)
+			if (hart_get_state(h) != HART_STOPPED) {
+				vm_timers_update(vm, i);
+				if (vm->sbi)
+					sbi_hart_resume_check(vm, i);
+			}
+			if (hart_get_state(h) != HART_RUNNING) {
+				vm->rr_next = (i + 1) % vm->nharts;
+				vm->quantum_left = 0;
 				continue;
-			vm_timers_update(vm, i);
-			if (vm->sbi)
-				sbi_hart_resume_check(vm, i);
-			if (hart_get_state(h) != HART_RUNNING)
-				continue;
-			q = vm->quantum < budget ? vm->quantum : budget;
+			}
+			if (!vm->quantum_left)
+				vm->quantum_left = vm->quantum;
+			q = vm->quantum_left < budget ? vm->quantum_left : budget;
 			n = hart_run(h, q);
 			/* Count at least one so that a hart making no progress cannot spin forever here. */
-			budget -= n == 0 ? 1 : (n < budget ? n : budget);
+			used = n == 0 ? 1 : (n < q ? n : q);
+			budget -= used;
+			vm->quantum_left -= used;
 			ran = true;
 			if (vm->htif.on)
 				htif_poll(vm);
+			if (vm->quantum_left == 0 || hart_get_state(h) != HART_RUNNING) {
+				vm->rr_next = (i + 1) % vm->nharts;
+				vm->quantum_left = 0;
+			}
 		}
 	}
 	vm->run_ns += vm_now_ns() - t0;

@@ -91,6 +91,8 @@ struct vm {
 	struct pmap *pmap;
 	uint64_t ram_base, ram_size;
 	uint64_t quantum;
+	unsigned rr_next;		/* the hart whose turn it is; turns span vmm_vm_run calls */
+	uint64_t quantum_left;		/* of rr_next's turn, 0 = a fresh turn */
 	struct vmm_console_ops console;
 	uint64_t start_ns;		/* CLOCK_MONOTONIC at mtime 0 */
 
