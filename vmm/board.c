@@ -247,10 +247,10 @@ static int board_devices(struct vm *vm, const struct vmm_vm_config *cfg, char *e
 
 		if (blk_backend_file_open(cfg->disk, &be, err, errlen) < 0)
 			return -EINVAL;
-		/* The disk sits in the last slot, as QEMU fills slots from the top. */
-		vm->virtio[VM_VIRTIO_SLOTS - 1] = virtio_blk_new(vm, VM_VIRTIO_IRQ + VM_VIRTIO_SLOTS - 1,
-								 &be, vm->name, err, errlen);
-		if (!vm->virtio[VM_VIRTIO_SLOTS - 1])
+		/* Slot 0 (0x10001000, source 1): where xv6 and QEMU's virtio-mmio-bus.0 have it. */
+		vm->virtio[VM_DISK_SLOT] = virtio_blk_new(vm, VM_VIRTIO_IRQ + VM_DISK_SLOT, &be, vm->name,
+							  err, errlen);
+		if (!vm->virtio[VM_DISK_SLOT])
 			return -EINVAL;
 	}
 	for (unsigned i = 0; i < VM_VIRTIO_SLOTS; i++) {

@@ -50,6 +50,7 @@
 #define VM_VIRTIO_STRIDE	0x1000ull
 #define VM_VIRTIO_SLOTS		8
 #define VM_VIRTIO_IRQ		1	/* slot i raises source VM_VIRTIO_IRQ + i */
+#define VM_DISK_SLOT		0	/* virtio-blk */
 #define VM_KERNEL_OFFSET	0x200000ull	/* kernel after firmware: 0x80200000 */
 
 #define VM_TIMEBASE_HZ		10000000ull	/* mtime: 10 MHz */

@@ -67,11 +67,10 @@ void plic_init(struct plic *p, struct vm *vm, unsigned nharts)
 void plic_set_irq(struct plic *p, unsigned irq, bool level)
 {
 	BUG_ON(irq == 0 || irq >= PLIC_NSRC);
-	if (bit(p->level, irq) == level)
-		return;
 	bit_set(p->level, irq, level);
-	if (!bit(p->claimed, irq))
-		bit_set(p->pending, irq, level);
+	if (bit(p->pending, irq) == level)
+		return;
+	bit_set(p->pending, irq, level);
 	update(p);
 }
 
@@ -145,7 +144,6 @@ int plic_write(void *opaque, struct hart *h, uint64_t off, unsigned size, uint64
 			if (id == 0 || id >= PLIC_NSRC || !bit(p->enable[ctx], id))
 				return 0;
 			bit_set(p->claimed, id, false);
-			bit_set(p->pending, id, bit(p->level, id));
 		}
 	} else {
 		return 0;

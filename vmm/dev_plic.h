@@ -9,11 +9,18 @@
  *   0x002000 + 0x80*ctx   enable bits
  *   0x200000 + 0x1000*ctx threshold; +4: claim (read) / complete (write)
  *
- * Protocol of one source: the device raises its line -> pending; a claim
- * returns the highest-priority pending enabled source above the context's
- * threshold (ties: lowest id), clears pending and marks it in service; while
- * in service the source is not pending again; completion ends service and,
- * if the line is still high, the source is pending again.
+ * Protocol of one source, as QEMU's virt PLIC behaves (the reference the
+ * guests are tested against): each assertion by the device (a call with
+ * level 1, also when the line was already high) makes the source pending; a
+ * deassertion clears a pending source. A claim returns the highest-priority
+ * pending enabled source above the context's threshold (ties: lowest id),
+ * clears pending and marks it in service; a source in service is not
+ * delivered, though a new assertion makes it pending for after completion.
+ * Completion ends service without looking at the line again: devices assert
+ * again on their next event (a register access or a new completion), as
+ * QEMU's do. A hardware gateway would re-pend a line still high at
+ * completion; that makes guests which never read the UART's IIR (xv6) take
+ * THR-empty interrupts forever.
  */
 #ifndef DISCO_VMM_DEV_PLIC_H
 #define DISCO_VMM_DEV_PLIC_H

@@ -340,7 +340,8 @@ static void status_write(struct virtio_mmio *v, uint32_t val)
 		if (v->drv_features & ~v->dev_features)
 			bad = "driver accepted features the device does not offer";
 		else if (!(v->drv_features & (1ull << VIRTIO_F_VERSION_1)))
-			bad = "legacy driver (no VIRTIO_F_VERSION_1)";
+			LOG_RATELIMITED(SUB_VMM, LOG_DEBUG, "%s: virtio-%s: driver without VIRTIO_F_VERSION_1 "
+					"served as a modern one", v->vm->name, v->ops->name);
 		if (bad) {
 			LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: virtio-%s: FEATURES_OK refused: %s",
 					v->vm->name, v->ops->name, bad);

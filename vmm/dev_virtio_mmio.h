@@ -5,8 +5,8 @@
  *
  * Protocol (virtio 1.2, 4.2.3): the driver resets (Status = 0), sets
  * ACKNOWLEDGE and DRIVER, reads DeviceFeatures, writes DriverFeatures, sets
- * FEATURES_OK (refused here unless VIRTIO_F_VERSION_1 is accepted and no
- * unknown bit is), sets up each queue (QueueSel, QueueNum, Desc/Driver/
+ * FEATURES_OK (refused if the driver accepts a feature not offered), sets
+ * up each queue (QueueSel, QueueNum, Desc/Driver/
  * Device addresses, QueueReady = 1) and sets DRIVER_OK. A QueueNotify write
  * then runs every available request of that queue synchronously: the chain
  * is gathered (readable buffers first, then writable), the device's handle()
@@ -18,6 +18,9 @@
  * avail index running ahead by more than the queue size) puts the device in
  * DEVICE_NEEDS_RESET with a configuration-change interrupt; the device then
  * does nothing until reset. The legacy (version 1) registers are refused.
+ * A driver that does not accept VIRTIO_F_VERSION_1 on this version-2
+ * transport is served all the same, as QEMU does (xv6-riscv is one): on a
+ * little-endian machine with split rings the two agree.
  */
 #ifndef DISCO_VMM_DEV_VIRTIO_MMIO_H
 #define DISCO_VMM_DEV_VIRTIO_MMIO_H
@@ -30,7 +33,7 @@ struct vm;
 struct hart;
 
 #define VIRTIO_MMIO_MAGIC		0x74726976	/* "virt" */
-#define VIRTIO_MMIO_VENDOR		0x4f435344	/* "DSCO" */
+#define VIRTIO_MMIO_VENDOR		0x554d4551	/* "QEMU": xv6 and others check it */
 
 #define VIRTIO_MMIO_MAGIC_VALUE		0x000
 #define VIRTIO_MMIO_VERSION		0x004

@@ -224,16 +224,26 @@ static void test_plic(void **state)
 	assert_true(irq(vm, 1, IRQ_SEI));
 	assert_int_equal(rd(vm, PLIC_CLAIM(3), 4), 5);
 	assert_false(irq(vm, 1, IRQ_SEI));
-	/* Completion with the line still high: pending again. */
+	/*
+	 * As QEMU: completion does not look at the line again; the device's
+	 * next assertion makes the source pending.
+	 */
 	wr(vm, PLIC_CLAIM(3), 4, 6);
+	assert_false(irq(vm, 1, IRQ_SEI));
+	vm_irq_set(vm, 6, true);
 	assert_true(irq(vm, 1, IRQ_SEI));
 	assert_int_equal(rd(vm, PLIC_CLAIM(3), 4), 6);
 	vm_irq_set(vm, 6, false);
 	wr(vm, PLIC_CLAIM(3), 4, 6);
 	assert_false(irq(vm, 1, IRQ_SEI));
-	/* Line low while in service and completion: not pending. */
-	vm_irq_set(vm, 5, false);
+	/* An assertion while in service is delivered after completion. */
+	vm_irq_set(vm, 5, true);
+	assert_true(rd(vm, VM_PLIC_BASE + PLIC_PENDING, 4) & (1 << 5));
+	assert_false(irq(vm, 1, IRQ_SEI));
 	wr(vm, PLIC_CLAIM(3), 4, 5);
+	assert_true(irq(vm, 1, IRQ_SEI));
+	/* Deassertion clears a pending source. */
+	vm_irq_set(vm, 5, false);
 	assert_int_equal(rd(vm, VM_PLIC_BASE + PLIC_PENDING, 4), 0);
 	assert_false(irq(vm, 1, IRQ_SEI));
 	/* Priority 0 never interrupts. */

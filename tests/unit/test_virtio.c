@@ -17,7 +17,7 @@
 #include "vmm/board.h"
 #include "vmm/dev_virtio_blk.h"
 
-#define SLOT		(VM_VIRTIO_SLOTS - 1)
+#define SLOT		VM_DISK_SLOT
 #define BASE		(VM_VIRTIO_BASE + SLOT * VM_VIRTIO_STRIDE)
 #define IRQ		(VM_VIRTIO_IRQ + SLOT)
 #define QNUM		8
@@ -194,10 +194,11 @@ static void test_negotiation(void **state)
 	assert_int_equal(rd(t, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
 	assert_int_equal(rd(t, VIRTIO_MMIO_VERSION), 2);
 	assert_int_equal(rd(t, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
+	assert_int_equal(rd(t, VIRTIO_MMIO_VENDOR_ID), 0x554d4551);	/* "QEMU", which xv6 checks */
 	/* Empty slots answer with device ID 0. */
-	assert_int_equal(vm_mmio_read(t->vm, NULL, VM_VIRTIO_BASE, 4, &v), 0);
+	assert_int_equal(vm_mmio_read(t->vm, NULL, VM_VIRTIO_BASE + 0x7000, 4, &v), 0);
 	assert_int_equal(v, 0x74726976);
-	assert_int_equal(vm_mmio_read(t->vm, NULL, VM_VIRTIO_BASE + VIRTIO_MMIO_DEVICE_ID, 4, &v), 0);
+	assert_int_equal(vm_mmio_read(t->vm, NULL, VM_VIRTIO_BASE + 0x7000 + VIRTIO_MMIO_DEVICE_ID, 4, &v), 0);
 	assert_int_equal(v, 0);
 
 	wr(t, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
@@ -217,8 +218,8 @@ static void test_negotiation(void **state)
 	assert_int_equal(cap, DISK_BYTES / 512);
 	assert_int_equal(vm_mmio_read(t->vm, NULL, BASE + 0x100 + 20, 4, &v), 0);
 	assert_int_equal(v, 512);
-	/* A legacy driver (no VERSION_1) is refused. */
-	assert_false(t_negotiate(t, 1ull << VIRTIO_BLK_F_FLUSH) & VIRTIO_STATUS_FEATURES_OK);
+	/* A driver without VERSION_1 is served anyway, as QEMU does (xv6 writes only the low word). */
+	assert_true(t_negotiate(t, 1ull << VIRTIO_BLK_F_FLUSH) & VIRTIO_STATUS_FEATURES_OK);
 	/* So is one that accepts a feature not offered. */
 	assert_false(t_negotiate(t, (1ull << VIRTIO_F_VERSION_1) | (1ull << 40)) & VIRTIO_STATUS_FEATURES_OK);
 	/* Legacy registers are ignored. */
@@ -254,12 +255,12 @@ static void test_fdt_virtio_node(void **state)
 	const fdt32_t *p;
 
 	gr(t, t->vm->dtb_addr, fdt, t->vm->dtb_size);
-	node = fdt_path_offset(fdt, "/soc/virtio_mmio@10008000");
+	node = fdt_path_offset(fdt, "/soc/virtio_mmio@10001000");
 	assert_true(node >= 0);
 	assert_int_equal(fdt_node_check_compatible(fdt, node, "virtio,mmio"), 0);
 	p = fdt_getprop(fdt, node, "interrupts", NULL);
-	assert_int_equal(fdt32_to_cpu(*p), 8);
-	assert_true(fdt_path_offset(fdt, "/soc/virtio_mmio@10001000") < 0);
+	assert_int_equal(fdt32_to_cpu(*p), 1);
+	assert_true(fdt_path_offset(fdt, "/soc/virtio_mmio@10002000") < 0);
 	free(fdt);
 	t_vio_free(t);
 }
@@ -467,7 +468,9 @@ static void test_blk_readonly(void **state)
 	be.ro = true;
 	t->vm->virtio[SLOT] = virtio_blk_new(t->vm, IRQ, &be, "ro", err, sizeof(err));
 	assert_non_null(t->vm->virtio[SLOT]);
-	t->vm->mmio[t->vm->n_mmio - 1].opaque = t->vm->virtio[SLOT];
+	for (unsigned i = 0; i < t->vm->n_mmio; i++)
+		if (t->vm->mmio[i].base == BASE)
+			t->vm->mmio[i].opaque = t->vm->virtio[SLOT];
 	wr(t, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
 	feat = rd(t, VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_true(feat & (1ull << VIRTIO_BLK_F_RO));
@@ -491,6 +494,35 @@ static void test_bad_disk(void **state)
 	assert_null(vmm_vm_create(&cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "disk /tmp: "));
 	unlink(cfg.kernel);
+}
+
+/* xv6-riscv's driver: low feature word only (no VERSION_1), queue of 8, 1024-byte blocks. */
+static void test_blk_xv6_style(void **state)
+{
+	struct t_vio *t = t_vio_new();
+	uint32_t features, st;
+	uint8_t back[1024];
+
+	wr(t, VIRTIO_MMIO_STATUS, 0);
+	wr(t, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	features = rd(t, VIRTIO_MMIO_DEVICE_FEATURES);
+	features &= ~((1u << VIRTIO_BLK_F_RO) | (1u << 7) | (1u << 11) | (1u << 12) | (1u << 27) |
+		      (1u << 28) | (1u << 29));
+	wr(t, VIRTIO_MMIO_DRIVER_FEATURES, features);
+	wr(t, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	st = rd(t, VIRTIO_MMIO_STATUS);
+	assert_true(st & VIRTIO_STATUS_FEATURES_OK);
+	t_queue(t, DESC, QNUM);
+	assert_int_equal(rd(t, VIRTIO_MMIO_QUEUE_READY), 1);
+	wr(t, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(t_blk(t, VIRTIO_BLK_T_IN, 2 * 7, DATA, 1024, true), VIRTIO_BLK_S_OK);
+	gr(t, DATA, back, sizeof(back));
+	assert_int_equal(back[0], 14);
+	assert_int_equal(back[1023], 15);
+	/* xv6 acknowledges what it reads. */
+	wr(t, VIRTIO_MMIO_INTERRUPT_ACK, rd(t, VIRTIO_MMIO_INTERRUPT_STATUS) & 3);
+	assert_int_equal(rd(t, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	t_vio_free(t);
 }
 
 static uint64_t t_rand(uint64_t *x)
@@ -570,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_negotiation),
 		cmocka_unit_test(test_fdt_virtio_node),
 		cmocka_unit_test(test_blk_io),
+		cmocka_unit_test(test_blk_xv6_style),
 		cmocka_unit_test(test_blk_bad_requests),
 		cmocka_unit_test(test_blk_broken_rings),
 		cmocka_unit_test(test_blk_readonly),
