@@ -22,8 +22,9 @@
  * kernel's entry, S mode), so that QEMU's fw_dynamic.bin boots as well as
  * fw_jump.
  *
- * Run loop (vmm_vm_run): round robin over the harts, one quantum each
- * (capped by what is left of the budget); before each turn the hart's timer
+ * Run loop (vmm_vm_run): round robin over the harts, one quantum each; a
+ * budget smaller than a quantum runs part of the current hart's quantum,
+ * and the next call goes on with it. Before each turn the hart's timer
  * interrupts are brought up to date, which may wake it from WFI. HTIF's
  * tohost is polled after each turn and after MMIO writes.
  */
