@@ -182,6 +182,7 @@ struct hart *hart_new(struct vm *vm, unsigned hartid)
 		free(h);
 		return NULL;
 	}
+	h->tmp[1].op = h->tmp[2].op = OP_PAGE_END;
 	hart_reset(h, 0x1000, PRIV_M, hartid, 0);
 	return h;
 }
@@ -451,6 +452,13 @@ static uint32_t system_raw(const struct dinsn *d)
 #pragma GCC diagnostic ignored "-Woverride-init"
 #endif
 
+/*
+ * GCC would merge the handlers' identical dispatch tails back into one
+ * indirect jump (cross-jumping), undoing the replication NEXT() does.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-crossjumping", "no-gcse")))
+#endif
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
 #define OP_LABEL(n) [OP_##n] = &&L_##n, [OP_##n | OP_C] = &&L_##n,
@@ -492,7 +500,28 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	fpage = TLB_INVALID; \
 	goto dispatch; \
 } while (0)
-#define NEXT() do { pc += DINSN_LEN(d->op); w++; goto dispatch; } while (0)
+/*
+ * NEXT: fall through to the following slot (the page's sentinel catches
+ * the end of the page); JUMP: pc was set, look the slot up. Each handler
+ * gets its own copy of the indirect jump, which the host predicts far
+ * better than one shared dispatch point.
+ */
+#define NEXT() do { \
+	unsigned l_ = DINSN_LEN(d->op); \
+	pc += l_; \
+	d += l_ >> 1; \
+	if (unlikely(++w >= limit)) \
+		goto chunk_end; \
+	goto *tbl[d->op]; \
+} while (0)
+#define JUMP() do { \
+	if (unlikely(++w >= limit)) \
+		goto chunk_end; \
+	if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage)) \
+		goto refill; \
+	d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1); \
+	goto *tbl[d->op]; \
+} while (0)
 #define RD x[d->rd]
 #define S1 x[d->rs1]
 #define S2 x[d->rs2]
@@ -533,7 +562,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	NEXT(); \
 } while (0)
 #define BRANCH(cond) do { \
-	if (cond) { pc += IMM; w++; goto dispatch; } \
+	if (cond) { pc += IMM; JUMP(); } \
 	NEXT(); \
 } while (0)
 
@@ -601,8 +630,8 @@ fetch_oneoff: {
 		}
 		SLOWCHECK();
 		h->tmp_raw = lo | ((uint32_t)hi << 16);
-		decode_insn(h->tmp_raw, &h->tmp);
-		d = &h->tmp;
+		decode_insn(h->tmp_raw, &h->tmp[0]);
+		d = &h->tmp[0];
 		if (fpage != (pc & ~(VM_PAGE_SIZE - 1)))
 			fpage = TLB_INVALID;
 		goto *tbl[d->op];
@@ -618,6 +647,8 @@ L_DECODE: {
 		goto *tbl[d->op];
 	}
 
+L_PAGE_END:
+		goto refill;
 L_ILLEGAL:
 		TRAP(EXC_ILLEGAL, (uint32_t)d->imm);
 L_NOP:
@@ -633,15 +664,13 @@ L_JAL: {
 		uint64_t t = pc + DINSN_LEN(d->op);
 		pc += IMM;
 		RD = t;
-		w++;
-		goto dispatch;
+		JUMP();
 	}
 L_JALR: {
 		uint64_t t = pc + DINSN_LEN(d->op);
 		pc = (S1 + IMM) & ~1ull;
 		RD = t;
-		w++;
-		goto dispatch;
+		JUMP();
 	}
 L_BEQ:	BRANCH(S1 == S2);
 L_BNE:	BRANCH(S1 != S2);
@@ -773,6 +802,7 @@ L_SFENCE_VMA:
 		else
 			tlb_flush_all(h);
 		fpage = TLB_INVALID;
+		limit = w;
 		NEXT();
 L_CSRRW:
 L_CSRRS:

@@ -115,7 +115,7 @@ struct dinsn {
 
 #define CODE_SLOTS	(VM_PAGE_SIZE / 2)
 struct code_page {
-	struct dinsn slot[CODE_SLOTS];
+	struct dinsn slot[CODE_SLOTS + 1];	/* + the OP_PAGE_END sentinel */
 	uint64_t epoch;			/* pmap epoch at the last check */
 	uint64_t gpa;			/* page address */
 	uint8_t snap[VM_PAGE_SIZE];	/* the bytes as last decoded */
@@ -186,7 +186,7 @@ struct hart {
 	bool resv_valid;
 
 	/* one-off decode of an instruction that crosses a page or is not in RAM */
-	struct dinsn tmp;
+	struct dinsn tmp[3];		/* [1], [2]: OP_PAGE_END sentinels */
 	uint32_t tmp_raw;
 
 	struct hart_stats stats;

@@ -10,7 +10,9 @@
  *    sign-extended upper immediate (already shifted); shifts: imm = shamt;
  *  - CSR ops: imm = CSR number, rs1 = register or zimm;
  *  - AMO_W/AMO_D: imm = funct5;
- *  - ILLEGAL: imm = the instruction bits (mtval).
+ *  - ILLEGAL: imm = the instruction bits (mtval);
+ *  - PAGE_END: the sentinel after a page's last slot: sequential flow
+ *    reaching it continues with a fetch-TLB lookup of the next page.
  * The raw bits of SYSTEM instructions that may trap as illegal are rebuilt
  * from these fields (decode_raw_system in cpu.c).
  */
@@ -32,7 +34,7 @@
 	X(AMO_W) X(AMO_D) \
 	X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) X(MRET) X(SRET) X(WFI) X(SFENCE_VMA) \
 	X(CSRRW) X(CSRRS) X(CSRRC) X(CSRRWI) X(CSRRSI) X(CSRRCI) \
-	X(NOP)
+	X(NOP) X(PAGE_END)
 
 #define OP_ENUM(n) OP_##n,
 enum op { OP_LIST(OP_ENUM) OP_COUNT };

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "vmm/cpu.h"
+#include "vmm/decode.h"
 
 struct pmap {
 	struct vmm_mem_ops mem;
@@ -160,6 +161,7 @@ struct code_page *pmap_code_get(struct pmap *p, uint64_t gpa, const uint8_t *hos
 	if (!cp)
 		return NULL;
 	cp->gpa = pg;
+	cp->slot[CODE_SLOTS].op = OP_PAGE_END;
 	cp->epoch = p->epoch;
 	memcpy(cp->snap, host, VM_PAGE_SIZE);
 	p->code[i] = cp;
