@@ -3,10 +3,11 @@
  *
  * Hart protocol (M-mode build):
  *   boot hart (0):  rt_boot_main: console, device tree, heap, then waits
- *                   until ncpus-1 other harts have checked in (or a timeout:
- *                   RT_CHECKIN_TIMEOUT with a tree, RT_CHECKIN_NODTB without
- *                   one, in which case the harts that came are the machine),
- *                   then main(), then rt_exit(main's value).
+ *                   until ncpus-1 other harts have checked in (at most
+ *                   RT_CHECKIN_TIMEOUT; a hart missing after that is fatal,
+ *                   exit RT_EXIT_TIMEOUT). Without a tree it waits
+ *                   RT_CHECKIN_NODTB and the harts that came are the
+ *                   machine. Then main(), then rt_exit(main's value).
  *   other harts:    rt_secondary_main: check in (amoadd on `checked_in`),
  *                   enable MSIE only, and loop: clear own MSIP, compare the
  *                   work generation with the last one run, WFI if equal.
@@ -156,8 +157,15 @@ static void wait_for_harts(void)
 	while ((!want || checked_in + 1 < want) && rt_rdtime() - t0 < timeout)
 		;
 	nharts = checked_in + 1;
-	if (want && nharts < want)
-		rt_printf("rt: only %u of %u harts checked in\n", nharts, want);
+	/*
+	 * A hart the tree lists that never arrives is a machine defect, and
+	 * going on with fewer would make every SMP test pass vacuously.
+	 */
+	if (want && nharts < want) {
+		rt_printf("rt: only %u of the %u harts in the device tree checked in within %lu ms\n",
+			  nharts, want, (unsigned long)(timeout / (rt_timebase_hz() / 1000)));
+		rt_exit(RT_EXIT_TIMEOUT);
+	}
 }
 
 static void call_main(void)

@@ -39,6 +39,6 @@
 /* Exit codes the runtime itself uses; tests use 1..199 for their checks. */
 #define RT_EXIT_TRAP     254         /* unexpected trap */
 #define RT_EXIT_PANIC    253         /* broken invariant in the runtime */
-#define RT_EXIT_TIMEOUT  252         /* a test's wait timed out */
+#define RT_EXIT_TIMEOUT  252         /* a wait timed out (e.g. a hart never checked in) */
 
 #endif
