@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "common/desc.h"
@@ -436,12 +437,29 @@ int cmd_run(int argc, char **argv)
 		_exit(127);
 	}
 	child_pid = pid;
+	/*
+	 * An interactive console: keys go to the guest as typed (no line
+	 * editing, no echo: the guest echoes), Enter as CR like a serial line.
+	 * Ctrl-C still stops the run; Ctrl-A x too (handled by node 0).
+	 */
+	struct termios saved;
+	bool raw = !dry && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (raw) {
+		struct termios t = saved;
+		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+		t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &t);
+	}
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, forward_signal);
 	signal(SIGHUP, forward_signal);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (tmpdesc[0])
 		unlink(tmpdesc);

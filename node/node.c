@@ -47,8 +47,9 @@ enum {
 	NODE_MSG_CHECKED,		/* node -> all: my reachability checks are done */
 };
 
-enum run_status { RUN_COMPLETED, RUN_INTERRUPTED, RUN_TIMEOUT, RUN_FAILED };
-static const char *const run_status_names[] = { "completed", "interrupted", "timeout", "failed" };
+/* ordered by severity: a run ends with the worst status any node saw */
+enum run_status { RUN_COMPLETED, RUN_QUIT, RUN_INTERRUPTED, RUN_TIMEOUT, RUN_FAILED };
+static const char *const run_status_names[] = { "completed", "quit", "interrupted", "timeout", "failed" };
 
 struct node {
 	unsigned self, n;
@@ -67,6 +68,7 @@ struct node {
 	uint64_t idle_until_ns;
 	uint64_t deadline_ns;	/* run timeout, 0 = none */
 	bool stdin_open;
+	bool escape;		/* console: Ctrl-A seen, the next key is a command */
 
 	/* bootstrap checks */
 	unsigned pongs;
@@ -84,6 +86,7 @@ struct node {
 	uint64_t t_start_ns, loop_turns, sleeps, instret;
 	double loop_cpu_s;	/* CPU time used inside the event loop */
 	uint64_t last_work_ns;	/* last time a message was handled */
+	uint64_t last_events_ns;	/* last look at signals and console input while busy */
 	time_t start_wall, end_wall;
 };
 
@@ -298,16 +301,56 @@ static void handle_signals(struct node *nd)
 	}
 }
 
+/*
+ * Console input, with QEMU's escapes: Ctrl-A x ends the run, Ctrl-A h
+ * lists the escapes, Ctrl-A Ctrl-A sends one Ctrl-A to the guest.
+ */
 static void handle_stdin(struct node *nd)
 {
-	char buf[256];
+	char buf[256], out[256];
+	size_t n = 0;
 	ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
 	if (r <= 0) {
 		epoll_ctl(nd->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
 		nd->stdin_open = false;
 		return;
 	}
-	node_vms_console_input(nd->vms, buf, (size_t)r);
+	for (ssize_t i = 0; i < r; i++) {
+		char c = buf[i];
+		if (!nd->escape) {
+			if (c == 0x01)
+				nd->escape = true;
+			else
+				out[n++] = c;
+			continue;
+		}
+		nd->escape = false;
+		if (c == 'x' || c == 'X') {
+			fprintf(stderr, "\r\ndisco: Ctrl-A x: ending the run\r\n");
+			stop_run(nd, RUN_QUIT);
+		} else if (c == 'h' || c == 'H' || c == '?') {
+			fprintf(stderr, "\r\ndisco console: Ctrl-A x  end the run\r\n"
+					"               Ctrl-A h  this help\r\n"
+					"               Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n");
+		} else if (c == 0x01) {
+			out[n++] = c;
+		}
+	}
+	if (n)
+		node_vms_console_input(nd->vms, out, n);
+}
+
+/* Wait up to timeout_ms (0: just look) for signals, console input or fabric work, and handle the first two. */
+static void dispatch_events(struct node *nd, int timeout_ms)
+{
+	struct epoll_event ev[8];
+	int k = epoll_wait(nd->epfd, ev, 8, timeout_ms);
+	for (int i = 0; i < k; i++) {
+		if (ev[i].data.fd == nd->sigfd)
+			handle_signals(nd);
+		else if (ev[i].data.fd == STDIN_FILENO)
+			handle_stdin(nd);
+	}
 }
 
 static void progress_line(struct node *nd, uint64_t t)
@@ -363,6 +406,11 @@ static void loop(struct node *nd)
 
 		if (node_vms_runnable(nd->vms)) {
 			nd->instret += node_vms_run(nd->vms, budget);
+			/* a busy node still hears signals and console input, every millisecond */
+			if (t - nd->last_events_ns > 1000000) {
+				nd->last_events_ns = t;
+				dispatch_events(nd, 0);
+			}
 			continue;
 		}
 
@@ -386,18 +434,10 @@ static void loop(struct node *nd)
 			timeout_ms = cap;	/* peers on other hosts cannot ring the doorbell */
 		if (coh_fabric_sleep_prepare(nd->fab) != 0)
 			continue;
-		struct epoll_event ev[8];
 		nd->sleeps++;
 		LOG(SUB_NODE, LOG_TRACE, "sleeping (timeout %d ms)", timeout_ms);
-		int k = epoll_wait(nd->epfd, ev, 8, timeout_ms);
-		LOG(SUB_NODE, LOG_TRACE, "woke (%d events)", k);
+		dispatch_events(nd, timeout_ms);
 		coh_fabric_sleep_done(nd->fab);
-		for (int i = 0; i < k; i++) {
-			if (ev[i].data.fd == nd->sigfd)
-				handle_signals(nd);
-			else if (ev[i].data.fd == STDIN_FILENO)
-				handle_stdin(nd);
-		}
 	}
 	/* messages still queued for credits must leave before this node stops polling */
 	if (coh_fabric_flush(nd->fab, 30000))
@@ -548,6 +588,8 @@ static int gather_report(struct node *nd)
 			LOG(SUB_NODE, LOG_INFO, "report written to %s", path);
 	}
 	json_decref(report);
+	if (nd->status == RUN_QUIT)
+		return 0;	/* the user ended it (Ctrl-A x), as QEMU exits 0 */
 	if (nd->status != RUN_COMPLETED)
 		return exit_code ? exit_code : 1;
 	return exit_code;
