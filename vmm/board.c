@@ -423,7 +423,8 @@ static int board_boot(struct vm *vm, const struct vmm_vm_config *cfg, char *err,
 	vm->dtb_size = blob_size;
 
 	if (cfg->bios && cfg->bios[0]) {
-		r = fw_dynamic_info_place(vm, have_kernel ? kern.entry : 0, used_hi, &fw_info, err, errlen);
+		r = fw_dynamic_info_place(vm, have_kernel ? kern.entry : base + VM_KERNEL_OFFSET, used_hi,
+					  &fw_info, err, errlen);
 		if (r < 0)
 			return r;
 	}
