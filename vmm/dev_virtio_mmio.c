@@ -199,6 +199,7 @@ static void queue_notify(struct virtio_mmio *v, unsigned qi)
 {
 	struct virtqueue *q;
 	uint16_t avail_idx, flags;
+	const char *bad = NULL;
 	bool used = false;
 
 	if (qi >= v->ops->nqueues)
@@ -206,33 +207,41 @@ static void queue_notify(struct virtio_mmio *v, unsigned qi)
 	q = &v->vq[qi];
 	if (!q->ready || !(v->status & VIRTIO_STATUS_DRIVER_OK) || (v->status & VIRTIO_STATUS_NEEDS_RESET))
 		return;
-	if (read_u16(v->vm, q->avail + 2, &avail_idx) < 0)
-		return needs_reset(v, "available ring outside RAM");
-	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
-		return needs_reset(v, "available index ahead by more than the queue size");
+	if (read_u16(v->vm, q->avail + 2, &avail_idx) < 0) {
+		bad = "available ring outside RAM";
+		goto broken;
+	}
+	if ((uint16_t)(avail_idx - q->last_avail) > q->num) {
+		bad = "available index ahead by more than the queue size";
+		goto broken;
+	}
 	while (q->last_avail != avail_idx) {
 		struct virtio_req req;
-		const char *bad;
 		uint16_t head;
 		int64_t len;
 		uint32_t elem[2];
 
-		if (read_u16(v->vm, q->avail + 4 + 2ull * (q->last_avail % q->num), &head) < 0)
-			return needs_reset(v, "available ring outside RAM");
+		if (read_u16(v->vm, q->avail + 4 + 2ull * (q->last_avail % q->num), &head) < 0) {
+			bad = "available ring outside RAM";
+			goto broken;
+		}
 		bad = chain_gather(v, q, head, &req);
 		if (bad)
-			return needs_reset(v, bad);
+			goto broken;
 		v->requests++;
 		len = v->ops->handle(v->opaque, qi, &req);
-		if (len < 0)
-			return needs_reset(v, "request without a usable status buffer");
+		if (len < 0) {
+			bad = "request without a usable status buffer";
+			goto broken;
+		}
 		elem[0] = head;
 		elem[1] = (uint32_t)len;
-		if (vm_gpa_write(v->vm, q->used + 4 + 8ull * (q->used_idx % q->num), elem, sizeof(elem)) < 0)
-			return needs_reset(v, "used ring outside RAM");
+		if (vm_gpa_write(v->vm, q->used + 4 + 8ull * (q->used_idx % q->num), elem, sizeof(elem)) < 0 ||
+		    vm_gpa_write(v->vm, q->used + 2, &(uint16_t){ q->used_idx + 1 }, 2) < 0) {
+			bad = "used ring outside RAM";
+			goto broken;
+		}
 		q->used_idx++;
-		if (vm_gpa_write(v->vm, q->used + 2, &q->used_idx, 2) < 0)
-			return needs_reset(v, "used ring outside RAM");
 		q->last_avail++;
 		used = true;
 	}
@@ -240,6 +249,9 @@ static void queue_notify(struct virtio_mmio *v, unsigned qi)
 		v->isr |= 1;
 		irq_update(v);
 	}
+	return;
+broken:
+	needs_reset(v, bad);
 }
 
 /* QueueReady = 1: check the queue the driver set up. */
