@@ -248,7 +248,15 @@ int loader_load_elf(struct vm *vm, const char *what, const void *buf, size_t len
 			goto nomem;
 		span_add(img, p->p_paddr, p->p_paddr + p->p_memsz);
 	}
+	/*
+	 * A kernel linked at virtual addresses (Linux's vmlinux) has a virtual
+	 * e_entry: translate it through the segment that holds it.
+	 */
 	img->entry = eh->e_entry;
+	for (unsigned i = 0; i < eh->e_phnum && !vm_gpa_is_ram(vm, img->entry, 4); i++)
+		if (ph[i].p_type == PT_LOAD && eh->e_entry >= ph[i].p_vaddr &&
+		    eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz)
+			img->entry = ph[i].p_paddr + (eh->e_entry - ph[i].p_vaddr);
 	find_htif(b, len, eh, img);
 	return 0;
 nomem:

@@ -262,6 +262,25 @@ static void test_create_errors(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/* vmlinux style: linked at virtual addresses, loaded at p_paddr, entry translated. */
+static void test_elf_virtual_entry(void **state)
+{
+	struct t_console con = {0};
+	char err[256];
+	struct t_elf e = { .entry = 0xffffffff80000010ull, .paddr = VM_RAM_BASE + 0x200000,
+			   .code = code, .code_len = sizeof(code) };
+	size_t len = t_make_elf(elf, &e);
+	struct vmm_vm *v;
+
+	((Elf64_Phdr *)(elf + 64))->p_vaddr = 0xffffffff80000000ull;
+	v = t_vm(elf, len, false, NULL, 0, 16 << 20, 1, &con, err, sizeof(err));
+	if (!v)
+		fail_msg("%s", err);
+	assert_int_equal(v->vm.harts[0]->pc, VM_RAM_BASE + 0x200010);
+	assert_int_equal(v->vm.harts[0]->priv, PRIV_S);
+	vmm_vm_destroy(v);
+}
+
 static void test_sboot_elf(void **state)
 {
 	struct t_console con = {0};
@@ -293,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_raw_and_bios),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_sboot_elf),
+		cmocka_unit_test(test_elf_virtual_entry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
