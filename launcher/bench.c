@@ -4,10 +4,24 @@
  *
  *   fabric   the transport's small-message round trip between two nodes, on
  *            shm and on tcp (loopback), measured by the nodes' bootstrap.
+ *   cpu      the integer benchmark kernels of guest/bench on disco and on
+ *            QEMU (qemu-system-riscv64 -machine virt, TCG), side by side.
+ *
+ * How `cpu` counts. Each kernel is deterministic, checks itself and prints
+ *   BENCH name=.. checksum=.. instret=N .. ticks=T result=ok
+ * where T is the guest's own time CSR (10 MHz on both machines, following
+ * the host's clock), read around the kernel only: start-up of mpirun or
+ * QEMU is not counted. QEMU's instret is not exact without -icount, so the
+ * instruction count of both is disco's exact one; the checksums must agree,
+ * which shows both ran the same instructions.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +36,9 @@ static void usage(FILE *out)
 		"usage: disco bench NAME [--json]\n"
 		"\n"
 		"benchmarks:\n"
-		"  fabric   small-message round trip between 2 nodes on shm and tcp (loopback)\n");
+		"  fabric   small-message round trip between 2 nodes on shm and tcp (loopback)\n"
+		"  cpu      integer kernels (guest/bench) on disco and on qemu-system-riscv64,\n"
+		"           instructions per second and the ratio (QEMU: script/bootstrap --bench)\n");
 }
 
 /* Run a bare 2-node machine on one provider; return its median/min RTT from the report. */
@@ -54,6 +70,127 @@ static int fabric_case(const char *prov, double *med, double *min)
 	*med = json_number_value(json_object_get(rtt, "median"));
 	*min = json_number_value(json_object_get(rtt, "min"));
 	json_decref(r);
+	return 0;
+}
+
+struct bench_out {
+	uint64_t instret, ticks;
+	char checksum[64];
+	bool ok;
+};
+
+/* Run argv, capture stdout, parse the BENCH line. Returns 0 when it ran and said result=ok. */
+static int run_capture(char *const argv[], struct bench_out *o)
+{
+	int fds[2];
+	memset(o, 0, sizeof(*o));
+	if (pipe(fds))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDERR_FILENO);
+		}
+		close(fds[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	FILE *f = fdopen(fds[0], "r");
+	char line[1024];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *b = strstr(line, "BENCH ");
+		if (!b)
+			continue;
+		char *p;
+		if ((p = strstr(b, " instret=")))
+			o->instret = strtoull(p + 9, NULL, 10);
+		if ((p = strstr(b, " ticks=")))
+			o->ticks = strtoull(p + 7, NULL, 10);
+		if ((p = strstr(b, " checksum=")))
+			sscanf(p + 10, "%63s", o->checksum);
+		o->ok = strstr(b, "result=ok") != NULL;
+	}
+	if (f)
+		fclose(f);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && o->ok && o->ticks ? 0 : -1;
+}
+
+static int bench_cpu(int json)
+{
+	static const char *const progs[] = { "bench_lz", "bench_sort", "bench_mark" };
+	char self[PATH_MAX], dir[PATH_MAX];
+	launcher_sibling("disco", self, sizeof(self));
+	launcher_guest_dir(dir, sizeof(dir));
+	const char *qemu = getenv("DISCO_QEMU") ? getenv("DISCO_QEMU") : "qemu-system-riscv64";
+	bool have_qemu = true;
+	json_t *rows = json_array();
+	double sum_i = 0, sum_dt = 0, sum_qt = 0;
+	if (!json)
+		printf("%-12s %14s %12s %12s %8s\n", "program", "instructions", "disco_MIPS", "qemu_MIPS", "ratio");
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		char elf[PATH_MAX + 64];
+		snprintf(elf, sizeof(elf), "%s/%s.elf", dir, progs[i]);
+		if (access(elf, R_OK)) {
+			fprintf(stderr, "disco bench cpu: %s: %s (build the guests: script/build)\n", elf, strerror(errno));
+			json_decref(rows);
+			return 1;
+		}
+		struct bench_out d, q;
+		char *dargv[] = { self, "run", "--quiet", "--kernel", elf, NULL };
+		if (run_capture(dargv, &d)) {
+			fprintf(stderr, "disco bench cpu: %s failed on disco\n", progs[i]);
+			json_decref(rows);
+			return 1;
+		}
+		double dt = (double)d.ticks / 1e7, dips = (double)d.instret / dt;
+		double qips = 0, ratio = 0;
+		if (have_qemu) {
+			char *qargv[] = { (char *)qemu, "-machine", "virt", "-bios", "none", "-nographic", "-m", "256M",
+					  "-kernel", elf, NULL };
+			if (run_capture(qargv, &q)) {
+				have_qemu = false;
+				fprintf(stderr, "disco bench cpu: %s did not run %s (install it: script/bootstrap --bench); disco only\n",
+					qemu, progs[i]);
+			} else if (strcmp(q.checksum, d.checksum)) {
+				fprintf(stderr, "disco bench cpu: %s: checksums differ (disco %s, qemu %s)\n", progs[i],
+					d.checksum, q.checksum);
+				json_decref(rows);
+				return 1;
+			} else {
+				double qt = (double)q.ticks / 1e7;
+				qips = (double)d.instret / qt;
+				ratio = dips / qips;
+				sum_qt += qt;
+			}
+		}
+		sum_i += (double)d.instret;
+		sum_dt += dt;
+		if (!json)
+			printf("%-12s %14llu %12.1f %12.1f %8.3f\n", progs[i], (unsigned long long)d.instret, dips / 1e6,
+			       qips / 1e6, ratio);
+		json_array_append_new(rows, json_pack("{s:s, s:I, s:f, s:f, s:f, s:s}", "program", progs[i],
+			"instructions", (json_int_t)d.instret, "disco_ips", dips, "qemu_ips", qips, "ratio", ratio,
+			"checksum", d.checksum));
+	}
+	double dall = sum_i / sum_dt, qall = have_qemu && sum_qt > 0 ? sum_i / sum_qt : 0;
+	if (json) {
+		json_t *o = json_pack("{s:o, s:{s:f, s:f, s:f}}", "programs", rows, "overall", "disco_ips", dall,
+				      "qemu_ips", qall, "ratio", qall > 0 ? dall / qall : 0.0);
+		char *str = json_dumps(o, JSON_INDENT(2));
+		puts(str);
+		free(str);
+		json_decref(o);
+	} else {
+		printf("%-12s %14.0f %12.1f %12.1f %8.3f\n", "overall", sum_i, dall / 1e6, qall / 1e6,
+		       qall > 0 ? dall / qall : 0.0);
+		json_decref(rows);
+	}
 	return 0;
 }
 
@@ -102,6 +239,8 @@ int cmd_bench(int argc, char **argv)
 		json_decref(o);
 		return 0;
 	}
-	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric)\n", name);
+	if (!strcmp(name, "cpu"))
+		return bench_cpu(json);
+	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, cpu)\n", name);
 	return 2;
 }

@@ -16,5 +16,7 @@ int report_print(const char *path, FILE *out, int brief);
 
 /* Path of a program installed beside `disco` (disco-node), or its bare name for PATH lookup. */
 void launcher_sibling(const char *name, char *out, size_t len);
+/* Directory of the built guest images: build/guest in a build tree, share/disco/guest installed. */
+void launcher_guest_dir(char *out, size_t len);
 
 #endif
