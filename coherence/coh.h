@@ -39,12 +39,18 @@ struct coh_fabric;
 
 #define COH_MSG_MAX	4096	/* payload bytes of one message */
 
-/* Message types of the transport itself; protocol layers use >= COH_MSG_USER. */
+/*
+ * Message types. 1..15: the transport itself; 16..31: the node (bootstrap,
+ * shutdown, progress); 32..127: the coherence protocol; 128..: later layers
+ * (vnet). The node's handler hands each range to its owner.
+ */
 enum {
 	COH_MSG_CREDIT = 1,	/* credits returned, no payload */
 	COH_MSG_PING,		/* payload: u64 timestamp; answered with PONG */
 	COH_MSG_PONG,
-	COH_MSG_USER = 16,
+	COH_MSG_USER = 16,	/* first node type */
+	COH_MSG_PROTO = 32,	/* first coherence-protocol type */
+	COH_MSG_PROTO_END = 128,
 };
 
 struct coh_fabric_config {
