@@ -44,6 +44,7 @@
 #define TLB_INVALID	(~0ull)		/* never equals a masked address */
 #define HART_CHUNK	4096		/* instructions between exit/timer checks */
 #define PMAP_MAX_HARTS	64		/* harts per VM that pmap can shoot down */
+#define TLB_SUPER_MAX	8		/* superpage ranges tracked for SFENCE.VMA */
 
 /* ---- exceptions (mcause values) ---- */
 enum {
@@ -179,7 +180,13 @@ struct hart {
 	uint8_t pmpcfg[64];
 	uint64_t pmpaddr[64];
 
-	bool tlb_super;			/* a superpage piece is cached: SFENCE.VMA va flushes all */
+	/*
+	 * Virtual ranges of the superpages with pieces in the TLB since the
+	 * last full flush: SFENCE.VMA of an address inside one flushes all,
+	 * elsewhere only that page's entries. More than TLB_SUPER_MAX: all.
+	 */
+	uint64_t super_base[8], super_mask[8];
+	unsigned nsuper;
 
 	/* LR/SC */
 	uint64_t resv_addr;

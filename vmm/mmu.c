@@ -34,7 +34,7 @@ void tlb_flush_all(struct hart *h)
 		for (unsigned a = 0; a < 3; a++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
 				h->tlb[s].e[a][i].tag = TLB_INVALID;
-	h->tlb_super = false;
+	h->nsuper = 0;
 }
 
 void tlb_flush_va(struct hart *h, uint64_t va)
@@ -42,14 +42,36 @@ void tlb_flush_va(struct hart *h, uint64_t va)
 	uint64_t tag = va & ~(VM_PAGE_SIZE - 1);
 	unsigned i = (unsigned)(va >> VM_PAGE_SHIFT) & (TLB_SIZE - 1);
 
-	if (h->tlb_super) {
-		tlb_flush_all(h);
-		return;
+	for (unsigned k = 0; k < h->nsuper; k++) {
+		if ((va & ~h->super_mask[k]) == h->super_base[k]) {
+			tlb_flush_all(h);
+			return;
+		}
 	}
 	for (unsigned s = 0; s < TS_COUNT; s++)
 		for (unsigned a = 0; a < 3; a++)
 			if (h->tlb[s].e[a][i].tag == tag)
 				h->tlb[s].e[a][i].tag = TLB_INVALID;
+}
+
+/* Remember that a piece of a level-`level` superpage around va is cached. */
+static void tlb_note_super(struct hart *h, uint64_t va, unsigned level)
+{
+	uint64_t mask = (1ull << (VM_PAGE_SHIFT + 9 * level)) - 1;
+
+	for (unsigned k = 0; k < h->nsuper; k++)
+		if (h->super_base[k] == (va & ~mask) && h->super_mask[k] == mask)
+			return;
+	if (h->nsuper == TLB_SUPER_MAX) {
+		/* too many to track: treat every address as inside one */
+		h->super_base[0] = 0;
+		h->super_mask[0] = ~0ull;
+		h->nsuper = 1;
+		return;
+	}
+	h->super_base[h->nsuper] = va & ~mask;
+	h->super_mask[h->nsuper] = mask;
+	h->nsuper++;
 }
 
 /* The privilege an access of kind a is checked at (MPRV for data). */
@@ -65,13 +87,13 @@ static enum priv acc_priv(const struct hart *h, enum acc a)
  * Returns 0 with *gpa (and *super when a superpage mapped it), or
  * EXC_FLAG | the page-fault / access-fault cause.
  */
-static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint64_t *gpa, bool *super)
+static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint64_t *gpa, unsigned *super)
 {
 	unsigned mode = (unsigned)(h->satp >> 60), levels;
 	uint64_t ppn = h->satp & PPN_MASK;
 	bool sum = h->mstatus & MS_SUM, mxr = h->mstatus & MS_MXR;
 
-	*super = false;
+	*super = 0;
 	if (p == PRIV_M || mode == 0) {
 		*gpa = va;
 		return 0;
@@ -123,7 +145,7 @@ static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint6
 		if (i > 0) {
 			uint64_t m = (1ull << (9 * i)) - 1;
 			ppn = (ppn & ~m) | ((va >> 12) & m);
-			*super = true;
+			*super = (unsigned)i;
 		}
 		*gpa = (ppn << VM_PAGE_SHIFT) | (va & (VM_PAGE_SIZE - 1));
 		return 0;
@@ -142,7 +164,7 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 	struct tlb_entry *t = &set->e[a][idx];
 	uint64_t tag = va & ~(VM_PAGE_SIZE - 1);
 	uint8_t *host;
-	bool super;
+	unsigned super;
 	uint32_t r;
 
 	if (t->tag == tag) {
@@ -164,7 +186,7 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 	t->gpa = *gpa & ~(VM_PAGE_SIZE - 1);
 	t->code = a == ACC_R ? NULL : pmap_code_find(h->pmap, t->gpa);
 	if (super)
-		h->tlb_super = true;
+		tlb_note_super(h, va, super);
 	*e = t;
 	return 0;
 }

@@ -973,6 +973,40 @@ static void test_sv39(void **state)
 	}
 }
 
+static void test_sfence_va(void **state)
+{
+	struct t_ctx *c = *state;
+	struct hart *h = c->h;
+	const uint64_t l1 = T_RAM + 0x101000, l0 = T_RAM + 0x102000;
+	const uint32_t b[] = {
+		LD(S2, S1, 0), SD(A2, A1, 0), SFENCE_VMA(S1, 0), LD(S3, S1, 0),
+		LD(S4, A3, 0), SD(A6, A5, 0), SFENCE_VMA(A4, 0), LD(S5, A3, 0),
+		WFI,
+	};
+
+	t_sv39_tables(c);
+	t_put64(c, T_RAM + 0x200000, 111);
+	t_put64(c, T_RAM + 0x205000, 222);
+	t_put64(c, T_RAM + 0x4ff000, 333);
+	t_put64(c, T_RAM + 0x6ff000, 444);
+	t_prologue(c, PRIV_S, T_RAM + 0x400, (8ull << 60) | ((T_RAM + 0x100000) >> 12),
+		   (1u << 13) | (1u << 15), 0);
+	t_put(c, T_RAM + 0x400, b, sizeof(b) / 4);
+	hart_set_reg(h, S1, 0x1000);
+	hart_set_reg(h, A1, l0 + 8);
+	hart_set_reg(h, A2, t_pte(T_RAM + 0x205000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	hart_set_reg(h, A3, 0x2ff000);		/* inside the 2 MiB superpage at 0x200000 */
+	hart_set_reg(h, A4, 0x200000);		/* another 4 KiB piece of it */
+	hart_set_reg(h, A5, l1 + 8);
+	hart_set_reg(h, A6, t_pte(T_RAM + 0x600000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	hart_run(h, 1000);
+	assert_int_equal(hart_get_state(h), HART_WFI);
+	assert_int_equal(hart_get_reg(h, S2), 111);
+	assert_int_equal(hart_get_reg(h, S3), 222);
+	assert_int_equal(hart_get_reg(h, S4), 333);
+	assert_int_equal(hart_get_reg(h, S5), 444);
+}
+
 static void test_mmio(void **state)
 {
 	struct t_ctx *c = *state;
@@ -1269,6 +1303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sbi_ecall, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_delegation, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sv39, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_sfence_va, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_mmio, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_irq_priority, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_irq_delegated, t_setup, t_teardown),
