@@ -10,7 +10,7 @@
 #ifndef RT_PARAM_H
 #define RT_PARAM_H
 
-#define RT_MAX_HARTS     32          /* harts with a higher id are parked forever */
+#define RT_MAX_HARTS     64          /* harts with a higher id are parked forever */
 #define RT_STACK_SIZE    32768       /* bytes of stack per hart (M and S traps share it) */
 
 #define RT_UART_BASE     0x10000000UL
