@@ -48,16 +48,23 @@ static long s_sret(long unused)
 
 static long s_nop(long unused) { return 0; }
 
-/* MPP = S, and nothing between this and the next access touches memory */
-static inline __attribute__((always_inline)) void mpp_s(void)
-{
-	__asm__ volatile("csrc mstatus, %0\n csrs mstatus, %1" :: "r"(MSTATUS_MPP), "r"((uint64_t)PRV_S << 11) : "memory");
-}
-
-static inline __attribute__((always_inline)) uint64_t mprv_load(uint64_t va)
+/*
+ * One load with MPRV = 1 and MPP = S, MPRV cleared by the next instruction:
+ * nothing else runs translated (a trap taken from M leaves MPP = U after
+ * its MRET, which would otherwise translate the handler's caller as U).
+ */
+static uint64_t mprv_load(uint64_t va)
 {
 	uint64_t v = 0xbad;
-	__asm__ volatile("ld %0, 0(%1)" : "+r"(v) : "r"(va) : "memory");
+	__asm__ volatile(
+		"csrc mstatus, %2\n"
+		"csrs mstatus, %3\n"
+		"csrs mstatus, %4\n"
+		".option push\n.option norvc\n"
+		"ld %0, 0(%1)\n"
+		".option pop\n"
+		"csrc mstatus, %4\n"
+		: "+&r"(v) : "r"(va), "r"(MSTATUS_MPP), "r"((uint64_t)PRV_S << 11), "r"(MSTATUS_MPRV) : "memory");
 	return v;
 }
 
@@ -99,29 +106,21 @@ int main(void)
 
 	/* plain M: satp ignored */
 	CHECK_EQ(10, *(volatile uint64_t *)pages[0], 0x1111);
-	/*
-	 * A trap taken from M sets MPP = M and the MRET back leaves MPP = U,
-	 * so MPP is set to S again before every MPRV access.
-	 */
 	rt_csr_clear(mstatus, MSTATUS_SUM);
-	rt_csr_set(mstatus, MSTATUS_MPRV);
-	mpp_s();
 	uint64_t v = mprv_load(VA(0));
 	rt_catch_begin();
-	mpp_s();
 	uint64_t v2 = mprv_load(VA(5));
 	struct rt_caught t = rt_catch_end();
 	rt_catch_begin();
-	mpp_s();
 	uint64_t v3 = mprv_load(VA(1));
 	struct rt_caught tu = rt_catch_end();
 	rt_csr_set(mstatus, MSTATUS_SUM);
-	mpp_s();
 	uint64_t v4 = mprv_load(VA(1));
 	rt_csr_clear(mstatus, MSTATUS_SUM);
-	rt_csr_set(mstatus, MSTATUS_MPP);     /* MPP = M: no translation */
-	uint64_t v5 = *(volatile uint64_t *)pages[1];
-	rt_csr_clear(mstatus, MSTATUS_MPRV);
+	/* MPP = M: MPRV changes nothing */
+	uint64_t v5;
+	__asm__ volatile("csrs mstatus, %2\n csrs mstatus, %3\n ld %0, 0(%1)\n csrc mstatus, %3"
+			 : "=&r"(v5) : "r"(pages[1]), "r"(MSTATUS_MPP), "r"(MSTATUS_MPRV) : "memory");
 	rt_csr_write(satp, 0);
 	__asm__ volatile("sfence.vma" ::: "memory");
 	rt_printf("  MPRV: VA(0) 0x%lx, unmapped n=%lu cause %lu tval 0x%lx, U page n=%lu 0x%lx, with SUM 0x%lx\n",
