@@ -453,6 +453,68 @@ static uint32_t system_raw(const struct dinsn *d)
 #endif
 
 /*
+ * The handlers. Those of operations that have a 16-bit form are written
+ * once in HANDLERS_C and instantiated twice, for 4- and 2-byte encodings,
+ * so the length is a constant in each copy; the others exist once.
+ *
+ * Counting inside a chunk: `left` counts down the work left in it; the
+ * chunk's work done is `chunk - left`. STOP() makes the current instruction
+ * the last of the chunk without losing count.
+ */
+#define HANDLERS_C(S, L) \
+L_JAL##S: { \
+		uint64_t t = pc + (L); \
+		pc += IMM; \
+		RD = t; \
+		JUMP(); \
+	} \
+L_JALR##S: { \
+		uint64_t t = pc + (L); \
+		pc = (S1 + IMM) & ~1ull; \
+		RD = t; \
+		JUMP(); \
+	} \
+L_BEQ##S:	BRANCH(S1 == S2, L); \
+L_BNE##S:	BRANCH(S1 != S2, L); \
+L_LW##S:	LOAD(int32_t, 4, L); \
+L_LD##S:	LOAD(uint64_t, 8, L); \
+L_SW##S:	STORE(uint32_t, 4, L); \
+L_SD##S:	STORE(uint64_t, 8, L); \
+L_LUI##S:	RD = IMM; NEXT(L); \
+L_ADDI##S:	RD = S1 + IMM; NEXT(L); \
+L_ANDI##S:	RD = S1 & IMM; NEXT(L); \
+L_SLLI##S:	RD = S1 << d->imm; NEXT(L); \
+L_SRLI##S:	RD = S1 >> d->imm; NEXT(L); \
+L_SRAI##S:	RD = (uint64_t)((int64_t)S1 >> d->imm); NEXT(L); \
+L_ADD##S:	RD = S1 + S2; NEXT(L); \
+L_SUB##S:	RD = S1 - S2; NEXT(L); \
+L_XOR##S:	RD = S1 ^ S2; NEXT(L); \
+L_OR##S:	RD = S1 | S2; NEXT(L); \
+L_AND##S:	RD = S1 & S2; NEXT(L); \
+L_ADDIW##S:	RD = sx32(S1 + IMM); NEXT(L); \
+L_ADDW##S:	RD = sx32(S1 + S2); NEXT(L); \
+L_SUBW##S:	RD = sx32(S1 - S2); NEXT(L);
+
+/* ops with a 16-bit form: two dispatch entries, two handler copies */
+#define OPS_C(X) \
+	X(JAL) X(JALR) X(BEQ) X(BNE) X(LW) X(LD) X(SW) X(SD) X(LUI) X(ADDI) X(ANDI) \
+	X(SLLI) X(SRLI) X(SRAI) X(ADD) X(SUB) X(XOR) X(OR) X(AND) X(ADDIW) X(ADDW) X(SUBW)
+/* ops with no 16-bit form (or whose handler does not advance the pc) */
+#define OPS_4(X) \
+	X(DECODE) X(ILLEGAL) X(AUIPC) X(BLT) X(BGE) X(BLTU) X(BGEU) \
+	X(LB) X(LH) X(LBU) X(LHU) X(LWU) X(SB) X(SH) \
+	X(SLTI) X(SLTIU) X(XORI) X(ORI) X(SLL) X(SLT) X(SLTU) X(SRL) X(SRA) \
+	X(SLLIW) X(SRLIW) X(SRAIW) X(SLLW) X(SRLW) X(SRAW) \
+	X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) \
+	X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW) X(AMO_W) X(AMO_D) \
+	X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) X(MRET) X(SRET) X(WFI) X(SFENCE_VMA) \
+	X(CSRRW) X(CSRRS) X(CSRRC) X(CSRRWI) X(CSRRSI) X(CSRRCI) X(NOP) X(PAGE_END)
+
+#define OP_COUNT_X(n) + 1
+_Static_assert(0 OPS_C(OP_COUNT_X) OPS_4(OP_COUNT_X) == OP_COUNT, "every op has a handler");
+#undef OP_COUNT_X
+
+/*
  * GCC would merge the handlers' identical dispatch tails back into one
  * indirect jump (cross-jumping), undoing the replication NEXT() does.
  */
@@ -461,18 +523,20 @@ __attribute__((optimize("no-crossjumping", "no-gcse")))
 #endif
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
-#define OP_LABEL(n) [OP_##n] = &&L_##n, [OP_##n | OP_C] = &&L_##n,
+#define LABEL_C(n) [OP_##n] = &&L_##n##_4, [OP_##n | OP_C] = &&L_##n##_2,
+#define LABEL_4(n) [OP_##n] = &&L_##n, [OP_##n | OP_C] = &&L_##n,
 	static const void *const tbl[256] = {
 		[0 ... 255] = &&L_ILLEGAL,
-		OP_LIST(OP_LABEL)
+		OPS_C(LABEL_C)
+		OPS_4(LABEL_4)
 	};
-#undef OP_LABEL
+#undef LABEL_C
+#undef LABEL_4
 	uint64_t *const x = h->x;
-	uint64_t pc, w = 0, traps = 0, synced = 0, limit, fpage;
+	uint64_t pc, work = 0, traps = 0, synced = 0, fpage;
+	int64_t chunk = 0, left = 0;
 	const struct dinsn *d;
-	struct dinsn *slots = NULL;
-	struct code_page *cp = NULL;
-	const uint8_t *fhost = NULL;
+	const struct dinsn *slots = NULL;
 
 	if (!h->pmap) {
 		h->pmap = vm_pmap(h->vm);
@@ -490,13 +554,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	pc = h->pc;
 
 #define SYNC() do { \
-	uint64_t r_ = w - traps; \
+	uint64_t r_ = work + (uint64_t)(chunk - left) - traps; \
 	hart_count(h, r_ - synced); \
 	synced = r_; \
 } while (0)
+#define STOP() do { chunk -= left - 1; left = 1; } while (0)
 #define TRAP(cause, tval) do { \
 	pc = hart_trap(h, pc, (cause), (tval)); \
-	traps++; w++; \
+	traps++; \
+	left--; \
 	fpage = TLB_INVALID; \
 	goto dispatch; \
 } while (0)
@@ -506,28 +572,34 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
  * gets its own copy of the indirect jump, which the host predicts far
  * better than one shared dispatch point.
  */
-#define NEXT() do { \
-	unsigned l_ = DINSN_LEN(d->op); \
-	pc += l_; \
-	d += l_ >> 1; \
-	if (unlikely(++w >= limit)) \
+#define NEXT(L) do { \
+	pc += (L); \
+	d += (L) >> 1; \
+	if (unlikely(--left == 0)) \
 		goto chunk_end; \
 	goto *tbl[d->op]; \
 } while (0)
 #define JUMP() do { \
-	if (unlikely(++w >= limit)) \
+	if (unlikely(--left == 0)) \
 		goto chunk_end; \
 	if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage)) \
 		goto refill; \
 	d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1); \
 	goto *tbl[d->op]; \
 } while (0)
+/* the instruction retired and the chunk ends: pc already set */
+#define RETIRE_AND_STOP() do { \
+	STOP(); \
+	left = 0; \
+	fpage = TLB_INVALID; \
+	goto dispatch; \
+} while (0)
 #define RD x[d->rd]
 #define S1 x[d->rs1]
 #define S2 x[d->rs2]
 #define IMM ((uint64_t)(int64_t)d->imm)
-#define SLOWCHECK() do { if (unlikely(h->brk)) limit = w; } while (0)
-#define LOAD(type, size) do { \
+#define SLOWCHECK() do { if (unlikely(h->brk)) STOP(); } while (0)
+#define LOAD(type, size, L) do { \
 	uint64_t va_ = S1 + IMM; \
 	const struct tlb_entry *e_ = &h->dset->e[ACC_R][(va_ >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)]; \
 	type v_; \
@@ -542,9 +614,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		SLOWCHECK(); \
 	} \
 	RD = (uint64_t)v_; \
-	NEXT(); \
+	NEXT(L); \
 } while (0)
-#define STORE(type, size) do { \
+#define STORE(type, size, L) do { \
 	uint64_t va_ = S1 + IMM; \
 	type v_ = (type)S2; \
 	const struct tlb_entry *e_ = &h->dset->e[ACC_W][(va_ >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)]; \
@@ -559,14 +631,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			TRAP(r_ & 0xff, tv_); \
 		SLOWCHECK(); \
 	} \
-	NEXT(); \
+	NEXT(L); \
 } while (0)
-#define BRANCH(cond) do { \
+#define BRANCH(cond, L) do { \
 	if (cond) { pc += IMM; JUMP(); } \
-	NEXT(); \
+	NEXT(L); \
 } while (0)
 
-	while (w < budget) {
+	while (work < budget) {
 		int irq;
 
 		if (vm_exit_requested(h->vm))
@@ -578,13 +650,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		if (irq >= 0) {
 			pc = hart_trap(h, pc, CAUSE_IRQ | (uint64_t)irq, 0);
 			traps++;
-			w++;
+			work++;
+			if (work >= budget)
+				break;
 		}
-		limit = budget - w > HART_CHUNK ? w + HART_CHUNK : budget;
+		chunk = left = budget - work > HART_CHUNK ? HART_CHUNK : (int64_t)(budget - work);
 		fpage = TLB_INVALID;
 
 dispatch:
-		if (unlikely(w >= limit))
+		if (unlikely(left <= 0))
 			goto chunk_end;
 		if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage))
 			goto refill;
@@ -608,9 +682,9 @@ refill: {
 				goto fetch_oneoff;
 		}
 		fpage = pc & ~(VM_PAGE_SIZE - 1);
-		cp = fe->code;
-		slots = cp->slot;
-		fhost = (const uint8_t *)(fe->addend + (uintptr_t)fpage);
+		h->fcode = fe->code;
+		h->fhost = (const uint8_t *)(fe->addend + (uintptr_t)fpage);
+		slots = fe->code->slot;
 		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
 		goto *tbl[d->op];
 	}
@@ -640,9 +714,9 @@ fetch_oneoff: {
 L_DECODE: {
 		unsigned off = (unsigned)(pc & (VM_PAGE_SIZE - 1));
 
-		if (off == VM_PAGE_SIZE - 2 && (fhost[off] & 3) == 3)
+		if (off == VM_PAGE_SIZE - 2 && (h->fhost[off] & 3) == 3)
 			goto fetch_oneoff;
-		code_page_decode(cp, fhost, off);
+		code_page_decode(h->fcode, h->fhost, off);
 		d = &slots[off >> 1];
 		goto *tbl[d->op];
 	}
@@ -651,92 +725,62 @@ L_PAGE_END:
 		goto refill;
 L_ILLEGAL:
 		TRAP(EXC_ILLEGAL, (uint32_t)d->imm);
+
+		HANDLERS_C(_4, 4)
+		HANDLERS_C(_2, 2)
+
 L_NOP:
 L_FENCE:
-		NEXT();
-L_LUI:
-		RD = IMM;
-		NEXT();
+		NEXT(4);
 L_AUIPC:
 		RD = pc + IMM;
-		NEXT();
-L_JAL: {
-		uint64_t t = pc + DINSN_LEN(d->op);
-		pc += IMM;
-		RD = t;
-		JUMP();
-	}
-L_JALR: {
-		uint64_t t = pc + DINSN_LEN(d->op);
-		pc = (S1 + IMM) & ~1ull;
-		RD = t;
-		JUMP();
-	}
-L_BEQ:	BRANCH(S1 == S2);
-L_BNE:	BRANCH(S1 != S2);
-L_BLT:	BRANCH((int64_t)S1 < (int64_t)S2);
-L_BGE:	BRANCH((int64_t)S1 >= (int64_t)S2);
-L_BLTU:	BRANCH(S1 < S2);
-L_BGEU:	BRANCH(S1 >= S2);
-L_LB:	LOAD(int8_t, 1);
-L_LH:	LOAD(int16_t, 2);
-L_LW:	LOAD(int32_t, 4);
-L_LD:	LOAD(uint64_t, 8);
-L_LBU:	LOAD(uint8_t, 1);
-L_LHU:	LOAD(uint16_t, 2);
-L_LWU:	LOAD(uint32_t, 4);
-L_SB:	STORE(uint8_t, 1);
-L_SH:	STORE(uint16_t, 2);
-L_SW:	STORE(uint32_t, 4);
-L_SD:	STORE(uint64_t, 8);
-L_ADDI:	RD = S1 + IMM; NEXT();
-L_SLTI:	RD = (int64_t)S1 < (int64_t)IMM; NEXT();
-L_SLTIU: RD = S1 < IMM; NEXT();
-L_XORI:	RD = S1 ^ IMM; NEXT();
-L_ORI:	RD = S1 | IMM; NEXT();
-L_ANDI:	RD = S1 & IMM; NEXT();
-L_SLLI:	RD = S1 << d->imm; NEXT();
-L_SRLI:	RD = S1 >> d->imm; NEXT();
-L_SRAI:	RD = (uint64_t)((int64_t)S1 >> d->imm); NEXT();
-L_ADD:	RD = S1 + S2; NEXT();
-L_SUB:	RD = S1 - S2; NEXT();
-L_SLL:	RD = S1 << (S2 & 63); NEXT();
-L_SLT:	RD = (int64_t)S1 < (int64_t)S2; NEXT();
-L_SLTU:	RD = S1 < S2; NEXT();
-L_XOR:	RD = S1 ^ S2; NEXT();
-L_SRL:	RD = S1 >> (S2 & 63); NEXT();
-L_SRA:	RD = (uint64_t)((int64_t)S1 >> (S2 & 63)); NEXT();
-L_OR:	RD = S1 | S2; NEXT();
-L_AND:	RD = S1 & S2; NEXT();
-L_ADDIW: RD = sx32(S1 + IMM); NEXT();
-L_SLLIW: RD = sx32((uint32_t)S1 << d->imm); NEXT();
-L_SRLIW: RD = sx32((uint32_t)S1 >> d->imm); NEXT();
-L_SRAIW: RD = (uint64_t)(int64_t)((int32_t)S1 >> d->imm); NEXT();
-L_ADDW:	RD = sx32(S1 + S2); NEXT();
-L_SUBW:	RD = sx32(S1 - S2); NEXT();
-L_SLLW:	RD = sx32((uint32_t)S1 << (S2 & 31)); NEXT();
-L_SRLW:	RD = sx32((uint32_t)S1 >> (S2 & 31)); NEXT();
-L_SRAW:	RD = (uint64_t)(int64_t)((int32_t)S1 >> (S2 & 31)); NEXT();
-L_MUL:	RD = S1 * S2; NEXT();
-L_MULH:	RD = mulh64((int64_t)S1, (int64_t)S2); NEXT();
-L_MULHSU: RD = mulhsu64((int64_t)S1, S2); NEXT();
-L_MULHU: RD = mulhu64(S1, S2); NEXT();
-L_DIV:	RD = (uint64_t)div64((int64_t)S1, (int64_t)S2); NEXT();
-L_DIVU:	RD = S2 ? S1 / S2 : UINT64_MAX; NEXT();
-L_REM:	RD = (uint64_t)rem64((int64_t)S1, (int64_t)S2); NEXT();
-L_REMU:	RD = S2 ? S1 % S2 : S1; NEXT();
-L_MULW:	RD = sx32(S1 * S2); NEXT();
-L_DIVW:	RD = (uint64_t)div64((int32_t)S1, (int32_t)S2) ; RD = sx32(RD); NEXT();
+		NEXT(4);
+L_BLT:	BRANCH((int64_t)S1 < (int64_t)S2, 4);
+L_BGE:	BRANCH((int64_t)S1 >= (int64_t)S2, 4);
+L_BLTU:	BRANCH(S1 < S2, 4);
+L_BGEU:	BRANCH(S1 >= S2, 4);
+L_LB:	LOAD(int8_t, 1, 4);
+L_LH:	LOAD(int16_t, 2, 4);
+L_LBU:	LOAD(uint8_t, 1, 4);
+L_LHU:	LOAD(uint16_t, 2, 4);
+L_LWU:	LOAD(uint32_t, 4, 4);
+L_SB:	STORE(uint8_t, 1, 4);
+L_SH:	STORE(uint16_t, 2, 4);
+L_SLTI:	RD = (int64_t)S1 < (int64_t)IMM; NEXT(4);
+L_SLTIU: RD = S1 < IMM; NEXT(4);
+L_XORI:	RD = S1 ^ IMM; NEXT(4);
+L_ORI:	RD = S1 | IMM; NEXT(4);
+L_SLL:	RD = S1 << (S2 & 63); NEXT(4);
+L_SLT:	RD = (int64_t)S1 < (int64_t)S2; NEXT(4);
+L_SLTU:	RD = S1 < S2; NEXT(4);
+L_SRL:	RD = S1 >> (S2 & 63); NEXT(4);
+L_SRA:	RD = (uint64_t)((int64_t)S1 >> (S2 & 63)); NEXT(4);
+L_SLLIW: RD = sx32((uint32_t)S1 << d->imm); NEXT(4);
+L_SRLIW: RD = sx32((uint32_t)S1 >> d->imm); NEXT(4);
+L_SRAIW: RD = (uint64_t)(int64_t)((int32_t)S1 >> d->imm); NEXT(4);
+L_SLLW:	RD = sx32((uint32_t)S1 << (S2 & 31)); NEXT(4);
+L_SRLW:	RD = sx32((uint32_t)S1 >> (S2 & 31)); NEXT(4);
+L_SRAW:	RD = (uint64_t)(int64_t)((int32_t)S1 >> (S2 & 31)); NEXT(4);
+L_MUL:	RD = S1 * S2; NEXT(4);
+L_MULH:	RD = mulh64((int64_t)S1, (int64_t)S2); NEXT(4);
+L_MULHSU: RD = mulhsu64((int64_t)S1, S2); NEXT(4);
+L_MULHU: RD = mulhu64(S1, S2); NEXT(4);
+L_DIV:	RD = (uint64_t)div64((int64_t)S1, (int64_t)S2); NEXT(4);
+L_DIVU:	RD = S2 ? S1 / S2 : UINT64_MAX; NEXT(4);
+L_REM:	RD = (uint64_t)rem64((int64_t)S1, (int64_t)S2); NEXT(4);
+L_REMU:	RD = S2 ? S1 % S2 : S1; NEXT(4);
+L_MULW:	RD = sx32(S1 * S2); NEXT(4);
+L_DIVW:	RD = sx32((uint64_t)div64((int32_t)S1, (int32_t)S2)); NEXT(4);
 L_DIVUW: {
 		uint32_t a = (uint32_t)S1, b = (uint32_t)S2;
 		RD = sx32(b ? a / b : UINT32_MAX);
-		NEXT();
+		NEXT(4);
 	}
-L_REMW:	RD = sx32((uint64_t)rem64((int32_t)S1, (int32_t)S2)); NEXT();
+L_REMW:	RD = sx32((uint64_t)rem64((int32_t)S1, (int32_t)S2)); NEXT(4);
 L_REMUW: {
 		uint32_t a = (uint32_t)S1, b = (uint32_t)S2;
 		RD = sx32(b ? a % b : a);
-		NEXT();
+		NEXT(4);
 	}
 L_AMO_W:
 L_AMO_D: {
@@ -745,13 +789,12 @@ L_AMO_D: {
 		if (r)
 			TRAP(r & 0xff, tv);
 		RD = v;
-		NEXT();
+		NEXT(4);
 	}
 L_FENCE_I:
 		hart_flush_icache(h);
-		fpage = TLB_INVALID;
-		limit = w;
-		NEXT();
+		pc += 4;
+		RETIRE_AND_STOP();
 L_ECALL:
 		if (h->priv == PRIV_S) {
 			h->pc = pc;
@@ -759,10 +802,7 @@ L_ECALL:
 			SYNC();
 			if (vm_sbi_ecall(h->vm, h)) {
 				pc = h->pc_set ? h->pc : pc + 4;
-				w++;
-				limit = w;
-				fpage = TLB_INVALID;
-				goto dispatch;
+				RETIRE_AND_STOP();
 			}
 		}
 		TRAP(EXC_ECALL_U + h->priv, 0);
@@ -772,28 +812,20 @@ L_MRET:
 		if (h->priv != PRIV_M)
 			TRAP(EXC_ILLEGAL, system_raw(d));
 		pc = hart_mret(h);
-		w++;
-		limit = w;
-		fpage = TLB_INVALID;
-		goto dispatch;
+		RETIRE_AND_STOP();
 L_SRET:
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MS_TSR)))
 			TRAP(EXC_ILLEGAL, system_raw(d));
 		pc = hart_sret(h);
-		w++;
-		limit = w;
-		fpage = TLB_INVALID;
-		goto dispatch;
+		RETIRE_AND_STOP();
 L_WFI:
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MS_TW)))
 			TRAP(EXC_ILLEGAL, system_raw(d));
 		pc += 4;
-		w++;
-		limit = w;
 		hart_timer_check(h);
 		if (!(hart_mip(h) & h->mie))
 			h->state = HART_WFI;
-		goto dispatch;
+		RETIRE_AND_STOP();
 L_SFENCE_VMA:
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MS_TVM)))
 			TRAP(EXC_ILLEGAL, system_raw(d));
@@ -801,9 +833,8 @@ L_SFENCE_VMA:
 			tlb_flush_va(h, S1);
 		else
 			tlb_flush_all(h);
-		fpage = TLB_INVALID;
-		limit = w;
-		NEXT();
+		pc += 4;
+		RETIRE_AND_STOP();
 L_CSRRW:
 L_CSRRS:
 L_CSRRC:
@@ -825,13 +856,15 @@ L_CSRRCI: {
 			TRAP(EXC_ILLEGAL, system_raw(d));
 		RD = old;
 		if (wr) {
-			limit = w;
-			fpage = TLB_INVALID;
+			pc += 4;
+			RETIRE_AND_STOP();
 		}
-		NEXT();
+		NEXT(4);
 	}
 
 chunk_end:
+		work += (uint64_t)(chunk - left);
+		chunk = left = 0;
 		SYNC();
 		if (h->state != HART_RUNNING)
 			break;
@@ -839,10 +872,13 @@ chunk_end:
 	SYNC();
 	h->pc = pc;
 	h->resv_valid = false;
-	return w - traps;
+	return work - traps;
 #undef SYNC
+#undef STOP
 #undef TRAP
 #undef NEXT
+#undef JUMP
+#undef RETIRE_AND_STOP
 #undef RD
 #undef S1
 #undef S2

@@ -193,6 +193,9 @@ struct hart {
 	bool resv_valid;
 
 	/* one-off decode of an instruction that crosses a page or is not in RAM */
+	/* the fetch page the run loop is in (its slots are a local there) */
+	struct code_page *fcode;
+	const uint8_t *fhost;
 	struct dinsn tmp[3];		/* [1], [2]: OP_PAGE_END sentinels */
 	uint32_t tmp_raw;
 
