@@ -617,6 +617,41 @@ static void test_compressed_decode(void **state)
 	}
 }
 
+/*
+ * Every 16-bit parcel decodes to an illegal instruction, EBREAK, or an op
+ * whose handler has a 2-byte copy (OPS_C in cpu.c): the interpreter
+ * relies on it to advance the pc by the right length.
+ */
+static void test_compressed_all(void **state)
+{
+	static const uint8_t ok[] = {
+		OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_LW, OP_LD, OP_SW, OP_SD, OP_LUI, OP_ADDI, OP_ANDI,
+		OP_SLLI, OP_SRLI, OP_SRAI, OP_ADD, OP_SUB, OP_XOR, OP_OR, OP_AND, OP_ADDIW, OP_ADDW,
+		OP_SUBW, OP_EBREAK, OP_ILLEGAL,
+	};
+	unsigned illegal = 0;
+	(void)state;
+	for (uint32_t w = 0; w < 0x10000; w++) {
+		struct dinsn d;
+		bool found = false;
+		if ((w & 3) == 3)
+			continue;
+		decode_insn(w, &d);
+		assert_true(d.op & OP_C);
+		for (size_t i = 0; i < sizeof(ok); i++)
+			found |= (d.op & ~OP_C) == ok[i];
+		if (!found)
+			fail_msg("c %#x decodes to op %u", w, d.op & ~OP_C);
+		if ((d.op & ~OP_C) == OP_ILLEGAL) {
+			assert_int_equal((uint32_t)d.imm, w);
+			illegal++;
+		}
+		assert_true(d.rd <= 32 && d.rs1 < 32 && d.rs2 < 32);
+	}
+	/* C.FLD/FSD/FLDSP/FSDSP (4 x 2048) and the reserved forms */
+	assert_true(illegal > 4 * 2048);
+}
+
 static void test_compressed_run(void **state)
 {
 	struct t_ctx *c = *state;
@@ -1295,6 +1330,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_amo_misaligned, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_illegal, t_setup, t_teardown),
 		cmocka_unit_test(test_compressed_decode),
+		cmocka_unit_test(test_compressed_all),
 		cmocka_unit_test_setup_teardown(test_compressed_run, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_insn_across_page, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_self_modifying, t_setup, t_teardown),
