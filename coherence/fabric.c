@@ -248,7 +248,12 @@ static int flush_queues(struct coh_fabric *f)
 				p->q_tail = NULL;
 			free(q);
 		}
-		if (p->owed >= (f->window + 1) / 2 && !p->q_head && p->credit_msgs_out < 2) {
+		/*
+		 * Here the queue is empty or out of credits: either way no data
+		 * message will carry the credits back soon. (Waiting for one when
+		 * both sides are out of credits is a deadlock.)
+		 */
+		if (p->owed >= (f->window + 1) / 2 && p->credit_msgs_out < 2) {
 			int rc = send_now(f, d, COH_MSG_CREDIT, NULL, 0);
 			if (rc == 0) {
 				f->st.credit_msgs++;
