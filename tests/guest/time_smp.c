@@ -3,13 +3,13 @@
  * every node that runs the VM's harts). With 4 harts:
  *  1     causality: hart 0 reads time, hands the value to hart k through
  *        memory; hart k's next read is not smaller; and back again
- *        (100 round trips per hart);
+ *        (30 round trips per hart);
  *  3     on every hart the time CSR and the CLINT's mtime agree within 1 ms;
  *  4     time advances on every hart.
  */
 #include "rt.h"
 
-#define ROUNDS 100
+#define ROUNDS 30
 
 static volatile uint64_t ball[RT_MAX_HARTS], seq[RT_MAX_HARTS], back_seq[RT_MAX_HARTS];
 static volatile uint64_t errors, skew_errors, stuck;
