@@ -31,7 +31,7 @@ static int wait_mip(uint64_t bit, int want)
 {
 	uint64_t t0 = rt_rdtime();
 	while (!!(rt_csr_read(mip) & bit) != want)
-		if (rt_rdtime() - t0 > rt_timebase_hz() / 10)
+		if (rt_rdtime() - t0 > rt_timebase_hz() / 2)
 			return 0;
 	return 1;
 }
@@ -93,7 +93,7 @@ int main(void)
 	rt_csr_set(mstatus, MSTATUS_MIE);
 	uart_ier(0x02);
 	uint64_t t0 = rt_rdtime();
-	while (!ext_count && rt_rdtime() - t0 < rt_timebase_hz() / 10)
+	while (!ext_count && rt_rdtime() - t0 < rt_timebase_hz() / 2)
 		;
 	rt_csr_clear(mstatus, MSTATUS_MIE);
 	uart_ier(0);
