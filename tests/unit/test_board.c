@@ -569,6 +569,24 @@ static void test_sbi(void **state)
 	assert_int_equal(t_sbi(b, 0, 0x48534d, 3, 0, 0, 0, NULL), 0);
 	assert_int_equal(vm->harts[0]->state, HART_WFI);
 	vm->harts[0]->state = HART_RUNNING;
+	/* non-retentive suspend: after the wake-up, restart at resume_addr with a0 = hartid, a1 = opaque */
+	assert_int_equal(t_sbi(b, 0, 0x48534d, 0, 2, VM_RAM_BASE + 0x200000, 0, NULL), 0);
+	assert_int_equal(t_sbi(b, 2, 0x48534d, 3, 0x80000000u, VM_RAM_BASE + 0x200200, 0x77, NULL), 0);
+	assert_int_equal(vm->harts[2]->state, HART_WFI);
+	assert_int_equal(t_sbi(b, 0, 0x48534d, 2, 2, 0, 0, &v), 0);
+	assert_int_equal(v, 4);		/* suspended */
+	assert_int_equal(t_sbi(b, 2, 0x48534d, 3, 0x80000000u, 0x1000, 0, NULL), -5);
+	assert_int_equal(t_sbi(b, 2, 0x48534d, 3, 7, 0, 0, NULL), -3);
+	hart_set_irq(vm->harts[2], IRQ_SSI, true);	/* wakes it */
+	assert_int_equal(vmm_vm_run(b->v, 3000), VMM_RUNNING);
+	assert_int_equal(vm->harts[2]->pc, VM_RAM_BASE + 0x200200);
+	assert_int_equal(vm->harts[2]->x[10], 2);
+	assert_int_equal(vm->harts[2]->x[11], 0x77);
+	assert_int_equal(vm->harts[2]->priv, PRIV_S);
+	assert_int_equal(t_sbi(b, 0, 0x48534d, 2, 2, 0, 0, &v), 0);
+	assert_int_equal(v, 0);		/* started */
+	hart_set_irq(vm->harts[2], IRQ_SSI, false);
+	assert_int_equal(t_sbi(b, 2, 0x48534d, 1, 0, 0, 0, NULL), 0);
 
 	/* IPI and RFENCE */
 	assert_int_equal(t_sbi(b, 0, 0x735049, 0, 0x3, 1, 0, NULL), 0);	/* harts 1, 2 */
@@ -597,6 +615,7 @@ static void test_sbi(void **state)
 
 	/* DISCO: phases and statistics */
 	vm->harts[0]->instret = 1234;
+	vm->harts[1]->instret = vm->harts[2]->instret = 0;
 	assert_int_equal(t_sbi(b, 0, 0x0a00d15c, 0, 7, 0, 0, NULL), 0);
 	assert_int_equal(vm->n_phases, 1);
 	assert_int_equal(vm->phases[0].phase, 7);
