@@ -195,12 +195,19 @@ static const char *fabric_name(const char *p)
 	return p;
 }
 
-static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t child_pid, stop_requests;
 
+/*
+ * A stop request (SIGINT, SIGTERM, SIGHUP to disco) reaches the nodes as
+ * SIGUSR1, which mpirun forwards to every rank: the nodes stop their VMs and
+ * write the report. mpirun's own reaction to SIGTERM would kill the ranks
+ * before they could. A second request kills the job outright.
+ */
 static void forward_signal(int sig)
 {
-	if (child_pid > 0)
-		kill(child_pid, sig);
+	if (child_pid <= 0)
+		return;
+	kill(child_pid, stop_requests++ ? SIGTERM : SIGUSR1);
 }
 
 int cmd_run(int argc, char **argv)
@@ -460,23 +467,26 @@ int cmd_run(int argc, char **argv)
 	}
 	child_pid = pid;
 	/*
-	 * An interactive console: keys go to the guest as typed (no line
-	 * editing, no echo: the guest echoes), Enter as CR like a serial line.
-	 * Ctrl-C still stops the run; Ctrl-A x too (handled by node 0).
+	 * An interactive console, as QEMU's -nographic: keys go to the guest as
+	 * typed (no line editing, no echo: the guest echoes; Ctrl-C is the
+	 * guest's), Enter as CR like a serial line. Ctrl-A x ends the run
+	 * (node 0 handles it).
 	 */
 	struct termios saved;
 	bool raw = !dry && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
 	if (raw) {
 		struct termios t = saved;
-		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN | ISIG);
 		t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
 		t.c_cc[VMIN] = 1;
 		t.c_cc[VTIME] = 0;
 		tcsetattr(STDIN_FILENO, TCSANOW, &t);
 	}
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, forward_signal);
-	signal(SIGHUP, forward_signal);
+	struct sigaction sa = { .sa_handler = forward_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

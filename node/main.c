@@ -7,6 +7,8 @@
  */
 #include <getopt.h>
 #include <mpi.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init(NULL);
+
+	/*
+	 * Block the signals the event loop takes through its signalfd before
+	 * MPI_Init: threads that MPI starts inherit the mask, and a signal left
+	 * deliverable to one of them would kill the node with no report.
+	 */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	int provided;
 	if (MPI_Init_thread(&argc, &argv, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) {

@@ -604,6 +604,7 @@ static int setup_events(struct node *nd, char *err, size_t errlen)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);	/* how `disco run` asks for a clean stop: mpirun forwards it */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	nd->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	nd->epfd = epoll_create1(EPOLL_CLOEXEC);

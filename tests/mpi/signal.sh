@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# SIGTERM to `disco run` (what a batch system sends) ends every node promptly.
+# SIGTERM to `disco run` (what a batch system sends) ends every node promptly
+# and cleanly: the nodes stop and node 0 still writes the report, marked
+# interrupted.
 . "$(dirname "$0")/lib/common.bash"
 
 t_bare 4 "$T/sig.ini"
@@ -19,5 +21,7 @@ dt=$(( $(date +%s) - t0 ))
 [ $dt -le 15 ] || t_fail "the job took $dt s to end after SIGTERM"
 sleep 0.5
 [ "$(pgrep -f "^[^ ]*disco-node .*sig.ini" | wc -l)" = 0 ] || t_fail "nodes still running after SIGTERM"
-echo "ok: ended $dt s after SIGTERM (exit $rc)"
-if [ -f "$T/r.json" ]; then jq -r .status "$T/r.json"; fi
+[ $rc = 1 ] || t_fail "exit status $rc after SIGTERM (want 1: the run did not complete)"
+[ -f "$T/r.json" ] || t_fail "no report after SIGTERM: $(cat "$T/out")"
+t_json "$T/r.json" '.status == "interrupted" and (.nodes | length) == 4' || t_fail "report not marked interrupted"
+echo "ok: ended $dt s after SIGTERM (exit $rc), report marked interrupted"
