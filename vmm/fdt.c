@@ -41,7 +41,8 @@ static int build(struct vm *vm, const char *bootargs, void *fdt, size_t size)
 	static const char clint_compat[] = "sifive,clint0\0riscv,clint0";
 	static const char plic_compat[] = "sifive,plic-1.0.0\0riscv,plic0";
 	static const char test_compat[] = "sifive,test1\0sifive,test0\0syscon";
-	static const char isa_ext[] = "i\0m\0a\0c\0zicsr\0zifencei";
+	/* riscv,isa implies zicntr; the extension list must name it. */
+	static const char isa_ext[] = "i\0m\0a\0c\0zicntr\0zicsr\0zifencei";
 	char name[64];
 	fdt32_t cells[4 * VM_MAX_HARTS];
 	int r = 0;

@@ -124,6 +124,11 @@ static void test_fdt(void **state)
 	s = fdt_getprop(fdt, node, "mmu-type", NULL);
 	assert_string_equal(s, "riscv,sv48");
 	assert_true(fdt_subnode_offset(fdt, node, "interrupt-controller") >= 0);
+	s = fdt_getprop(fdt, node, "riscv,isa-extensions", &len);
+	assert_non_null(s);
+	assert_true(fdt_stringlist_contains(s, len, "zicntr"));
+	assert_true(fdt_stringlist_contains(s, len, "zifencei"));
+	assert_false(fdt_stringlist_contains(s, len, "f"));
 	p = fdt_getprop(fdt, fdt_path_offset(fdt, "/cpus"), "timebase-frequency", NULL);
 	assert_int_equal(fdt32_to_cpu(*p), 10000000);
 	assert_true(fdt_path_offset(fdt, "/memory@80000000") >= 0);
