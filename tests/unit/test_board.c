@@ -678,6 +678,27 @@ static uint64_t t_run_htif(struct hart *h, uint64_t budget)
 	return 100;
 }
 
+/* riscv-tests' syscall proxy: tohost = &magic_mem, SYS_write then SYS_exit. */
+static uint64_t t_run_htif_syscall(struct hart *h, uint64_t budget)
+{
+	const uint64_t magic = VM_RAM_BASE + 0x2000, text = VM_RAM_BASE + 0x3000;
+	uint64_t m[8] = {0};
+
+	if (h->instret == 0) {
+		m[0] = 64;		/* SYS_write(1, text, 6) */
+		m[1] = 1;
+		m[2] = text;
+		m[3] = 6;
+		vm_gpa_write(h->vm, text, "proxy\n", 6);
+	} else {
+		m[0] = 93;		/* SYS_exit(9) */
+		m[1] = 9;
+	}
+	vm_gpa_write(h->vm, magic, m, sizeof(m));
+	vm_gpa_write(h->vm, VM_RAM_BASE + 0x1000, &magic, 8);
+	return 100;
+}
+
 static void test_htif(void **state)
 {
 	static uint8_t elf[8192];
@@ -705,6 +726,30 @@ static void test_htif(void **state)
 	assert_int_equal(from, 1ull << 56 | 1ull << 48);
 	assert_int_equal(vmm_vm_run(v, 100), VMM_EXITED);
 	assert_int_equal(vmm_vm_exit_code(v), 3);
+	vmm_vm_destroy(v);
+
+	/* The syscall proxy. */
+	cfg.kernel = t_tmpfile(0, elf, len);
+	con.len = 0;
+	con.buf[0] = 0;
+	v = vmm_vm_create(&cfg, err, sizeof(err));
+	unlink(cfg.kernel);
+	assert_non_null(v);
+	v->vm.harts[0]->run = t_run_htif_syscall;
+	assert_int_equal(vmm_vm_run(v, 100), VMM_RUNNING);
+	assert_string_equal(con.buf, "proxy\n");
+	{
+		uint64_t m0, tohost;
+
+		assert_int_equal(vm_gpa_read(&v->vm, VM_RAM_BASE + 0x2000, &m0, 8), 0);
+		assert_int_equal(m0, 6);	/* bytes written */
+		assert_int_equal(vm_gpa_read(&v->vm, VM_RAM_BASE + 0x1008, &from, 8), 0);
+		assert_int_equal(from, 1);
+		assert_int_equal(vm_gpa_read(&v->vm, VM_RAM_BASE + 0x1000, &tohost, 8), 0);
+		assert_int_equal(tohost, 0);	/* acknowledged */
+	}
+	assert_int_equal(vmm_vm_run(v, 100), VMM_EXITED);
+	assert_int_equal(vmm_vm_exit_code(v), 9);
 	vmm_vm_destroy(v);
 }
 
