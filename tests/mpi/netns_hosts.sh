@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Several hosts on one machine: three network namespaces, each with its own
+# host name, joined by veth pairs on a bridge that lives in a fourth
+# namespace, so nothing touches the host's own network. `disco run
+# --hostfile` starts a machine across them through mpirun with a launch agent
+# that does what ssh would (`ip netns exec HOST`), with tcp;ofi_rxm and Open
+# MPI pinned to the veth interface. The guest workloads must give the same
+# results as on one host, the report must list the three hosts, and the
+# traffic must have crossed the veths. Then the pre-flight check must name a
+# host that cannot be reached and a host that lacks disco-node.
+#
+# Everything it creates (namespaces, /etc/netns/NAME/hosts, processes inside
+# the namespaces) is named after a per-run prefix and removed by a trap, also
+# on failure. Traffic goes only to 10.77.0.0/24 inside those namespaces: they
+# have no route anywhere else. Needs root; skips (77) where namespaces, veth
+# pairs or bridges cannot be created.
+. "$(dirname "$0")/lib/common.bash"
+
+[ "$(id -u)" = 0 ] || t_skip "needs root to create network namespaces"
+t_need ip
+t_need unshare
+[ -f "$DISCO_BUILD/guest/ocean.elf" ] && [ -f "$DISCO_BUILD/guest/radix.elf" ] \
+  || t_skip "guest images not built (DISCO_GUESTS=OFF)"
+
+P=dn$(tr -dc a-z0-9 </dev/urandom | head -c 5)
+SW=${P}-sw
+HOSTS=("$P-h0" "$P-h1" "$P-h2")
+IFACE=disco0
+created=()            # namespaces this run made, for the trap
+made_etc_netns=0
+
+netns_cleanup() {
+  local rc=$? ns
+  for ns in "${created[@]}"; do
+    # processes left inside our namespaces (orted daemonizes there)
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
+  for ns in "${created[@]}"; do
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "/etc/netns/$ns"
+  done
+  [ $made_etc_netns = 1 ] && rmdir /etc/netns 2>/dev/null
+  t_cleanup
+  exit $rc
+}
+trap netns_cleanup EXIT
+
+unshare --uts true 2>/dev/null || t_skip "cannot create UTS namespaces (unshare --uts)"
+mkns() {
+  local out
+  out=$(ip netns add "$1" 2>&1) || t_skip "cannot create network namespaces: $out"
+  created+=("$1")
+  ip -n "$1" link set lo up || t_fail "cannot bring lo up in $1"
+}
+
+# the switch: a bridge alone in its namespace
+mkns "$SW"
+out=$(ip -n "$SW" link add br0 type bridge 2>&1) || t_skip "cannot create a bridge: $out"
+ip -n "$SW" link set br0 up
+# the hosts: one veth each, the host end named $IFACE everywhere
+[ -d /etc/netns ] || made_etc_netns=1
+for i in "${!HOSTS[@]}"; do
+  h=${HOSTS[$i]}
+  mkns "$h"
+  out=$(ip -n "$h" link add $IFACE type veth peer name port$i netns "$SW" 2>&1) \
+    || t_skip "cannot create veth pairs: $out"
+  ip -n "$SW" link set port$i master br0 && ip -n "$SW" link set port$i up \
+    && ip -n "$h" addr add 10.77.0.$((i + 1))/24 dev $IFACE && ip -n "$h" link set $IFACE up \
+    || t_fail "cannot wire $h to the bridge"
+done
+# names resolve from a hosts file of their own (ip netns exec mounts
+# /etc/netns/NAME/hosts over /etc/hosts): no resolver is ever asked
+for i in "${!HOSTS[@]}"; do
+  mkdir -p "/etc/netns/${HOSTS[$i]}"
+  {
+    echo "127.0.0.1 localhost"
+    for j in "${!HOSTS[@]}"; do echo "10.77.0.$((j + 1)) ${HOSTS[$j]}"; done
+  } > "/etc/netns/${HOSTS[$i]}/hosts"
+done
+for h in "${HOSTS[@]}"; do echo "$h slots=1"; done > "$T/hostfile"
+
+# the launch agent, called by mpirun as ssh would be: AGENT HOST COMMAND...
+# A host named in $T/hide-HOST lacks disco-node: a tmpfs hides its directory.
+cat > "$T/agent" <<EOF
+#!/bin/sh
+host=\$1; shift
+case "\$host" in $P-h[0-9]) ;; *) echo "agent: \$host: not a host of this test" >&2; exit 255;; esac
+[ -e "/run/netns/\$host" ] || { echo "ssh: connect to host \$host port 22: No route to host" >&2; exit 255; }
+hide=/nonexistent
+[ -e "$T/hide-\$host" ] && hide="$DISCO_BUILD/node"
+exec ip netns exec "\$host" unshare --uts --mount sh -c '
+  hostname "\$0" || exit 255
+  [ "\$1" = /nonexistent ] || mount -t tmpfs none "\$1" || exit 255
+  shift; exec sh -c "\$*"' "\$host" "\$hide" "\$@"
+EOF
+chmod +x "$T/agent"
+
+# on_host HOST CMD...: run CMD as if logged in on HOST
+on_host() {
+  local h=$1
+  shift
+  ip netns exec "$h" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$h" "$@"
+}
+# the environment of a multi-host run: tcp on the veths, mpirun through the agent
+mh_env=(env FI_PROVIDER="tcp;ofi_rxm" FI_TCP_IFACE=$IFACE
+  OMPI_MCA_plm_rsh_agent="$T/agent" OMPI_MCA_plm_rsh_no_tree_spawn=1
+  OMPI_MCA_btl_tcp_if_include=$IFACE OMPI_MCA_oob_tcp_if_include=$IFACE)
+
+cat > "$T/m.ini" <<'EOF'
+[machine]
+nodes = 3
+cpus = 1
+mem = 128M
+timeout = 60s
+
+[vm ocean]
+cpus = 2
+mem = 32M
+nodes = 0-1
+kernel = guest:ocean
+
+[vm radix]
+cpus = 1
+mem = 32M
+nodes = 2
+kernel = guest:radix
+EOF
+
+# the workload's result, without its timings
+results() { grep -o 'WORKLOAD name=[^ ]* .*' | sed 's/ ticks=[0-9]*//; s/ instret=[0-9]*//' | sort; }
+
+# 1. the reference: one host, shm
+one=$(timeout 60 "$DISCO" run --quiet --report "$T/one.json" "$T/m.ini" 2>&1)
+rc=$?
+[ $rc = 0 ] || t_fail "one host: disco run exited $rc: $one"
+want=$(results <<<"$one")
+[ "$(wc -l <<<"$want")" = 2 ] || t_fail "one host: expected two WORKLOAD lines: $one"
+
+# 2. the same machine over three hosts; mpirun itself runs on the first
+t0=$(date +%s.%N)
+many=$(on_host "${HOSTS[0]}" "${mh_env[@]}" timeout 90 "$DISCO" run --report "$T/many.json" \
+  --hostfile "$T/hostfile" "$T/m.ini" 2>&1)
+rc=$?
+t1=$(date +%s.%N)
+[ $rc = 0 ] || t_fail "three hosts: disco run exited $rc: $many"
+got=$(results <<<"$many")
+[ "$got" = "$want" ] || t_fail "three hosts gave other results:
+one host:
+$want
+three hosts:
+$got"
+t_json "$T/many.json" '.provider == "tcp;ofi_rxm" and .status == "completed"' \
+  || t_fail "three hosts: not a completed tcp run: $(jq -c '{provider, status}' "$T/many.json")"
+hosts_json=$(printf '"%s",' "${HOSTS[@]}")
+t_json "$T/many.json" "(.hosts | sort) == ([${hosts_json%,}] | sort) and [.nodes[].host] == [${hosts_json%,}]" \
+  || t_fail "report hosts are $(jq -c '[.nodes[].host]' "$T/many.json"), want ${HOSTS[*]} in order"
+t_json "$T/many.json" 'all(.vms[]; .exit_status == 0)' || t_fail "a VM failed: $(jq -c '[.vms[]|{name,exit_status}]' "$T/many.json")"
+for h in "${HOSTS[@]}"; do
+  rx=$(ip netns exec "$h" cat /sys/class/net/$IFACE/statistics/rx_bytes)
+  [ "$rx" -gt 4096 ] || t_fail "$h received only $rx bytes on $IFACE: the traffic did not cross the veths"
+done
+echo "ok: 3 hosts (${HOSTS[*]}) on tcp;ofi_rxm over veths, same results as one host, $(echo "$t1 - $t0" | bc 2>/dev/null || echo '?') s"
+grep -q 'pre-flight' <<<"$many" && echo "   $(grep 'pre-flight' <<<"$many" | head -n 1)"
+
+# 3. pre-flight: an unreachable host is named, before any node starts
+echo "$P-h9 slots=1" > "$T/hostfile-bad"
+printf '%s slots=1\n' "${HOSTS[0]}" "${HOSTS[1]}" >> "$T/hostfile-bad"
+out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" timeout 60 "$DISCO" run --report "$T/bad.json" \
+  --hostfile "$T/hostfile-bad" "$T/m.ini" 2>&1)
+rc=$?
+[ $rc != 0 ] || t_fail "a run with an unreachable host succeeded"
+[ $rc != 124 ] || t_fail "a run with an unreachable host hung"
+grep -q "$P-h9.*unreachable\|unreachable.*$P-h9" <<<"$out" || t_fail "the unreachable host is not named: $out"
+[ ! -e "$T/bad.json" ] || t_fail "a report was written: a node started"
+echo "ok: unreachable host named: $(grep -m1 "$P-h9" <<<"$out")"
+
+# 4. pre-flight: a host without disco-node is named
+touch "$T/hide-${HOSTS[2]}"
+out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" timeout 60 "$DISCO" run --report "$T/bad.json" \
+  --hostfile "$T/hostfile" "$T/m.ini" 2>&1)
+rc=$?
+[ $rc != 0 ] || t_fail "a run with a host lacking disco-node succeeded"
+grep -q "${HOSTS[2]}.*disco-node" <<<"$out" || t_fail "the host lacking disco-node is not named: $out"
+grep -q "${HOSTS[1]}.*disco-node" <<<"$out" && t_fail "a good host was blamed: $out"
+[ ! -e "$T/bad.json" ] || t_fail "a report was written: a node started"
+echo "ok: host lacking disco-node named: $(grep -m1 "${HOSTS[2]}" <<<"$out")"
+rm -f "$T/hide-${HOSTS[2]}"
