@@ -1238,6 +1238,39 @@ static void test_budget_and_faults_forever(void **state)
 	assert_int_equal(hart_instret(h), 0);
 }
 
+/* instret is exact across budgets, chunks, traps and CSR writes */
+static void test_instret_exact(void **state)
+{
+	struct t_ctx *c = *state;
+	/* 3-insn loop with a CSR write every iteration, then read minstret */
+	const uint32_t p[] = {
+		ADDI(A0, A0, 1), CSRRW(ZERO, 0x340, A0), BNE(A0, A1, -8),
+		CSRR(S2, 0xb02), CSRR(S3, 0xb00), CSRRWI(ZERO, 0x320, 4), ADDI(A2, ZERO, 1),
+		CSRR(S4, 0xb02), CSRRWI(ZERO, 0x320, 0), ECALL,
+	};
+	struct hart *h = c->h;
+	uint64_t n = 0, runs = 0;
+
+	t_handlers(c);
+	t_put(c, T_RAM, p, sizeof(p) / 4);
+	hart_reset(h, T_RAM, PRIV_M, 0, 0);
+	h->mtvec = T_MHANDLER;
+	hart_set_reg(h, A1, 5000);
+	while (hart_get_state(h) == HART_RUNNING) {
+		n += hart_run(h, 777);
+		runs++;
+	}
+	/* 15000 loop insns, 6 after it, then the handler's 4 (ECALL does not retire) */
+	assert_int_equal(n, 15000 + 6 + 4);
+	/* not counted: the inhibiting CSRRWI, ADDI, CSRR (the count is frozen) */
+	assert_int_equal(hart_instret(h), n - 3);
+	assert_int_equal(hart_get_reg(h, S2), 15000);
+	assert_int_equal(hart_get_reg(h, S3), 15001);
+	assert_int_equal(hart_get_reg(h, S4), 15000 + 2);	/* frozen from the inhibit on */
+	assert_int_equal(hart_get_reg(h, T0), EXC_ECALL_M);
+	assert_true(runs > 15000 / 777);
+}
+
 static uint64_t t_rand(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -1346,6 +1379,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wfi, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sstc, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_budget_and_faults_forever, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_instret_exact, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_random_words, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_speed, t_setup, t_teardown),
 	};
