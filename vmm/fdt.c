@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "vmm/board.h"
 
-#define FDT_ISA		"rv64imac_zicsr_zifencei"
+#define FDT_ISA		"rv64imac_zicntr_zicsr_zifencei_sstc"
 #define FDT_MMU		"riscv,sv48"
 
 /* libfdt calls below return 0 or -FDT_ERR_*; the first failure sticks. */
@@ -42,7 +42,7 @@ static int build(struct vm *vm, const char *bootargs, void *fdt, size_t size)
 	static const char plic_compat[] = "sifive,plic-1.0.0\0riscv,plic0";
 	static const char test_compat[] = "sifive,test1\0sifive,test0\0syscon";
 	/* riscv,isa implies zicntr; the extension list must name it. */
-	static const char isa_ext[] = "i\0m\0a\0c\0zicntr\0zicsr\0zifencei";
+	static const char isa_ext[] = "i\0m\0a\0c\0zicntr\0zicsr\0zifencei\0sstc";
 	char name[64];
 	fdt32_t cells[4 * VM_MAX_HARTS];
 	int r = 0;

@@ -120,7 +120,7 @@ static void test_fdt(void **state)
 	assert_true(fdt_path_offset(fdt, "/cpus/cpu@3") < 0);
 	node = fdt_path_offset(fdt, "/cpus/cpu@0");
 	s = fdt_getprop(fdt, node, "riscv,isa", NULL);
-	assert_string_equal(s, "rv64imac_zicsr_zifencei");
+	assert_string_equal(s, "rv64imac_zicntr_zicsr_zifencei_sstc");
 	s = fdt_getprop(fdt, node, "mmu-type", NULL);
 	assert_string_equal(s, "riscv,sv48");
 	assert_true(fdt_subnode_offset(fdt, node, "interrupt-controller") >= 0);
@@ -128,6 +128,7 @@ static void test_fdt(void **state)
 	assert_non_null(s);
 	assert_true(fdt_stringlist_contains(s, len, "zicntr"));
 	assert_true(fdt_stringlist_contains(s, len, "zifencei"));
+	assert_true(fdt_stringlist_contains(s, len, "sstc"));
 	assert_false(fdt_stringlist_contains(s, len, "f"));
 	p = fdt_getprop(fdt, fdt_path_offset(fdt, "/cpus"), "timebase-frequency", NULL);
 	assert_int_equal(fdt32_to_cpu(*p), 10000000);
