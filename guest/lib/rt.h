@@ -272,6 +272,29 @@ size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 
+/* ---- monitor calls (disco's SBI extension, rt_disco.c) ------------------------- */
+
+/*
+ * disco's own SBI extension "DISCO" (EID 0x0A00D15C, docs/board.md): only an
+ * S-mode program started by disco's built-in SBI can reach it. The runtime
+ * probes it once (BASE probe_extension); where it is absent (M-mode builds,
+ * OpenSBI on QEMU) every call does nothing and returns RT_DISCO_ABSENT.
+ */
+#define RT_DISCO_EID      0x0A00D15CUL
+#define RT_DISCO_ABSENT   (-2L)          /* SBI_ERR_NOT_SUPPORTED */
+/* Phase numbers the workloads use (any number may be marked). */
+#define RT_PHASE_INIT     1
+#define RT_PHASE_COMPUTE  2
+#define RT_PHASE_CHECK    3
+#define RT_PHASE_DONE     4
+struct rt_disco_stats {
+	uint64_t instret;      /* instructions retired by every hart of the VM */
+};
+int rt_disco_present(void);                       /* 1 if the extension answers */
+/* Records (phase, time, VM instret) in the monitor's report: 0 or an SBI error. */
+long rt_disco_mark_phase(unsigned long phase);
+long rt_disco_stats(struct rt_disco_stats *s);    /* 0 or an SBI error */
+
 /* ---- MMIO ----------------------------------------------------------------------- */
 
 static inline void rt_mmio_w32(uintptr_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
