@@ -6,7 +6,9 @@
  * message naming its line, not N failing ranks. On one host (the default)
  * every rank runs here on the shm provider, with Open MPI pinned to the
  * loopback interface; with a hostfile the ranks spread over its hosts on
- * tcp;ofi_rxm unless told otherwise.
+ * tcp;ofi_rxm unless told otherwise, after a pre-flight check (preflight.c)
+ * that every host can run the machine with the same disco. Inside a Slurm
+ * allocation the allocation gives the rank count and the hosts.
  *
  * Quick runs (`--kernel`) take QEMU's option names and write a one-VM,
  * one-node description to a temporary file; the guest's exit status becomes
@@ -81,6 +83,9 @@ static void run_usage(FILE *out)
 		"                       host, tcp across hosts; FI_PROVIDER overrides all)\n"
 		"  --hostfile FILE      spread the nodes over these hosts (Open MPI hostfile)\n"
 		"  --host LIST          the same, as host[:slots],host... (Open MPI --host)\n"
+		"  --skip-preflight     across hosts, start without first checking that every\n"
+		"                       host is reachable and has the same disco-node, the\n"
+		"                       description and the guest images\n"
 		"  --idle SECONDS       keep the nodes up this long even with nothing to run\n"
 		"  --mpirun-arg ARG     pass ARG to mpirun (repeatable)\n"
 		"  --quiet              no summary after the run\n"
@@ -92,7 +97,10 @@ static void run_usage(FILE *out)
 		"  --smp N              harts (default 1)\n"
 		"  --mem SIZE           guest memory (default 128M)\n"
 		"\n"
-		"environment: DISCO_MPIRUN (mpirun to use), DISCO_LOG, FI_PROVIDER.\n");
+		"environment: DISCO_MPIRUN (mpirun to use), DISCO_LOG, FI_PROVIDER,\n"
+		"DISCO_PREFLIGHT_TIMEOUT (seconds per host, default 30).\n"
+		"Inside a Slurm allocation (SLURM_JOB_ID set) the description's node count\n"
+		"must equal SLURM_NTASKS, and an allocation of several hosts runs on tcp.\n");
 }
 
 void launcher_sibling(const char *name, char *out, size_t len)
@@ -212,7 +220,7 @@ static void forward_signal(int sig)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { O_DRY = 1000, O_REPORT, O_PROVIDER, O_HOSTFILE, O_HOST, O_IDLE, O_MPIARG, O_QUIET,
+	enum { O_DRY = 1000, O_REPORT, O_PROVIDER, O_HOSTFILE, O_HOST, O_NOPRE, O_IDLE, O_MPIARG, O_QUIET,
 	       O_KERNEL, O_BIOS, O_INITRD, O_APPEND, O_DISK, O_SMP, O_MEM, O_HELP };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, O_DRY },
@@ -220,6 +228,7 @@ int cmd_run(int argc, char **argv)
 		{ "provider", required_argument, NULL, O_PROVIDER },
 		{ "hostfile", required_argument, NULL, O_HOSTFILE },
 		{ "host", required_argument, NULL, O_HOST },
+		{ "skip-preflight", no_argument, NULL, O_NOPRE },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "mpirun-arg", required_argument, NULL, O_MPIARG },
 		{ "quiet", no_argument, NULL, O_QUIET },
@@ -233,7 +242,7 @@ int cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool dry = false, quiet = false;
+	bool dry = false, quiet = false, preflight = true;
 	const char *report = NULL, *provider = NULL, *hostfile = NULL, *host = NULL, *idle = NULL;
 	const char *kernel = NULL, *bios = NULL, *initrd = NULL, *append = NULL, *disk = NULL;
 	const char *smp = "1", *mem = "128M";
@@ -247,6 +256,7 @@ int cmd_run(int argc, char **argv)
 		case O_PROVIDER: provider = optarg; break;
 		case O_HOSTFILE: hostfile = optarg; break;
 		case O_HOST: host = optarg; break;
+		case O_NOPRE: preflight = false; break;
 		case O_IDLE: idle = optarg; break;
 		case O_MPIARG: av_push(&extra, optarg); break;
 		case O_QUIET: quiet = true; break;
@@ -356,7 +366,16 @@ int cmd_run(int argc, char **argv)
 	if (file)
 		abs_path(file, descpath, sizeof(descpath));
 	unsigned nodes = d->machine.nodes;
-	bool multi_host = hostfile || host;
+	struct launcher_slurm slurm;
+	if (launcher_slurm_check(nodes, file && !tmpdesc[0] ? file : NULL, &slurm, err, sizeof(err))) {
+		fprintf(stderr, "disco run: %s\n", err);
+		if (tmpdesc[0])
+			unlink(tmpdesc);
+		desc_free(d);
+		return 2;
+	}
+	/* an allocation of several hosts is spread over them by mpirun itself */
+	bool multi_host = hostfile || host || (slurm.in_allocation && slurm.hosts > 1);
 	const char *prov = provider ? provider : (d->machine.provider != PROV_AUTO ? desc_provider_name(d->machine.provider)
 						  : (multi_host ? "tcp" : "shm"));
 	char report_abs[PATH_MAX + DESC_PATH_MAX + 2];
@@ -446,6 +465,27 @@ int cmd_run(int argc, char **argv)
 			unlink(tmpdesc);
 		desc_free(d);
 		return 0;
+	}
+	if (multi_host && preflight) {
+		const char *t = getenv("DISCO_PREFLIGHT_TIMEOUT");
+		struct launcher_preflight pf = {
+			.mpirun = mpirun,
+			.hostfile = hostfile,
+			.hostlist = host,
+			.mpirun_args = extra.v,
+			.n_mpirun_args = extra.n,
+			.node_prog = node_prog,
+			.desc_path = descpath,
+			.desc = d,
+			.timeout_s = t && atof(t) > 0 ? atof(t) : 30,
+			.quiet = quiet,
+		};
+		if (launcher_preflight(&pf, stderr)) {
+			if (tmpdesc[0])
+				unlink(tmpdesc);
+			desc_free(d);
+			return 1;
+		}
 	}
 	desc_free(d);
 
