@@ -83,6 +83,7 @@ struct coh_mem_config {
 	unsigned line_size;	/* 0 = COH_LINE_DEFAULT */
 	size_t cache_bytes;	/* remote-line cache capacity; 0 = 1 MiB */
 	unsigned ways;		/* associativity; 0 = 4 */
+	unsigned spin_us;	/* blocking forms poll this long after the last event before sleeping; 0 = 50 */
 };
 
 /*
@@ -164,6 +165,7 @@ struct coh_mem_stats {
 	uint64_t fwd_recv;			/* forwards served as owner */
 	uint64_t writebacks, evictions;
 	uint64_t queued_at_home, deferred;	/* races: requests queued at a busy home, messages held for a retry */
+	uint64_t inv_overtook;			/* races: an INV overtook a read's data (data used once) */
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
 	uint64_t dropped;			/* malformed or unexpected messages */
 	uint64_t page_recalls, page_copies;
@@ -185,7 +187,8 @@ struct coh_rc_way {
 	uint8_t rstate;		/* the copy held (state is 0 while held for a retry) */
 	uint8_t busy;		/* a miss is in flight for it (not a victim) */
 	uint8_t ref;		/* clock reference bit */
-	uint32_t pad_;
+	uint8_t once;		/* held for one access, then invalid (an INV overtook the data) */
+	uint8_t pad_[3];
 	uint8_t *data;
 };
 

@@ -32,7 +32,7 @@ enum {
 	M_TYPE_END
 };
 
-enum { F_EXCL = 1, F_UPGRADE = 2 };
+enum { F_EXCL = 1, F_UPGRADE = 2, F_NOUNBLOCK = 4 };	/* NOUNBLOCK: a clean read, the home is not waiting */
 
 /* Every protocol message: this header, then line data for data types. */
 struct pmsg {
@@ -78,6 +78,7 @@ struct mshr {			/* a miss in flight to a remote line */
 	uint64_t line;
 	struct coh_rc_way *way;
 	bool write, has_data;
+	bool inv_after;		/* invalidated while the data was in flight: use it once */
 	uint64_t t0;
 };
 
@@ -109,6 +110,7 @@ struct page_recall {
 struct coh_mem {
 	struct coh_mem_fast fast;	/* first: the inline hit path reads it */
 	unsigned self, n, line_size, line_shift;
+	uint64_t spin_ns;
 	uint64_t line_mask_node;	/* line number -> home line index */
 
 	struct coh_transport_ops ops;
@@ -135,6 +137,8 @@ struct coh_mem {
 	struct wbuf *wb[HBUCKETS];
 	unsigned nmshr, nwb;
 	struct deferred *held_msgs;	/* messages waiting for a held line's retry */
+	uint64_t *unblock_q;		/* UNBLOCKs not sent yet: off the miss's critical path */
+	unsigned n_unblock, cap_unblock;
 
 	/* proto.c */
 	struct coh_req *waiters;	/* requests to complete when their line (or any way) frees */
@@ -193,5 +197,6 @@ void coh_rc_fini(struct coh_mem *m);
 int coh_rc_miss(struct coh_mem *m, uint64_t line, int write, void **ptr, unsigned off);
 void coh_rc_recv(struct coh_mem *m, unsigned src, unsigned type, const struct pmsg *h, const uint8_t *data);
 unsigned coh_rc_release_holds(struct coh_mem *m, bool force);
+void coh_rc_flush_unblocks(struct coh_mem *m);
 
 #endif

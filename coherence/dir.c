@@ -22,8 +22,8 @@
  * in-order access gives sequential consistency.
  *
  *   state  request from R      action                                     replies due           then
- *   I      GETS                DATA to R                                  UNBLOCK               S{R}
- *   S      GETS                DATA to R                                  UNBLOCK               S+{R}
+ *   I      GETS                DATA(no unblock) to R                      -                     S{R}
+ *   S      GETS                DATA(no unblock) to R                      -                     S+{R}
  *   M(O)   GETS                FWD_GETS(R) to O; O: DATA to R, SHWB home  SHWB, UNBLOCK         S{O,R}
  *   I      GETX                DATA(excl) to R                            UNBLOCK               M(R)
  *   S      GETX[upgrade]       INV to sharers but R; after the acks:      acks, UNBLOCK         M(R)
@@ -43,7 +43,11 @@
  * line in flight (queued); an eviction crossing a forward (the owner keeps
  * the evicted data in a writeback buffer until PUT_ACK and serves forwards
  * from it; the home finds the PUTX stale when it reaches the head of the
- * queue). Forwards never overtake grants: the home waits for the UNBLOCK.
+ * queue). Forwards never overtake grants: the home waits for the UNBLOCK of
+ * every grant but the clean read's, and nobody forwards to a sharer; an INV
+ * that overtakes a clean read's data is acked at once and the data serves
+ * the waiting accesses once (they are ordered before the invalidating write:
+ * the home served the read first), then is dropped.
  *
  * Local holds: when a local transaction completes and a local request waits
  * for it, the line is held (hstate 0, queue not served) until that request
@@ -253,14 +257,13 @@ static void dir_process(struct coh_mem *m, struct htxn *t, unsigned src, unsigne
 			t->pending = 2;
 			t->final = mk(DIR_S, bit_of(m, o) | bit_of(m, src));
 			coh_msg_send(m, o, M_FWD_GETS, line, src, 0, NULL);
+			t->active = true;
 		} else {
-			t->pending = 1;
-			t->final = mk(DIR_S, vec_of(e) | bit_of(m, src));
-			m->dir[idx] = t->final;
+			/* two hops and done: no UNBLOCK (an INV may overtake the data: rcache.c) */
+			m->dir[idx] = mk(DIR_S, vec_of(e) | bit_of(m, src));
 			set_hs(m, idx, 1);
-			coh_msg_send(m, src, M_DATA, line, m->self, 0, line_mem(m, idx));
+			coh_msg_send(m, src, M_DATA, line, m->self, F_NOUNBLOCK, line_mem(m, idx));
 		}
-		t->active = true;
 		return;
 	case K_GETX:
 		coh_dir_count(m, idx, src, (flags & F_UPGRADE) ? COH_MISS_UPGRADE : COH_MISS_WRITE);

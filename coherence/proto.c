@@ -108,6 +108,7 @@ struct coh_mem *coh_mem_create_ops(const struct coh_transport_ops *ops, void *ct
 	m->self = cfg->self;
 	m->n = cfg->nodes;
 	m->line_size = ls;
+	m->spin_ns = (uint64_t)(cfg->spin_us ? cfg->spin_us : 50) * 1000;
 	m->line_shift = (unsigned)__builtin_ctz(ls);
 	m->line_mask_node = (1ull << (COH_MADDR_OFF_BITS - m->line_shift)) - 1;
 	m->nlines = cfg->mem_len >> m->line_shift;
@@ -400,10 +401,13 @@ int coh_mem_get(struct coh_mem *m, coh_maddr_t a, int mode, void **ptr, struct c
 int coh_mem_poll(struct coh_mem *m)
 {
 	uint64_t before = m->n_events;
+	unsigned k = m->n_unblock;
+	if (m->n_unblock)
+		coh_rc_flush_unblocks(m);
 	int r = m->ops.poll(m->ctx);
 	if (r < 0)
 		return -EIO;
-	unsigned k = coh_rc_release_holds(m, false);
+	k += coh_rc_release_holds(m, false);
 	k += coh_dir_release_holds(m, false);
 	if (m->recalls)
 		k += coh_dir_serve_recalls(m);
@@ -412,7 +416,7 @@ int coh_mem_poll(struct coh_mem *m)
 
 int coh_mem_busy(const struct coh_mem *m)
 {
-	return m->held_msgs || m->nheld || m->recalls;
+	return m->held_msgs || m->nheld || m->recalls || m->n_unblock;
 }
 
 /* Serve the transport until *flag clears (or cond), spinning briefly, then sleeping. */
@@ -434,7 +438,7 @@ static int serve_until(struct coh_mem *m, const int *pending, const unsigned *ta
 		}
 		if (timeout_ms >= 0 && t - t0 > (uint64_t)timeout_ms * 1000000ull)
 			return -ETIMEDOUT;
-		if (t - last < 50000 || !m->ops.wait)
+		if (t - last < m->spin_ns || !m->ops.wait)
 			continue;
 		if ((pending && !*pending) || (tag && *tag == want))
 			return 0;
@@ -644,6 +648,7 @@ json_t *coh_mem_stats_json(const struct coh_mem *m)
 	PUT("evictions", s->evictions);
 	PUT("queued_at_home", s->queued_at_home);
 	PUT("deferred", s->deferred);
+	PUT("inv_overtook_data", s->inv_overtook);
 	PUT("msgs_sent", s->msgs_sent);
 	PUT("msgs_recv", s->msgs_recv);
 	PUT("bytes_sent", s->bytes_sent);

@@ -14,7 +14,11 @@
  *   I         read miss                GETS to home                        IS_D
  *   I         write miss               GETX to home                        IM_D
  *   S         write miss               GETX(upgrade) to home; reads hit    SM_A
- *   IS_D      DATA                     UNBLOCK to home                     S
+ *   IS_D      DATA from home           (clean read: no UNBLOCK)            S
+ *   IS_D      DATA from owner          UNBLOCK to home                     S
+ *   IS_D      INV                      INV_ACK; the data, when it comes,   IS_D_I
+ *                                      serves the waiting accesses once
+ *   IS_D_I    DATA                     held for one access, then dropped   I
  *   IM_D      DATA(excl)               UNBLOCK to home                     M
  *   SM_A      GRANT / DATA(excl)       UNBLOCK to home                     M
  *   SM_A      INV                      INV_ACK (the upgrade now needs data) IM_D
@@ -87,6 +91,7 @@ void coh_rc_fini(struct coh_mem *m)
 		m->held_msgs = d->next;
 		free(d);
 	}
+	free(m->unblock_q);
 	free(m->ways);
 	free(m->hand);
 	free(m->cache_data);
@@ -143,6 +148,7 @@ static void clear_way(struct coh_rc_way *w)
 	w->state = w->rstate = 0;
 	w->busy = 0;
 	w->ref = 0;
+	w->once = 0;
 }
 
 /* Make room: a dirty victim goes to a writeback buffer and home; a clean one silently. */
@@ -200,7 +206,16 @@ int coh_rc_miss(struct coh_mem *m, uint64_t line, int write, void **ptr, unsigne
 	if (w && held(w)) {
 		w->state = w->rstate;	/* the retry: deferred messages go at the next poll */
 		w->ref = 1;
-		if (w->rstate > (unsigned)write) {
+		if (w->once) {
+			/* the data is older than an invalidation already acked: one access, then gone */
+			clear_way(w);
+			coh_lost_notify(m, line, COH_LOST_INVAL);
+			if (!write) {
+				*ptr = w->data + off;
+				return 0;
+			}
+			w = NULL;
+		} else if (w->rstate > (unsigned)write) {
 			*ptr = w->data + off;
 			return 0;
 		}
@@ -245,10 +260,12 @@ int coh_rc_miss(struct coh_mem *m, uint64_t line, int write, void **ptr, unsigne
 	m->nmshr++;
 	m->st.remote_misses++;
 	coh_msg_send(m, home, write ? M_GETX : M_GETS, line, m->self, x->has_data ? F_UPGRADE : 0, NULL);
+	if (m->n_unblock)
+		coh_rc_flush_unblocks(m);
 	return -EAGAIN;
 }
 
-static void fill_done(struct coh_mem *m, struct mshr *x, unsigned src)
+static void fill_done(struct coh_mem *m, struct mshr *x, unsigned src, unsigned h_flags)
 {
 	struct coh_rc_way *w = x->way;
 	uint64_t line = x->line;
@@ -260,12 +277,39 @@ static void fill_done(struct coh_mem *m, struct mshr *x, unsigned src)
 		m->st.two_hop++;
 	else
 		m->st.three_hop++;
-	coh_msg_send(m, home, M_UNBLOCK, line, m->self, 0, NULL);
+	if ((h_flags & F_NOUNBLOCK) && src == home && w->rstate == 1)
+		goto unblocked;
+	/*
+	 * The home's transaction ends with our UNBLOCK; send it from the next
+	 * engine call, after the waiting access ran (the home only needs it
+	 * before it serves the line's next request).
+	 */
+	if (m->n_unblock == m->cap_unblock) {
+		unsigned cap = m->cap_unblock ? 2 * m->cap_unblock : 64;
+		uint64_t *q = realloc(m->unblock_q, cap * sizeof(*q));
+		if (q) {
+			m->unblock_q = q;
+			m->cap_unblock = cap;
+		}
+	}
+	if (m->n_unblock < m->cap_unblock)
+		m->unblock_q[m->n_unblock++] = line;
+	else
+		coh_msg_send(m, home, M_UNBLOCK, line, m->self, 0, NULL);
+unblocked:;
+	bool once = x->inv_after && w->rstate == 1;
 	mshr_free(m, x);
 	/* hold it for the waiters' retry, unless nobody waits */
 	w->state = 0;
-	if (coh_waiters_wake(m, line, 0) == 0)
-		w->state = w->rstate;
+	w->once = once;
+	if (coh_waiters_wake(m, line, 0) == 0) {
+		if (once) {
+			clear_way(w);
+			coh_lost_notify(m, line, COH_LOST_INVAL);
+		} else {
+			w->state = w->rstate;
+		}
+	}
 	coh_waiters_wake_stalled(m);
 }
 
@@ -309,7 +353,7 @@ void coh_rc_recv(struct coh_mem *m, unsigned src, unsigned type, const struct pm
 		}
 		memcpy(x->way->data, data, m->line_size);
 		x->way->rstate = (h->flags & F_EXCL) ? 2 : 1;
-		fill_done(m, x, src);
+		fill_done(m, x, src, h->flags);
 		return;
 	case M_GRANT:
 		x = mshr_find(m, line);
@@ -318,7 +362,7 @@ void coh_rc_recv(struct coh_mem *m, unsigned src, unsigned type, const struct pm
 			return;
 		}
 		x->way->rstate = 2;
-		fill_done(m, x, src);
+		fill_done(m, x, src, 0);
 		return;
 	case M_ERR:
 		x = mshr_find(m, line);
@@ -348,8 +392,12 @@ void coh_rc_recv(struct coh_mem *m, unsigned src, unsigned type, const struct pm
 			coh_lost_notify(m, line, COH_LOST_INVAL);
 		}
 		x = mshr_find(m, line);
-		if (x)
+		if (x && x->has_data)
 			x->has_data = false;
+		else if (x && !x->write) {
+			x->inv_after = true;
+			m->st.inv_overtook++;
+		}
 		m->st.inval_recv++;
 		coh_msg_send(m, home, M_INV_ACK, line, m->self, 0, NULL);
 		return;
@@ -405,6 +453,13 @@ void coh_rc_recv(struct coh_mem *m, unsigned src, unsigned type, const struct pm
 		return;
 	}
 	coh_drop(m, src, type, "unexpected message at the requester");
+}
+
+void coh_rc_flush_unblocks(struct coh_mem *m)
+{
+	for (unsigned i = 0; i < m->n_unblock; i++)
+		coh_msg_send(m, coh_home_of(m, m->unblock_q[i]), M_UNBLOCK, m->unblock_q[i], m->self, 0, NULL);
+	m->n_unblock = 0;
 }
 
 /* Serve deferred messages whose line was retried, or all held past the limit (or force). */

@@ -167,6 +167,20 @@ static bool t_deliver(struct t_net *net)
 	return true;
 }
 
+/* Deliver everything and let every node send what it postponed. */
+static void t_drain(struct t_net *net)
+{
+	for (;;) {
+		while (t_deliver(net))
+			;
+		bool more = false;
+		for (unsigned i = 0; i < net->n; i++)
+			more |= coh_mem_poll(net->nodes[i].m) > 0;
+		if (!more && !net->npool)
+			return;
+	}
+}
+
 /* ---- vCPUs running operation lists ---- */
 
 enum { OP_R, OP_W, OP_INC };
@@ -281,8 +295,7 @@ static void test_basic(void **state)
 	struct coh_req rq = { 0 };
 	assert_int_equal(coh_mem_get(m0, a, COH_READ, &p, &rq), -EAGAIN);
 	assert_int_equal(rq.pending, 1);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(rq.pending, 0);
 	assert_int_equal(coh_mem_get(m0, a, COH_READ, &p, &rq), 0);
 	assert_int_equal(*(uint64_t *)p, 42);
@@ -291,16 +304,14 @@ static void test_basic(void **state)
 	assert_null(coh_mem_lookup(m1, a, 1));
 	/* node 2 writes: node 0 invalidated */
 	assert_int_equal(coh_mem_get(m2, a, COH_WRITE, &p, &rq), -EAGAIN);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(coh_mem_get(m2, a, COH_WRITE, &p, &rq), 0);
 	*(uint64_t *)p = 43;
 	assert_null(coh_mem_lookup(m0, a, 0));
 	assert_null(coh_mem_lookup(m1, a, 0));
 	/* node 0 reads: three hops */
 	assert_int_equal(coh_mem_get(m0, a, COH_READ, &p, &rq), -EAGAIN);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(coh_mem_get(m0, a, COH_READ, &p, &rq), 0);
 	assert_int_equal(*(uint64_t *)p, 43);
 	struct coh_mem_stats st;
@@ -312,8 +323,7 @@ static void test_basic(void **state)
 	assert_int_equal(((uint64_t *)net->nodes[1].mem)[3], 43);
 	/* home writes: recalls everything */
 	assert_int_equal(coh_mem_get(m1, a, COH_WRITE, &p, &rq), -EAGAIN);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(coh_mem_get(m1, a, COH_WRITE, &p, &rq), 0);
 	assert_ptr_equal(p, net->nodes[1].mem + 24);
 	assert_null(coh_mem_lookup(m0, a, 0));
@@ -343,13 +353,11 @@ static void test_upgrade_evict(void **state)
 	struct coh_req rq = { 0 };
 	coh_maddr_t a = COH_MADDR(1, 0);
 	assert_int_equal(coh_mem_get_wait(m0, a, COH_READ, &p, 0), -ETIMEDOUT);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	coh_mem_poll(m0);
 	assert_int_equal(coh_mem_get(m0, a, COH_READ, &p, &rq), 0);
 	assert_int_equal(coh_mem_get(m0, a, COH_WRITE, &p, &rq), -EAGAIN);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(coh_mem_get(m0, a, COH_WRITE, &p, &rq), 0);
 	*(uint64_t *)p = 7;
 	struct coh_mem_stats st;
@@ -358,8 +366,7 @@ static void test_upgrade_evict(void **state)
 	/* fill the set with two more lines: the dirty one is written back */
 	for (unsigned k = 1; k <= 2; k++) {
 		assert_int_equal(coh_mem_get(m0, COH_MADDR(1, k * 128), COH_WRITE, &p, &rq), -EAGAIN);
-		while (t_deliver(net))
-			;
+		t_drain(net);
 		assert_int_equal(coh_mem_get(m0, COH_MADDR(1, k * 128), COH_WRITE, &p, &rq), 0);
 	}
 	coh_mem_get_stats(m0, &st);
@@ -371,12 +378,10 @@ static void test_upgrade_evict(void **state)
 	assert_int_equal(coh_mem_get(m0, COH_MADDR(1, 384), COH_READ, &p, &rq), -EAGAIN);
 	assert_int_equal(coh_mem_get(m0, COH_MADDR(1, 512), COH_READ, &p, &rq), -EAGAIN);
 	net->fifo = 0;
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	for (unsigned i = 0; i < 4; i++)
 		coh_mem_poll(m0), coh_mem_poll(m1);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(coh_mem_get(m1, COH_MADDR(1, 256), COH_READ, &p, &rq), 0);
 	t_net_free(net);
 }
@@ -453,12 +458,14 @@ static void t_random_run(unsigned n, unsigned line, size_t cache, unsigned ways,
 		tot.inval_recv += st.inval_recv;
 		tot.writebacks += st.writebacks;
 		tot.upgrades += st.upgrades;
+		tot.inv_overtook += st.inv_overtook;
 	}
 	if (getenv("T_VERBOSE"))
-		printf("n %u line %u cache %zu: 3-hop %llu queued %llu deferred %llu inval %llu wb %llu upg %llu\n", n, line, cache,
+		printf("n %u line %u cache %zu: 3-hop %llu queued %llu deferred %llu inval %llu wb %llu upg %llu overtook %llu\n", n, line, cache,
 		       (unsigned long long)tot.three_hop, (unsigned long long)tot.queued_at_home,
 		       (unsigned long long)tot.deferred, (unsigned long long)tot.inval_recv,
-		       (unsigned long long)tot.writebacks, (unsigned long long)tot.upgrades);
+		       (unsigned long long)tot.writebacks, (unsigned long long)tot.upgrades,
+		       (unsigned long long)tot.inv_overtook);
 	assert_true(tot.three_hop > 0 && tot.inval_recv > 0);
 	for (unsigned c = 0; c < ncpu; c++) {
 		free(cpus[c].ops);
@@ -470,24 +477,24 @@ static void t_random_run(unsigned n, unsigned line, size_t cache, unsigned ways,
 static void test_random_small(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 20; seed++)
+	for (uint64_t seed = 1; seed <= 200; seed++)
 		t_random_run(4, 128, 64 * 1024, 4, 300, seed);
 }
 
 static void test_random_tiny_cache(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 20; seed++)
-		t_random_run(3, 128, 256, 2, 300, seed + 100);
-	for (uint64_t seed = 1; seed <= 5; seed++)
-		t_random_run(8, 64, 128, 1, 200, seed + 200);
+	for (uint64_t seed = 1; seed <= 200; seed++)
+		t_random_run(3, 128, 256, 2, 300, seed + 1000);
+	for (uint64_t seed = 1; seed <= 50; seed++)
+		t_random_run(8, 64, 128, 1, 200, seed + 2000);
 }
 
 static void test_random_big_lines(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 5; seed++)
-		t_random_run(3, 4096, 3 * 4096, 1, 200, seed + 300);
+	for (uint64_t seed = 1; seed <= 30; seed++)
+		t_random_run(3, 4096, 3 * 4096, 1, 200, seed + 3000);
 }
 
 static void test_random_coarse(void **state)
@@ -566,11 +573,11 @@ static void test_litmus(void **state)
 	const struct t_op *mp[] = { mp0, mp1 }, *sb[] = { sb0, sb1 }, *iriw[] = { iw0, iw1, ir2, ir3 };
 	unsigned l22[] = { 2, 2 }, l1122[] = { 1, 1, 2, 2 };
 	unsigned nodes2[] = { 0, 1 }, nodes3[] = { 0, 1, 2 }, nodes4[] = { 0, 1, 2, 3 };
-	t_litmus("MP", 2, 2, nodes2, mp, l22, mp_forbidden, 300);
-	t_litmus("MP/3", 3, 2, nodes3, mp, l22, mp_forbidden, 300);
-	t_litmus("SB", 2, 2, nodes2, sb, l22, sb_forbidden, 300);
-	t_litmus("SB/3", 3, 2, nodes3 + 1, sb, l22, sb_forbidden, 300);
-	t_litmus("IRIW", 4, 4, nodes4, iriw, l1122, iriw_forbidden, 300);
+	t_litmus("MP", 2, 2, nodes2, mp, l22, mp_forbidden, 3000);
+	t_litmus("MP/3", 3, 2, nodes3, mp, l22, mp_forbidden, 3000);
+	t_litmus("SB", 2, 2, nodes2, sb, l22, sb_forbidden, 3000);
+	t_litmus("SB/3", 3, 2, nodes3 + 1, sb, l22, sb_forbidden, 3000);
+	t_litmus("IRIW", 4, 4, nodes4, iriw, l1122, iriw_forbidden, 3000);
 }
 
 /* Page recall at the home and page copy (RMA read path) to another node. */
@@ -638,8 +645,7 @@ static void test_bad_messages(void **state)
 	struct coh_req rq = { 0 };
 	void *p;
 	assert_int_equal(coh_mem_get(m1, COH_MADDR(0, T_MEM + 4096), COH_READ, &p, &rq), -EAGAIN);
-	while (t_deliver(net))
-		;
+	t_drain(net);
 	assert_int_equal(rq.pending, 0);
 	assert_int_equal(rq.status, -EFAULT);
 	/* bad configurations */
