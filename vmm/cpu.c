@@ -481,6 +481,10 @@ L_LD##S:	LOAD(uint64_t, 8, L); \
 L_SW##S:	STORE(uint32_t, 4, L); \
 L_SD##S:	STORE(uint64_t, 8, L); \
 L_LUI##S:	RD = IMM; NEXT(L); \
+L_LI##S:	RD = IMM; NEXT(L); \
+L_MV##S:	RD = S1; NEXT(L); \
+L_BEQZ##S:	BRANCH(S1 == 0, L); \
+L_BNEZ##S:	BRANCH(S1 != 0, L); \
 L_ADDI##S:	RD = S1 + IMM; NEXT(L); \
 L_ANDI##S:	RD = S1 & IMM; NEXT(L); \
 L_SLLI##S:	RD = S1 << d->imm; NEXT(L); \
@@ -498,7 +502,8 @@ L_SUBW##S:	RD = sx32(S1 - S2); NEXT(L);
 /* ops with a 16-bit form: two dispatch entries, two handler copies */
 #define OPS_C(X) \
 	X(JAL) X(JALR) X(BEQ) X(BNE) X(LW) X(LD) X(SW) X(SD) X(LUI) X(ADDI) X(ANDI) \
-	X(SLLI) X(SRLI) X(SRAI) X(ADD) X(SUB) X(XOR) X(OR) X(AND) X(ADDIW) X(ADDW) X(SUBW)
+	X(SLLI) X(SRLI) X(SRAI) X(ADD) X(SUB) X(XOR) X(OR) X(AND) X(ADDIW) X(ADDW) X(SUBW) \
+	X(LI) X(MV) X(BEQZ) X(BNEZ)
 /* ops with no 16-bit form (or whose handler does not advance the pc) */
 #define OPS_4(X) \
 	X(DECODE) X(ILLEGAL) X(AUIPC) X(BLT) X(BGE) X(BLTU) X(BGEU) \

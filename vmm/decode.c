@@ -342,6 +342,27 @@ bad:
 	d->op |= OP_C;
 }
 
+/* Cheaper special cases of a few frequent forms (decode.h). */
+static void specialize(struct dinsn *d)
+{
+	unsigned op = d->op & ~OP_C;
+
+	if (op == OP_ADDI && d->rs1 == 0) {
+		op = OP_LI;
+	} else if (op == OP_ADDI && d->imm == 0) {
+		op = OP_MV;
+	} else if (op == OP_ADD && d->rs1 == 0) {
+		op = OP_MV;
+		d->rs1 = d->rs2;
+		d->rs2 = 0;
+	} else if (op == OP_BEQ && d->rs2 == 0) {
+		op = OP_BEQZ;
+	} else if (op == OP_BNE && d->rs2 == 0) {
+		op = OP_BNEZ;
+	}
+	d->op = (uint8_t)(op | (d->op & OP_C));
+}
+
 /* decode_insn - one instruction; a 16-bit one in the low half of raw. */
 void decode_insn(uint32_t raw, struct dinsn *d)
 {
@@ -349,6 +370,7 @@ void decode_insn(uint32_t raw, struct dinsn *d)
 		dec32(raw, d);
 	else
 		dec16(raw & 0xffff, d);
+	specialize(d);
 }
 
 void code_page_decode(struct code_page *cp, const uint8_t *host, unsigned off)

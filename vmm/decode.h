@@ -11,6 +11,9 @@
  *  - CSR ops: imm = CSR number, rs1 = register or zimm;
  *  - AMO_W/AMO_D: imm = funct5;
  *  - ILLEGAL: imm = the instruction bits (mtval);
+ *  - LI (ADDI from x0), MV (ADDI 0, ADD from x0: rs1 = the source), BEQZ,
+ *    BNEZ (rs2 = x0): forms common enough in compiled code to save an
+ *    operand load;
  *  - PAGE_END: the sentinel after a page's last slot: sequential flow
  *    reaching it continues with a fetch-TLB lookup of the next page.
  * The raw bits of SYSTEM instructions that may trap as illegal are rebuilt
@@ -34,7 +37,8 @@
 	X(AMO_W) X(AMO_D) \
 	X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) X(MRET) X(SRET) X(WFI) X(SFENCE_VMA) \
 	X(CSRRW) X(CSRRS) X(CSRRC) X(CSRRWI) X(CSRRSI) X(CSRRCI) \
-	X(NOP) X(PAGE_END)
+	X(NOP) X(PAGE_END) \
+	X(LI) X(MV) X(BEQZ) X(BNEZ)
 
 #define OP_ENUM(n) OP_##n,
 enum op { OP_LIST(OP_ENUM) OP_COUNT };

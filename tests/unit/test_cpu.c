@@ -627,7 +627,7 @@ static void test_compressed_all(void **state)
 	static const uint8_t ok[] = {
 		OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_LW, OP_LD, OP_SW, OP_SD, OP_LUI, OP_ADDI, OP_ANDI,
 		OP_SLLI, OP_SRLI, OP_SRAI, OP_ADD, OP_SUB, OP_XOR, OP_OR, OP_AND, OP_ADDIW, OP_ADDW,
-		OP_SUBW, OP_EBREAK, OP_ILLEGAL,
+		OP_SUBW, OP_EBREAK, OP_ILLEGAL, OP_LI, OP_MV, OP_BEQZ, OP_BNEZ,
 	};
 	unsigned illegal = 0;
 	(void)state;
