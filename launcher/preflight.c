@@ -21,13 +21,16 @@
  * failure stops `disco run` before a single node starts.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +73,7 @@ struct probe {
 	int status;		/* wait status; -1 while running or when killed for time */
 	bool timed_out;
 	char out_path[64], err_path[64];
+	char tmp_path[64];	/* its own Open MPI session directory here */
 };
 
 /* the answers of one probe, parsed */
@@ -310,6 +314,50 @@ static int judge(const char *host, const struct answers *a, const struct answers
 	return bad;
 }
 
+/*
+ * Signal a probe and everything it started. mpirun puts its ssh (or agent)
+ * children in process groups of their own, so killing mpirun's group would
+ * leave an ssh to an unreachable host behind: walk /proc for descendants.
+ */
+static void kill_tree(pid_t root, int sig)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	if (d) {
+		while ((e = readdir(d))) {
+			char path[300], buf[512];
+			pid_t pid = (pid_t)atoi(e->d_name);
+			if (pid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+			FILE *f = fopen(path, "r");
+			if (!f)
+				continue;
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = 0;
+			/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+			char *rp = strrchr(buf, ')');
+			int ppid = 0;
+			if (rp && sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == root)
+				kill_tree(pid, sig);
+		}
+		closedir(d);
+	}
+	kill(root, sig);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;	/* remove what can be removed */
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -349,7 +397,7 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 
 	/* argv: MPIRUN -np 1 --host H [--allow-run-as-root] ARGS... sh -c SCRIPT PROBE-ARGS... */
 	int pre = 0;
-	char **argv = calloc((size_t)(10 + pf->n_mpirun_args + nargs + 4), sizeof(char *));
+	char **argv = calloc((size_t)(12 + pf->n_mpirun_args + nargs + 4), sizeof(char *));
 	if (!argv) {
 		r = -ENOMEM;
 		goto out_dir;
@@ -359,6 +407,15 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 	argv[pre++] = (char *)"1";
 	argv[pre++] = (char *)"--host";
 	int host_slot = pre++;
+	/*
+	 * Probes started at once share the session directory Open MPI makes
+	 * under /tmp for this host, and one that ends removes it while another
+	 * creates its own in it ("A call to mkdir was unable to create the
+	 * desired directory"): each gets a base of its own here.
+	 */
+	argv[pre++] = (char *)"--mca";
+	argv[pre++] = (char *)"orte_local_tmpdir_base";
+	int tmp_slot = pre++;
 	if (geteuid() == 0)
 		argv[pre++] = (char *)"--allow-run-as-root";
 	if (getenv("DISCO_GUEST_DIR")) {
@@ -380,10 +437,13 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 		struct probe *p = &pr[i];
 		snprintf(p->out_path, sizeof(p->out_path), "%s/%u.out", dir, i);
 		snprintf(p->err_path, sizeof(p->err_path), "%s/%u.err", dir, i);
+		snprintf(p->tmp_path, sizeof(p->tmp_path), "%s/%u.d", dir, i);
 		p->status = -1;
 		if (i < n) {
 			snprintf(p->host, sizeof(p->host), "%s", hosts[i]);
+			mkdir(p->tmp_path, 0700);
 			argv[host_slot] = p->host;
+			argv[tmp_slot] = p->tmp_path;
 			p->pid = spawn(argv, p->out_path, p->err_path);
 		} else {
 			snprintf(p->host, sizeof(p->host), "this host");
@@ -421,13 +481,16 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 			for (unsigned i = 0; i <= n; i++)
 				if (pr[i].pid > 0) {
 					pr[i].timed_out = true;
+					kill_tree(pr[i].pid, SIGTERM);
 					kill(-pr[i].pid, SIGTERM);
 				}
 			killed = true;
 		} else if (killed && el > pf->timeout_s + 5) {
 			for (unsigned i = 0; i <= n; i++)
-				if (pr[i].pid > 0)
+				if (pr[i].pid > 0) {
+					kill_tree(pr[i].pid, SIGKILL);
 					kill(-pr[i].pid, SIGKILL);
+				}
 		}
 		usleep(20000);
 	}
@@ -476,6 +539,8 @@ out_files:
 	for (unsigned i = 0; i <= n; i++) {
 		unlink(pr[i].out_path);
 		unlink(pr[i].err_path);
+		if (pr[i].tmp_path[0])
+			nftw(pr[i].tmp_path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
 out_dir:
 	rmdir(dir);

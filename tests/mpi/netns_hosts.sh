@@ -85,6 +85,7 @@ cat > "$T/agent" <<EOF
 #!/bin/sh
 host=\$1; shift
 case "\$host" in $P-h[0-9]) ;; *) echo "agent: \$host: not a host of this test" >&2; exit 255;; esac
+[ "\$host" = $P-h8 ] && exec sleep 60     # a host that drops the connection silently
 [ -e "/run/netns/\$host" ] || { echo "ssh: connect to host \$host port 22: No route to host" >&2; exit 255; }
 hide=/nonexistent
 [ -e "$T/hide-\$host" ] && hide="$DISCO_BUILD/node"
@@ -162,17 +163,24 @@ done
 echo "ok: 3 hosts (${HOSTS[*]}) on tcp;ofi_rxm over veths, same results as one host, $(echo "$t1 - $t0" | bc 2>/dev/null || echo '?') s"
 grep -q 'pre-flight' <<<"$many" && echo "   $(grep 'pre-flight' <<<"$many" | head -n 1)"
 
-# 3. pre-flight: an unreachable host is named, before any node starts
-echo "$P-h9 slots=1" > "$T/hostfile-bad"
-printf '%s slots=1\n' "${HOSTS[0]}" "${HOSTS[1]}" >> "$T/hostfile-bad"
-out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" timeout 60 "$DISCO" run --report "$T/bad.json" \
-  --hostfile "$T/hostfile-bad" "$T/m.ini" 2>&1)
+# 3. pre-flight: unreachable hosts are named, before any node starts: one
+# that refuses at once (h9) and one that never answers (h8)
+printf '%s slots=1\n' "$P-h9" "${HOSTS[0]}" "$P-h8" > "$T/hostfile-bad"
+t0=$(date +%s)
+out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" DISCO_PREFLIGHT_TIMEOUT=3 timeout 60 "$DISCO" run \
+  --report "$T/bad.json" --hostfile "$T/hostfile-bad" "$T/m.ini" 2>&1)
 rc=$?
-[ $rc != 0 ] || t_fail "a run with an unreachable host succeeded"
-[ $rc != 124 ] || t_fail "a run with an unreachable host hung"
-grep -q "$P-h9.*unreachable\|unreachable.*$P-h9" <<<"$out" || t_fail "the unreachable host is not named: $out"
+dt=$(( $(date +%s) - t0 ))
+[ $rc != 0 ] || t_fail "a run with unreachable hosts succeeded"
+[ $rc != 124 ] || t_fail "a run with unreachable hosts hung"
+[ $dt -lt 15 ] || t_fail "pre-flight took $dt s with a 3 s limit"
+grep -q "host $P-h9 is unreachable.*No route to host" <<<"$out" || t_fail "the refusing host is not named with the reason: $out"
+grep -q "host $P-h8 is unreachable: no answer" <<<"$out" || t_fail "the silent host is not named: $out"
+grep -q "host ${HOSTS[0]}" <<<"$out" && t_fail "a good host was blamed: $out"
 [ ! -e "$T/bad.json" ] || t_fail "a report was written: a node started"
-echo "ok: unreachable host named: $(grep -m1 "$P-h9" <<<"$out")"
+pgrep -f "$T/agent" >/dev/null && t_fail "pre-flight left launch agents running"
+echo "ok: unreachable hosts named in $dt s:"
+grep "unreachable" <<<"$out" | sed 's/^/   /'
 
 # 4. pre-flight: a host without disco-node is named
 touch "$T/hide-${HOSTS[2]}"
