@@ -1008,6 +1008,40 @@ static void test_sv39(void **state)
 	}
 }
 
+/* Sv48: a 4-level walk above Sv39's range; a non-canonical address faults */
+static void test_sv48(void **state)
+{
+	struct t_ctx *c = *state;
+	struct hart *h = c->h;
+	const uint64_t l3 = T_RAM + 0x110000, l2 = l3 + 0x1000, l1 = l3 + 0x2000, l0 = l3 + 0x3000;
+	const uint64_t va = 0x0000008040201000ull;	/* l3[1] l2[1] l1[1] l0[1] */
+	const uint32_t b[] = { LD(S2, S1, 8), LD(S3, S4, 0), WFI };
+
+	for (unsigned i = 0; i < 512; i++) {
+		t_put64(c, l3 + 8 * i, 0);
+		t_put64(c, l2 + 8 * i, 0);
+		t_put64(c, l1 + 8 * i, 0);
+		t_put64(c, l0 + 8 * i, 0);
+	}
+	t_put64(c, l3 + 0 * 8, t_pte(l2, PTE_V));
+	t_put64(c, l2 + 2 * 8, t_pte(T_RAM, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D));	/* code */
+	t_put64(c, l3 + 1 * 8, t_pte(l3 + 0x4000, PTE_V));	/* a second level-2 table */
+	for (unsigned i = 0; i < 512; i++)
+		t_put64(c, l3 + 0x4000 + 8 * i, 0);
+	t_put64(c, l3 + 0x4000 + 1 * 8, t_pte(l1, PTE_V));
+	t_put64(c, l1 + 1 * 8, t_pte(l0, PTE_V));
+	t_put64(c, l0 + 1 * 8, t_pte(T_RAM + 0x207000, PTE_V | PTE_R | PTE_A));
+	t_put64(c, T_RAM + 0x207008, 0x4848);
+	t_prologue(c, PRIV_S, T_RAM + 0x400, (9ull << 60) | (l3 >> 12), (1u << 13) | (1u << 15), 0);
+	t_put(c, T_RAM + 0x400, b, 3);
+	hart_set_reg(h, S1, va);
+	hart_set_reg(h, S4, 0x0000800000000000ull);	/* not canonical under Sv48 */
+	hart_run(h, 1000);
+	assert_int_equal(hart_get_reg(h, S2), 0x4848);
+	assert_int_equal(hart_get_reg(h, T0), EXC_LOAD_PAGE);
+	assert_int_equal(hart_get_reg(h, T1), 0x0000800000000000ull);
+}
+
 static void test_sfence_va(void **state)
 {
 	struct t_ctx *c = *state;
@@ -1372,6 +1406,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sbi_ecall, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_delegation, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sv39, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_sv48, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sfence_va, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_mmio, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_irq_priority, t_setup, t_teardown),
