@@ -217,15 +217,29 @@ static pid_t spawn(char **argv, const char *out_path, const char *err_path)
 	_exit(127);
 }
 
-static void parse_answers(const char *path, struct answers *a)
+/*
+ * Read a probe's answers. rank < 0: the whole output is one host's; rank >=
+ * 0: a joint probe's output (mpirun --tag-output), only the lines of that
+ * rank ("[JOB,RANK]<stdout>:LINE"). Returns 1 when that rank said anything.
+ */
+static int parse_answers(const char *path, int rank, struct answers *a)
 {
+	int any = 0;
 	memset(a, 0, sizeof(*a));
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return;
-	char line[PF_LINE];
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
+		return 0;
+	char buf[PF_LINE];
+	while (fgets(buf, sizeof(buf), f)) {
+		char *line = buf;
+		buf[strcspn(buf, "\n")] = 0;
+		if (rank >= 0) {
+			int r, off = 0;
+			if (sscanf(buf, "[%*d,%d]<stdout>:%n", &r, &off) < 1 || off == 0 || r != rank)
+				continue;
+			line = buf + off;
+			any = 1;
+		}
 		/* Open MPI may tag or prefix nothing here, but skip anything that is not ours */
 		if (!strncmp(line, "host ", 5))
 			snprintf(a->host, sizeof(a->host), "%s", line + 5);
@@ -242,6 +256,14 @@ static void parse_answers(const char *path, struct answers *a)
 			a->ended = true;
 	}
 	fclose(f);
+	return any;
+}
+
+/* host names equal, or equal up to the first dot (node01 and node01.cluster) */
+static bool same_host(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+	return !strcmp(a, b) || (la == lb && !strncmp(a, b, la));
 }
 
 /* The first line of a probe's stderr that says something (not an Open MPI banner rule). */
@@ -358,6 +380,46 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 	return 0;	/* remove what can be removed */
 }
 
+/*
+ * A joint probe: one mpirun over every host, answers tagged by rank. Each
+ * rank is judged under the host name it reports; hosts of the list that no
+ * rank reports are named when fewer hosts answered than were listed.
+ */
+static int judge_joint(const struct probe *p, char (*hosts)[256], unsigned n, const struct answers *here,
+		       const struct launcher_preflight *pf, FILE *out)
+{
+	struct answers a;
+	bool *answered = calloc(n, sizeof(bool));
+	unsigned ranks = 0, ended = 0;
+	int bad = 0;
+	if (!answered)
+		return 1;
+	for (int rank = 0; rank < PF_MAX_HOSTS && parse_answers(p->out_path, rank, &a); rank++) {
+		ranks++;
+		if (!a.ended)
+			continue;
+		ended++;
+		for (unsigned i = 0; i < n; i++)
+			if (same_host(hosts[i], a.host))
+				answered[i] = true;
+		bad += judge(a.host, &a, here, pf, out);
+	}
+	if (ended < n) {
+		char why[PF_LINE];
+		first_error_line(p->err_path, why, sizeof(why));
+		for (unsigned i = 0; i < n; i++)
+			if (!answered[i]) {
+				fprintf(out, "disco run: host %s did not answer the pre-flight probe%s%s\n", hosts[i],
+					p->timed_out ? " in time" : "", ended < ranks ? " completely" : "");
+				bad++;
+			}
+		if (why[0])
+			fprintf(out, "disco run: pre-flight: mpirun said: %s\n", why);
+	}
+	free(answered);
+	return bad;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -374,6 +436,14 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 	unsigned n = 0;
 	int bad = 0, r, nargs;
 	double t0 = now_s();
+	/*
+	 * Per host by default, so that an unreachable host is named; one joint
+	 * mpirun inside a Slurm allocation (whose hosts Slurm vouches for, and
+	 * where concurrent job steps may queue) or when asked
+	 * (DISCO_PREFLIGHT=joint, quicker with many hosts).
+	 */
+	const char *mode = getenv("DISCO_PREFLIGHT");
+	bool joint = !(pf->hostfile || pf->hostlist) || (mode && !strcmp(mode, "joint"));
 
 	if (!hosts)
 		return -ENOMEM;
@@ -397,16 +467,32 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 
 	/* argv: MPIRUN -np 1 --host H [--allow-run-as-root] ARGS... sh -c SCRIPT PROBE-ARGS... */
 	int pre = 0;
-	char **argv = calloc((size_t)(12 + pf->n_mpirun_args + nargs + 4), sizeof(char *));
+	char **argv = calloc((size_t)(16 + pf->n_mpirun_args + nargs + 4), sizeof(char *));
 	if (!argv) {
 		r = -ENOMEM;
 		goto out_dir;
 	}
 	argv[pre++] = (char *)pf->mpirun;
-	argv[pre++] = (char *)"-np";
-	argv[pre++] = (char *)"1";
-	argv[pre++] = (char *)"--host";
-	int host_slot = pre++;
+	int host_slot = 0;
+	if (joint) {
+		/* one process on each host of the hostfile, the --host list or the allocation */
+		argv[pre++] = (char *)"--map-by";
+		argv[pre++] = (char *)"ppr:1:node";
+		argv[pre++] = (char *)"--tag-output";
+		if (pf->hostfile) {
+			argv[pre++] = (char *)"--hostfile";
+			argv[pre++] = (char *)pf->hostfile;
+		}
+		if (pf->hostlist) {
+			argv[pre++] = (char *)"--host";
+			argv[pre++] = (char *)pf->hostlist;
+		}
+	} else {
+		argv[pre++] = (char *)"-np";
+		argv[pre++] = (char *)"1";
+		argv[pre++] = (char *)"--host";
+		host_slot = pre++;
+	}
 	/*
 	 * Probes started at once share the session directory Open MPI makes
 	 * under /tmp for this host, and one that ends removes it while another
@@ -439,10 +525,13 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 		snprintf(p->err_path, sizeof(p->err_path), "%s/%u.err", dir, i);
 		snprintf(p->tmp_path, sizeof(p->tmp_path), "%s/%u.d", dir, i);
 		p->status = -1;
+		if (joint && i > 0 && i < n)
+			continue;	/* pr[0] probes them all */
 		if (i < n) {
-			snprintf(p->host, sizeof(p->host), "%s", hosts[i]);
+			snprintf(p->host, sizeof(p->host), "%s", joint ? "(all)" : hosts[i]);
 			mkdir(p->tmp_path, 0700);
-			argv[host_slot] = p->host;
+			if (!joint)
+				argv[host_slot] = p->host;
 			argv[tmp_slot] = p->tmp_path;
 			p->pid = spawn(argv, p->out_path, p->err_path);
 		} else {
@@ -499,15 +588,19 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 		goto out_files;
 
 	struct answers here, a;
-	parse_answers(pr[n].out_path, &here);
+	parse_answers(pr[n].out_path, -1, &here);
 	if (!here.ended || strncmp(here.version, "0 ", 2)) {
 		fprintf(out, "disco run: pre-flight: disco-node does not run on this host (%s): %s\n", pf->node_prog,
 			here.version[0] ? here.version : here.node);
 		bad++;
 	}
+	if (joint) {
+		bad += judge_joint(&pr[0], hosts, n, &here, pf, out);
+		goto verdict;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct probe *p = &pr[i];
-		parse_answers(p->out_path, &a);
+		parse_answers(p->out_path, -1, &a);
 		if (p->timed_out && !a.ended) {
 			fprintf(out, "disco run: host %s is unreachable: no answer through mpirun within %.0f s\n", p->host,
 				pf->timeout_s);
@@ -525,6 +618,7 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 		}
 		bad += judge(p->host, &a, &here, pf, out);
 	}
+verdict:
 	if (bad) {
 		fprintf(out, "disco run: pre-flight failed on %s (%.1f s); nothing was started (--skip-preflight to start anyway)\n",
 			n == 1 ? "the host" : "the hosts", now_s() - t0);

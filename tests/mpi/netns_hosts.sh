@@ -6,8 +6,10 @@
 # that does what ssh would (`ip netns exec HOST`), with tcp;ofi_rxm and Open
 # MPI pinned to the veth interface. The guest workloads must give the same
 # results as on one host, the report must list the three hosts, and the
-# traffic must have crossed the veths. Then the pre-flight check must name a
-# host that cannot be reached and a host that lacks disco-node.
+# traffic must have crossed the veths. Then the pre-flight check must name
+# hosts that cannot be reached (refused, silent) and a host that lacks
+# disco-node (a tmpfs hides it there), per host and with one joint probe,
+# and --skip-preflight must bypass it.
 #
 # Everything it creates (namespaces, /etc/netns/NAME/hosts, processes inside
 # the namespaces) is named after a per-run prefix and removed by a trap, also
@@ -192,4 +194,23 @@ grep -q "${HOSTS[2]}.*disco-node" <<<"$out" || t_fail "the host lacking disco-no
 grep -q "${HOSTS[1]}.*disco-node" <<<"$out" && t_fail "a good host was blamed: $out"
 [ ! -e "$T/bad.json" ] || t_fail "a report was written: a node started"
 echo "ok: host lacking disco-node named: $(grep -m1 "${HOSTS[2]}" <<<"$out")"
+
+# 5. the same with one joint probe (as inside a Slurm allocation)
+out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" DISCO_PREFLIGHT=joint timeout 60 "$DISCO" run --report "$T/bad.json" \
+  --hostfile "$T/hostfile" "$T/m.ini" 2>&1)
+rc=$?
+[ $rc != 0 ] || t_fail "joint probe: a run with a host lacking disco-node succeeded"
+grep -q "host ${HOSTS[2]} lacks disco-node" <<<"$out" || t_fail "joint probe: the host lacking disco-node is not named: $out"
+grep -q "${HOSTS[1]}.*disco-node" <<<"$out" && t_fail "joint probe: a good host was blamed: $out"
+[ ! -e "$T/bad.json" ] || t_fail "joint probe: a report was written: a node started"
 rm -f "$T/hide-${HOSTS[2]}"
+out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" DISCO_PREFLIGHT=joint timeout 60 "$DISCO" run --quiet \
+  --report "$T/joint.json" --hostfile "$T/hostfile" "$T/m.ini" 2>&1) || t_fail "joint probe: the good run failed: $out"
+[ "$(results <<<"$out")" = "$want" ] || t_fail "joint probe: other results: $out"
+echo "ok: joint probe names the host lacking disco-node, passes the good hosts"
+
+# 6. --skip-preflight starts at once (and fails where a host lacks disco-node)
+out=$(on_host "${HOSTS[0]}" "${mh_env[@]}" timeout 60 "$DISCO" run --skip-preflight --report "$T/skip.json" \
+  --hostfile "$T/hostfile" "$T/m.ini" 2>&1) || t_fail "--skip-preflight: the run failed: $out"
+grep -q "pre-flight" <<<"$out" && t_fail "--skip-preflight still probed: $out"
+echo "ok: --skip-preflight"
