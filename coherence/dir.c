@@ -392,6 +392,14 @@ static void dir_request(struct coh_mem *m, uint64_t idx, unsigned src, unsigned 
 			const uint8_t *data)
 {
 	struct htxn *t = txn_find(m, idx);
+	if (!t && kind == K_GETS && DIR_STATE(m->dir[idx]) != DIR_M) {
+		/* the common clean read: two hops, no transaction to keep */
+		coh_dir_count(m, idx, src, COH_MISS_READ);
+		m->dir[idx] = mk(DIR_S, vec_of(m->dir[idx]) | bit_of(m, src));
+		set_hs(m, idx, 1);
+		coh_msg_send(m, src, M_DATA, coh_line_of_idx(m, idx), m->self, F_NOUNBLOCK, line_mem(m, idx));
+		return;
+	}
 	if (t) {
 		if (enqueue(m, t, src, kind, flags, data))
 			LOG_RATELIMITED(SUB_COH, LOG_ERROR, "out of memory queueing a request from node %u", src);
