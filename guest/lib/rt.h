@@ -291,6 +291,9 @@ struct rt_disco_stats {
 	uint64_t instret;      /* instructions retired by every hart of the VM */
 };
 int rt_disco_present(void);                       /* 1 if the extension answers */
+/* SBI BASE get_impl_id (0 BBL, 1 OpenSBI, 0xD15C disco) in S builds; -1 in M builds. */
+#define RT_SBI_IMPL_DISCO 0xD15C
+long rt_sbi_impl_id(void);
 /* Records (phase, time, VM instret) in the monitor's report: 0 or an SBI error. */
 long rt_disco_mark_phase(unsigned long phase);
 long rt_disco_stats(struct rt_disco_stats *s);    /* 0 or an SBI error */

@@ -41,6 +41,12 @@ int rt_disco_present(void)
 	return present;
 }
 
+long rt_sbi_impl_id(void)
+{
+	struct sbiret r = sbi2(SBI_EXT_BASE, 1, 0);   /* get_impl_id */
+	return r.error ? -1 : r.value;
+}
+
 long rt_disco_mark_phase(unsigned long phase)
 {
 	if (!rt_disco_present())
@@ -59,6 +65,7 @@ long rt_disco_stats(struct rt_disco_stats *s)
 }
 #else
 int rt_disco_present(void) { return 0; }
+long rt_sbi_impl_id(void) { return -1; }
 long rt_disco_mark_phase(unsigned long phase) { return RT_DISCO_ABSENT; }
 long rt_disco_stats(struct rt_disco_stats *s) { return RT_DISCO_ABSENT; }
 #endif
