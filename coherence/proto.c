@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -438,8 +439,10 @@ static int serve_until(struct coh_mem *m, const int *pending, const unsigned *ta
 		}
 		if (timeout_ms >= 0 && t - t0 > (uint64_t)timeout_ms * 1000000ull)
 			return -ETIMEDOUT;
-		if (t - last < m->spin_ns || !m->ops.wait)
+		if (t - last < m->spin_ns || !m->ops.wait) {
+			sched_yield();	/* more ranks than cores: let the peer we wait for run */
 			continue;
+		}
 		if ((pending && !*pending) || (tag && *tag == want))
 			return 0;
 		m->ops.wait(m->ctx, coh_mem_busy(m) ? 1 : 100);

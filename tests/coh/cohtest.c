@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,8 +128,10 @@ static void serve_until(struct drv *d, const int *pending, const unsigned *count
 			continue;
 		}
 		check_deadline(d);
-		if (t - last < (uint64_t)d->spin_us * 1000)
+		if (t - last < (uint64_t)d->spin_us * 1000) {
+			sched_yield();	/* ranks may outnumber cores: let the peer we wait for run */
 			continue;
+		}
 		if (coh_fabric_sleep_prepare(d->fab) != 0)
 			continue;
 		int ms = coh_mem_busy(d->m) ? 1 : 100, cap = coh_fabric_max_sleep_ms(d->fab);
