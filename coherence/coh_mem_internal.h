@@ -94,7 +94,7 @@ struct deferred {		/* a message for a held line, or a partly received one */
 	uint64_t t;
 	size_t len, got;
 	uint32_t seq;
-	uint8_t buf[];
+	uint8_t buf[] __attribute__((aligned(16)));	/* a struct pmsg, then data */
 };
 
 struct page_recall {
