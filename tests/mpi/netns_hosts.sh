@@ -164,6 +164,7 @@ for h in "${HOSTS[@]}"; do
 done
 echo "ok: 3 hosts (${HOSTS[*]}) on tcp;ofi_rxm over veths, same results as one host, $(echo "$t1 - $t0" | bc 2>/dev/null || echo '?') s"
 grep -q 'pre-flight' <<<"$many" && echo "   $(grep 'pre-flight' <<<"$many" | head -n 1)"
+echo "   median fabric round trip: $(jq -r '[.nodes[].fabric_rtt_us.median] | add / length | floor' "$T/many.json") us over the veths (tcp), $(jq -r '[.nodes[].fabric_rtt_us.median] | add / length | floor' "$T/one.json") us on one host (shm)"
 
 # 3. pre-flight: unreachable hosts are named, before any node starts: one
 # that refuses at once (h9) and one that never answers (h8)
