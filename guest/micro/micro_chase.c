@@ -16,7 +16,7 @@
  * Check: the walk comes back to its start after exactly elems steps (one
  * cycle through every element), on both buffers.
  * Parameters: kib (256), stride (bytes, multiple of 8, default 128), laps
- * (8), peer (last hart). Exit: 1/2 local walk wrong, 3/4 remote walk wrong.
+ * (32), peer (last hart). Exit: 1/2 local walk wrong, 3/4 remote walk wrong.
  */
 #include "micro.h"
 
@@ -103,7 +103,7 @@ int main(void)
 	struct chase c;
 	c.bytes = (size_t)rt_bootarg_long("kib", 256) * 1024;
 	c.stride = (size_t)rt_bootarg_long("stride", 128);
-	long laps = rt_bootarg_long("laps", 8);
+	long laps = rt_bootarg_long("laps", 32);
 	if (c.stride < 8 || c.stride % 8 || c.bytes < 2 * c.stride || laps < 1)
 		rt_panic("micro_chase: bad parameters (kib=%lu stride=%lu laps=%ld)\n",
 			  (unsigned long)(c.bytes / 1024), (unsigned long)c.stride, laps);

@@ -68,49 +68,58 @@ static uint64_t rng(uint64_t *s)
 	return *s;
 }
 
+/* The bounding square of sphere p in cells, clipped to the grid. */
+static void cells_of(const struct scene *sc, const struct sphere *p, long *x0, long *x1, long *y0, long *y1)
+{
+	long g = sc->g;
+	*x0 = p->x - p->r < 0 ? 0 : (p->x - p->r) / (S * CELL);
+	*y0 = p->y - p->r < 0 ? 0 : (p->y - p->r) / (S * CELL);
+	*x1 = (p->x + p->r) / (S * CELL);
+	*y1 = (p->y + p->r) / (S * CELL);
+	if (*x1 >= g)
+		*x1 = g - 1;
+	if (*y1 >= g)
+		*y1 = g - 1;
+}
+
+/* Generates the spheres, then the grid: count per cell, prefix sums, fill (CSR). */
 static void build(struct scene *sc)
 {
-	long n = sc->n, g = sc->g;
+	long n = sc->n, g = sc->g, x0, x1, y0, y1;
 	uint64_t s = 0x5DEECE66DULL;
-	int64_t rmax = 3 * S;
 	sc->ztop = 0;
 	for (long i = 0; i < sc->nspheres; i++) {
 		struct sphere *p = &sc->sp[i];
 		p->x = (int64_t)(rng(&s) % (uint64_t)(n * S));
 		p->y = (int64_t)(rng(&s) % (uint64_t)(n * S));
-		p->r = S / 2 + (int64_t)(rng(&s) % (uint64_t)rmax);
+		p->r = S / 2 + (int64_t)(rng(&s) % (uint64_t)(3 * S));
 		p->z = (int64_t)(rng(&s) % (uint64_t)(n * S / 4));
 		p->color = (uint32_t)rng(&s) | 0x404040;
 		if (p->z + p->r > sc->ztop)
 			sc->ztop = p->z + p->r;
 	}
-	/* two passes over the bounding squares: count, then fill (CSR) */
 	for (long c = 0; c <= g * g; c++)
 		sc->cell_start[c] = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (long i = 0; i < sc->nspheres; i++) {
-			struct sphere *p = &sc->sp[i];
-			long x0 = (p->x - p->r) / (S * CELL), x1 = (p->x + p->r) / (S * CELL);
-			long y0 = (p->y - p->r) / (S * CELL), y1 = (p->y + p->r) / (S * CELL);
-			if (p->x - p->r < 0) x0 = 0;
-			if (p->y - p->r < 0) y0 = 0;
-			if (x1 >= g) x1 = g - 1;
-			if (y1 >= g) y1 = g - 1;
-			for (long cy = y0; cy <= y1; cy++)
-				for (long cx = x0; cx <= x1; cx++) {
-					if (pass == 0)
-						sc->cell_start[cy * g + cx + 1]++;
-					else
-						sc->cell_list[sc->cell_start[cy * g + cx]++] = (uint32_t)i;
-				}
-		}
-		if (pass == 0)
-			for (long c = 0; c < g * g; c++)
-				sc->cell_start[c + 1] += sc->cell_start[c];
-		else    /* the fill advanced every start to the next cell's start */
-			for (long c = g * g; c > 0; c--)
-				sc->cell_start[c] = sc->cell_start[c - 1];
+	for (long i = 0; i < sc->nspheres; i++) {
+		cells_of(sc, &sc->sp[i], &x0, &x1, &y0, &y1);
+		for (long cy = y0; cy <= y1; cy++)
+			for (long cx = x0; cx <= x1; cx++)
+				sc->cell_start[cy * g + cx + 1]++;
 	}
+	for (long c = 0; c < g * g; c++)
+		sc->cell_start[c + 1] += sc->cell_start[c];
+	sc->cell_list = rt_malloc((size_t)sc->cell_start[g * g] * sizeof(uint32_t) + 4);
+	if (!sc->cell_list)
+		rt_panic("raytrace: out of memory for %u grid entries\n", sc->cell_start[g * g]);
+	for (long i = 0; i < sc->nspheres; i++) {
+		cells_of(sc, &sc->sp[i], &x0, &x1, &y0, &y1);
+		for (long cy = y0; cy <= y1; cy++)
+			for (long cx = x0; cx <= x1; cx++)
+				sc->cell_list[sc->cell_start[cy * g + cx]++] = (uint32_t)i;
+	}
+	/* the fill advanced every start to the next cell's start: shift back */
+	for (long c = g * g; c > 0; c--)
+		sc->cell_start[c] = sc->cell_start[c - 1];
 	sc->cell_start[0] = 0;
 }
 
@@ -216,30 +225,8 @@ int main(void)
 	uint32_t *ref = rt_malloc(sc.n * sc.n * sizeof(uint32_t));
 	if (!sc.sp || !sc.cell_start || !sc.img || !ref)
 		rt_panic("raytrace: out of memory\n");
-	/* sizing pass: the same bounding squares as build(), counted */
-	long entries = 0;
-	{
-		uint64_t s = 0x5DEECE66DULL;
-		int64_t rmax = 3 * S;
-		for (long i = 0; i < sc.nspheres; i++) {
-			int64_t x = (int64_t)(rng(&s) % (uint64_t)(sc.n * S));
-			int64_t y = (int64_t)(rng(&s) % (uint64_t)(sc.n * S));
-			int64_t r = S / 2 + (int64_t)(rng(&s) % (uint64_t)rmax);
-			rng(&s);
-			rng(&s);
-			long x0 = x - r < 0 ? 0 : (x - r) / (S * CELL), x1 = (x + r) / (S * CELL);
-			long y0 = y - r < 0 ? 0 : (y - r) / (S * CELL), y1 = (y + r) / (S * CELL);
-			if (x1 >= sc.g) x1 = sc.g - 1;
-			if (y1 >= sc.g) y1 = sc.g - 1;
-			entries += (x1 - x0 + 1) * (y1 - y0 + 1);
-		}
-	}
-	sc.cell_list = rt_malloc(entries * sizeof(uint32_t));
-	if (!sc.cell_list)
-		rt_panic("raytrace: out of memory\n");
 	build(&sc);
-	if (cell_entries(&sc) != entries)
-		rt_panic("raytrace: grid has %ld entries, sized for %ld\n", cell_entries(&sc), entries);
+	long entries = cell_entries(&sc);
 	sc.next_row = 0;
 
 	rt_disco_mark_phase(RT_PHASE_COMPUTE);
