@@ -24,7 +24,9 @@ t_need unshare
 [ -f "$DISCO_BUILD/guest/ocean.elf" ] && [ -f "$DISCO_BUILD/guest/radix.elf" ] \
   || t_skip "guest images not built (DISCO_GUESTS=OFF)"
 
-P=dn$(tr -dc a-z0-9 </dev/urandom | head -c 5)
+# the prefix carries this shell's pid: namespaces left by a run that was
+# killed outright (SIGKILL, so no trap ran) are found and removed below
+P=dn$$x$(tr -dc a-z0-9 </dev/urandom | head -c 3)
 SW=${P}-sw
 HOSTS=("$P-h0" "$P-h1" "$P-h2")
 IFACE=disco0
@@ -46,6 +48,26 @@ netns_cleanup() {
   exit $rc
 }
 trap netns_cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+
+# leftovers of earlier runs of this test whose shell is gone
+stale=0
+for ns in $( (ip netns list 2>/dev/null | awk '{print $1}'; ls /etc/netns 2>/dev/null) \
+             | grep -E '^dn[0-9]+x[a-z0-9]{3}-(sw|h[0-9])$' | sort -u); do
+  owner=${ns#dn}
+  owner=${owner%%x*}
+  kill -0 "$owner" 2>/dev/null && continue
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+  rm -rf "/etc/netns/$ns"
+  stale=$((stale + 1))
+done
+if [ $stale -gt 0 ]; then
+  echo "removed $stale namespaces left by an earlier run that was killed"
+  rmdir /etc/netns 2>/dev/null
+fi
 
 unshare --uts true 2>/dev/null || t_skip "cannot create UTS namespaces (unshare --uts)"
 mkns() {
