@@ -732,6 +732,43 @@ static void test_self_modifying(void **state)
 	}
 }
 
+/*
+ * A store by another hart whose write-TLB entry predates the decoding of
+ * the page still reaches the decoded code (pmap_code_get shoots it down).
+ */
+static void test_cross_hart_code_write(void **state)
+{
+	struct t_ctx *c = *state;
+	struct hart *a = c->h, *b = hart_new(&c->vm, 1);
+	const uint64_t q = T_RAM + 0x10000, p = T_RAM + 0x20000;
+	const uint32_t bprog[] = { SW(T1, T0, 0), WFI };
+	const uint32_t wfi = WFI;
+
+	assert_non_null(b);
+	t_put(c, q, bprog, 2);
+	t_put(c, p + 4, &wfi, 1);
+	hart_reset(b, q, PRIV_M, 0, 0);
+	hart_set_reg(b, T0, p);
+	hart_set_reg(b, T1, ADDI(A0, A0, 1));
+	hart_run(b, 100);			/* b's write entry for p: no code yet */
+	assert_int_equal(hart_get_state(b), HART_WFI);
+
+	hart_reset(a, p, PRIV_M, 0, 0);
+	hart_run(a, 100);			/* p becomes code */
+	assert_int_equal(hart_get_reg(a, A0), 1);
+
+	hart_set_reg(b, T1, ADDI(A0, A0, 100));
+	hart_set_pc(b, q);
+	hart_set_state(b, HART_RUNNING);
+	hart_run(b, 100);			/* through the old entry */
+
+	hart_set_pc(a, p);
+	hart_set_state(a, HART_RUNNING);
+	hart_run(a, 100);
+	assert_int_equal(hart_get_reg(a, A0), 101);
+	hart_free(b);
+}
+
 static void test_csr_basic(void **state)
 {
 	struct t_ctx *c = *state;
@@ -1401,6 +1438,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compressed_run, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_insn_across_page, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_self_modifying, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_cross_hart_code_write, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_csr_basic, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_csr_permissions, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sbi_ecall, t_setup, t_teardown),
