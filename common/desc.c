@@ -66,11 +66,11 @@ const char desc_default_text[] =
 	"nodes = 0-1\n"
 	"kernel = guest:ocean\n"
 	"\n"
-	"[vm radix]\n"
+	"[vm raytrace]\n"
 	"cpus = 2\n"
 	"mem = 64M\n"
 	"nodes = 2-3\n"
-	"kernel = guest:radix\n";
+	"kernel = guest:raytrace\n";
 
 enum ksec { KS_MACHINE, KS_POLICY, KS_VM, KS_COUNT };
 enum ktype { KT_UINT, KT_SIZE, KT_DURATION, KT_ENUM, KT_TEXT, KT_PATH, KT_IDENT, KT_NODES };

@@ -267,7 +267,13 @@ json_t *node_vms_report(const struct node_vms *v)
 		vmm_vm_get_stats(s->vm, &st);
 		uint64_t end = s->active ? now_ns() : s->t_end;
 		double secs = (double)(end - s->t_start) / 1e9;
-		json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:s, s:i, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
+		struct vmm_vm_phase ph[256];
+		size_t nph = vmm_vm_get_phases(s->vm, ph, 256);
+		json_t *phases = json_array();
+		for (size_t k = 0; k < nph && k < 256; k++)
+			json_array_append_new(phases, json_pack("{s:I, s:f, s:I}", "phase", (json_int_t)ph[k].phase,
+				"t_s", (double)ph[k].ns / 1e9, "instructions", (json_int_t)ph[k].instret));
+		json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:s, s:i, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:o}",
 			"name", s->d->name,
 			"node", (int)v->self,
 			"cpus", (int)s->d->cpus,
@@ -280,7 +286,8 @@ json_t *node_vms_report(const struct node_vms *v)
 			"exceptions", (json_int_t)st.exceptions,
 			"interrupts", (json_int_t)st.interrupts,
 			"tlb_misses", (json_int_t)st.tlb_misses,
-			"pages_touched", (json_int_t)st.pages_touched));
+			"pages_touched", (json_int_t)st.pages_touched,
+			"phases", phases));
 	}
 	return a;
 }

@@ -128,10 +128,10 @@ static void t_default(void **state)
 	assert_string_equal(d->vms[0].bios, "");
 	assert_string_equal(d->vms[0].disk, "");
 	assert_string_equal(d->vms[0].net, "");
-	assert_string_equal(d->vms[1].name, "radix");
+	assert_string_equal(d->vms[1].name, "raytrace");
 	assert_int_equal(d->vms[1].nodes[0], 2);
 	assert_int_equal(d->vms[1].nodes[1], 3);
-	assert_string_equal(d->vms[1].kernel, "guest:radix");
+	assert_string_equal(d->vms[1].kernel, "guest:raytrace");
 	assert_true(d->vms[1].line > d->vms[0].line);
 	desc_free(d);
 }
@@ -526,7 +526,7 @@ static void t_validate_in_code(void **state)
 	assert_int_equal(desc_validate(d, err, sizeof(err)), 0);
 	d->machine.nodes = 2;
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "m.ini:17: [vm radix] nodes = 2-3: node 2 is past the machine's 2 nodes"));
+	assert_non_null(strstr(err, "m.ini:17: [vm raytrace] nodes = 2-3: node 2 is past the machine's 2 nodes"));
 	d->machine.nodes = DESC_MAX_NODES + 1;
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "m.ini: [machine] nodes = 4097: out of range (1..4096)");
@@ -542,7 +542,7 @@ static void t_validate_in_code(void **state)
 	strcpy(d->vms[1].name, "ocean");
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "duplicate VM name"));
-	strcpy(d->vms[1].name, "radix");
+	strcpy(d->vms[1].name, "raytrace");
 	d->machine.line = 100;
 	assert_int_equal(desc_validate(d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "[machine] line = 100: not a power of two"));
