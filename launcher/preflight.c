@@ -465,7 +465,10 @@ int launcher_preflight(const struct launcher_preflight *pf, FILE *out)
 		goto out_mem;
 	}
 
-	/* argv: MPIRUN -np 1 --host H [--allow-run-as-root] ARGS... sh -c SCRIPT PROBE-ARGS... */
+	/*
+	 * argv: MPIRUN (-np 1 --host H | --map-by ppr:1:node --tag-output [HOSTS]) --mca
+	 * orte_local_tmpdir_base DIR [--allow-run-as-root] ARGS... sh -c SCRIPT PROBE-ARGS...
+	 */
 	int pre = 0;
 	char **argv = calloc((size_t)(16 + pf->n_mpirun_args + nargs + 4), sizeof(char *));
 	if (!argv) {
