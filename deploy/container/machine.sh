@@ -37,7 +37,9 @@ socket_flags() {
   docker)
     local sock=/var/run/docker.sock cli
     cli=$(command -v docker)
-    # the docker command is one static binary: lend the host's to the container
+    # lend the host's docker command to the container (a Go binary, usually
+    # self-contained; where it is not, build the image with
+    # --build-arg EXTRA_PACKAGES=docker.io and drop this mount)
     echo "-v $sock:/var/run/docker.sock -v $cli:/usr/local/bin/docker:ro" ;;
   podman)
     local sock=${XDG_RUNTIME_DIR:-/run}/podman/podman.sock
