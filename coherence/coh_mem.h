@@ -189,6 +189,8 @@ struct coh_rc_way {
 	uint8_t ref;		/* clock reference bit */
 	uint8_t once;		/* held for one access, then invalid (an INV overtook the data) */
 	uint8_t pad_[3];
+	uint32_t held_ms;	/* when the hold began (ms, wrapping) */
+	uint32_t pad2_;
 	uint8_t *data;
 };
 

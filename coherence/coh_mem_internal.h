@@ -142,6 +142,7 @@ struct coh_mem {
 
 	/* proto.c */
 	struct coh_req *waiters;	/* requests to complete when their line (or any way) frees */
+	uint64_t stalled_since;		/* a request waits for a way (0: none) */
 	struct deferred *frags;		/* partly reassembled messages */
 	uint32_t seq;
 	unsigned recall_done_tag;	/* last M_RECALL_DONE tag received */

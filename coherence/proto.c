@@ -359,6 +359,7 @@ unsigned coh_waiters_wake(struct coh_mem *m, uint64_t line, int status)
 
 void coh_waiters_wake_stalled(struct coh_mem *m)
 {
+	m->stalled_since = 0;
 	if (m->waiters)
 		wake_matching(m, STALLED, 0);
 }
@@ -393,6 +394,8 @@ int coh_mem_get(struct coh_mem *m, coh_maddr_t a, int mode, void **ptr, struct c
 	if (rc == -EAGAIN)
 		coh_waiter_add(m, req, line);
 	else if (rc == -ENOSPC) {
+		if (!m->stalled_since)
+			m->stalled_since = coh_now_ns();
 		coh_waiter_add(m, req, STALLED);
 		rc = -EAGAIN;
 	}
@@ -409,6 +412,9 @@ int coh_mem_poll(struct coh_mem *m)
 	if (r < 0)
 		return -EIO;
 	k += coh_rc_release_holds(m, false);
+	/* a miss waiting for a way of a set whose lines are all held: retry it once holds expire */
+	if (m->stalled_since && coh_now_ns() - m->stalled_since > COH_HOLD_MAX_NS)
+		coh_waiters_wake_stalled(m);
 	k += coh_dir_release_holds(m, false);
 	if (m->recalls)
 		k += coh_dir_serve_recalls(m);
@@ -417,7 +423,7 @@ int coh_mem_poll(struct coh_mem *m)
 
 int coh_mem_busy(const struct coh_mem *m)
 {
-	return m->held_msgs || m->nheld || m->recalls || m->n_unblock;
+	return m->held_msgs || m->nheld || m->recalls || m->n_unblock || m->stalled_since;
 }
 
 /* Serve the transport until *flag clears (or cond), spinning briefly, then sleeping. */

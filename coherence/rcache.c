@@ -181,10 +181,11 @@ static struct coh_rc_way *pick_victim(struct coh_mem *m, uint64_t line)
 	for (unsigned i = 0; i < m->nways; i++)
 		if (!w[i].rstate && !w[i].busy)
 			return &w[i];
+	/* a held line waits for its retry: taking it could starve its vCPU */
 	for (unsigned k = 0; k < 2 * m->nways; k++) {
 		unsigned i = m->hand[set];
 		m->hand[set] = (i + 1) % m->nways;
-		if (w[i].busy)
+		if (w[i].busy || held(&w[i]))
 			continue;
 		if (w[i].ref) {
 			w[i].ref = 0;
@@ -192,6 +193,11 @@ static struct coh_rc_way *pick_victim(struct coh_mem *m, uint64_t line)
 		}
 		return &w[i];
 	}
+	/* unless nobody came back for it in time */
+	uint32_t now = (uint32_t)(coh_now_ns() / 1000000);
+	for (unsigned i = 0; i < m->nways; i++)
+		if (!w[i].busy && held(&w[i]) && now - w[i].held_ms > COH_HOLD_MAX_NS / 1000000)
+			return &w[i];
 	return NULL;
 }
 
@@ -206,6 +212,7 @@ int coh_rc_miss(struct coh_mem *m, uint64_t line, int write, void **ptr, unsigne
 	if (w && held(w)) {
 		w->state = w->rstate;	/* the retry: deferred messages go at the next poll */
 		w->ref = 1;
+		coh_waiters_wake_stalled(m);	/* a miss may wait for this way */
 		if (w->once) {
 			/* the data is older than an invalidation already acked: one access, then gone */
 			clear_way(w);
@@ -302,6 +309,7 @@ unblocked:;
 	/* hold it for the waiters' retry, unless nobody waits */
 	w->state = 0;
 	w->once = once;
+	w->held_ms = (uint32_t)(coh_now_ns() / 1000000);
 	if (coh_waiters_wake(m, line, 0) == 0) {
 		if (once) {
 			clear_way(w);
@@ -477,8 +485,10 @@ unsigned coh_rc_release_holds(struct coh_mem *m, bool force)
 			pp = &d->next;
 			continue;
 		}
-		if (w && held(w))
+		if (w && held(w)) {
 			w->state = w->rstate;
+			coh_waiters_wake_stalled(m);
+		}
 		*pp = d->next;
 		coh_rc_recv(m, d->src, d->type, h, NULL);
 		free(d);
