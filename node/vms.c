@@ -28,7 +28,10 @@ struct vm_slot {
 	int exit_status;		/* valid once !active */
 	const char *end;		/* "poweroff", "interrupted", "timeout", "failed" */
 	FILE *log;
-	bool at_line_start;
+	bool at_line_start;		/* the next byte out starts a line (gets the prefix) */
+	char out[512];			/* console bytes not yet written: part of a line */
+	size_t out_len;
+	uint64_t out_since;		/* when the first of them arrived */
 	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns */
 };
 
@@ -48,18 +51,42 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Console output leaves a line at a time, in one write: the consoles of
+ * VMs on different nodes reach the user through mpirun, which interleaves
+ * whatever fragments each rank writes. A partial line (a prompt) leaves
+ * once it has waited CONSOLE_HOLD_NS, or when its VM goes idle or ends.
+ */
+#define CONSOLE_HOLD_NS	20000000ull
+
+static void console_flush(struct vm_slot *s)
+{
+	if (!s->out_len)
+		return;
+	char line[sizeof(s->out) + DESC_NAME_MAX + 4];
+	size_t n = 0;
+	if (s->owner->prefix && s->at_line_start)
+		n = (size_t)snprintf(line, sizeof(line), "[%s] ", s->d->name);
+	memcpy(line + n, s->out, s->out_len);
+	n += s->out_len;
+	fwrite(line, 1, n, stdout);
+	fflush(stdout);
+	s->at_line_start = s->out[s->out_len - 1] == '\n';
+	s->out_len = 0;
+}
+
 static void console_write(void *opaque, const char *buf, size_t len)
 {
 	struct vm_slot *s = opaque;
 	if (s->log)
 		fwrite(buf, 1, len, s->log);
 	for (size_t i = 0; i < len; i++) {
-		if (s->owner->prefix && s->at_line_start)
-			printf("[%s] ", s->d->name);
-		putchar(buf[i]);
-		s->at_line_start = buf[i] == '\n';
+		if (!s->out_len)
+			s->out_since = now_ns();
+		s->out[s->out_len++] = buf[i];
+		if (buf[i] == '\n' || s->out_len == sizeof(s->out))
+			console_flush(s);
 	}
-	fflush(stdout);
 }
 
 /* Resolve "guest:NAME" to a built guest image. */
@@ -189,8 +216,11 @@ static void finish(struct vm_slot *s, int status, const char *end)
 	s->exit_status = status;
 	s->end = end;
 	s->t_end = now_ns();
-	if (!s->at_line_start)
+	if (s->out_len && s->out[s->out_len - 1] != '\n')
 		console_write(s, "\n", 1);
+	else if (!s->out_len && !s->at_line_start)
+		console_write(s, "\n", 1);
+	console_flush(s);
 	LOG(SUB_NODE, LOG_INFO, "[vm %s] ended (%s), exit status %d", s->d->name, end, status);
 }
 
@@ -208,6 +238,8 @@ uint64_t node_vms_run(struct node_vms *v, uint64_t budget)
 		s->idle = st == VMM_IDLE;
 		if (st == VMM_EXITED)
 			finish(s, vmm_vm_exit_code(s->vm), "poweroff");
+		else if (s->out_len && (s->idle || now_ns() - s->out_since > CONSOLE_HOLD_NS))
+			console_flush(s);
 	}
 	v->rr = v->n ? (v->rr + 1) % v->n : 0;
 	return node_vms_instret(v) - before;
