@@ -280,6 +280,18 @@ static void t_run(struct t_net *net, struct t_cpu *cpus, unsigned ncpu,
 
 /* ---- tests ---- */
 
+struct t_lost {
+	unsigned n[4];
+	coh_maddr_t last;
+};
+
+static void t_lost_cb(void *opaque, coh_maddr_t line, enum coh_lost_how how)
+{
+	struct t_lost *l = opaque;
+	l->n[how]++;
+	l->last = line;
+}
+
 /* One node reads then writes a line of another: the basic paths. */
 static void test_basic(void **state)
 {
@@ -290,6 +302,10 @@ static void test_basic(void **state)
 	((uint64_t *)net->nodes[1].mem)[3] = 42;
 	void *p;
 	coh_maddr_t a = COH_MADDR(1, 24);
+	struct t_lost lost0 = { { 0 }, 0 }, lost1 = { { 0 }, 0 }, lost2 = { { 0 }, 0 };
+	coh_mem_set_lost_cb(m0, t_lost_cb, &lost0);
+	coh_mem_set_lost_cb(m1, t_lost_cb, &lost1);
+	coh_mem_set_lost_cb(m2, t_lost_cb, &lost2);
 	/* home line accessible directly */
 	assert_ptr_equal(coh_mem_lookup(m1, a, 1), net->nodes[1].mem + 24);
 	struct coh_req rq = { 0 };
@@ -328,6 +344,12 @@ static void test_basic(void **state)
 	assert_ptr_equal(p, net->nodes[1].mem + 24);
 	assert_null(coh_mem_lookup(m0, a, 0));
 	assert_null(coh_mem_lookup(m2, a, 0));
+	/* lost-line notices: node 0 invalidated twice, node 2 downgraded then invalidated, the home lost its own access */
+	assert_int_equal(lost0.n[COH_LOST_INVAL], 2);
+	assert_int_equal(lost0.last, COH_MADDR(1, 0));
+	assert_int_equal(lost2.n[COH_LOST_DOWNGRADE], 1);
+	assert_int_equal(lost2.n[COH_LOST_INVAL], 1);
+	assert_true(lost1.n[COH_LOST_HOME] >= 2);
 	/* page counters at the home */
 	uint32_t cnt[3 * COH_MISS_KINDS];
 	assert_int_equal(coh_mem_page_misses(m1, 0, cnt, 3 * COH_MISS_KINDS), 0);
@@ -488,6 +510,9 @@ static void test_random_tiny_cache(void **state)
 		t_random_run(3, 128, 256, 2, 300, seed + 1000);
 	for (uint64_t seed = 1; seed <= 50; seed++)
 		t_random_run(8, 64, 128, 1, 200, seed + 2000);
+	/* one line of cache: both vCPUs of a node fight over the only way */
+	for (uint64_t seed = 1; seed <= 50; seed++)
+		t_random_run(3, 128, 128, 1, 200, seed + 2500);
 }
 
 static void test_random_big_lines(void **state)
