@@ -156,6 +156,15 @@ enum { COH_MISS_READ, COH_MISS_WRITE, COH_MISS_UPGRADE, COH_MISS_KINDS };
  */
 int coh_mem_page_misses(const struct coh_mem *m, uint64_t page_off, uint32_t *out, size_t nout);
 void coh_mem_page_misses_reset(struct coh_mem *m);
+/*
+ * coh_mem_page_remote_seen - whether another node has missed on this home
+ * page since the last reset: from then on the monitor counts (or samples)
+ * the home's own accesses with coh_mem_page_note_local (kind COH_MISS_*),
+ * which adds them under this node, so that a page never leaves the node
+ * that uses it most.
+ */
+int coh_mem_page_remote_seen(const struct coh_mem *m, uint64_t page_off);
+void coh_mem_page_note_local(struct coh_mem *m, uint64_t page_off, unsigned kind);
 
 struct coh_mem_stats {
 	uint64_t local_misses, remote_misses;	/* accesses that needed the protocol */

@@ -570,6 +570,27 @@ void coh_mem_page_misses_reset(struct coh_mem *m)
 			memset(m->page_cnt[p], 0, (size_t)m->n * COH_MISS_KINDS * sizeof(uint32_t));
 }
 
+int coh_mem_page_remote_seen(const struct coh_mem *m, uint64_t page_off)
+{
+	if (page_off >= m->fast.mem_len)
+		return 0;
+	const uint32_t *c = m->page_cnt[page_off / COH_PAGE_SIZE];
+	if (!c)
+		return 0;
+	for (unsigned node = 0; node < m->n; node++)
+		if (node != m->self)
+			for (unsigned k = 0; k < COH_MISS_KINDS; k++)
+				if (c[node * COH_MISS_KINDS + k])
+					return 1;
+	return 0;
+}
+
+void coh_mem_page_note_local(struct coh_mem *m, uint64_t page_off, unsigned kind)
+{
+	if (page_off < m->fast.mem_len && kind < COH_MISS_KINDS)
+		coh_dir_count(m, page_off >> m->line_shift, m->self, kind);
+}
+
 /* Histogram: 4 buckets per power of two of nanoseconds. */
 static unsigned lat_bucket(uint64_t ns)
 {

@@ -356,6 +356,13 @@ static void test_basic(void **state)
 	assert_int_equal(cnt[0 * COH_MISS_KINDS + COH_MISS_READ], 2);
 	assert_int_equal(cnt[2 * COH_MISS_KINDS + COH_MISS_WRITE], 1);
 	assert_int_equal(cnt[1 * COH_MISS_KINDS + COH_MISS_WRITE], 1);
+	assert_true(coh_mem_page_remote_seen(m1, 0));
+	assert_false(coh_mem_page_remote_seen(m1, 4096));
+	coh_mem_page_note_local(m1, 0, COH_MISS_READ);
+	assert_int_equal(coh_mem_page_misses(m1, 0, cnt, 3 * COH_MISS_KINDS), 0);
+	assert_int_equal(cnt[1 * COH_MISS_KINDS + COH_MISS_READ], 1);
+	coh_mem_page_misses_reset(m1);
+	assert_false(coh_mem_page_remote_seen(m1, 0));
 	json_t *j = coh_mem_stats_json(m0);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "three_hop")), 1);
