@@ -676,6 +676,10 @@ int node_main(const struct node_options *opt)
 		return 2;
 	}
 
+	if (nd->desc->machine.time == TIME_INSTRET && nd->self == 0)
+		LOG(SUB_NODE, LOG_WARN, "%s: time = instret is not implemented yet; guest clocks follow the host's",
+		    nd->desc->file);
+
 	/* 2. machine memory and the transport */
 	int r = node_mem_init(&nd->mem, nd->desc->machine.mem, nd->self);
 	if (!agree(r == 0)) {
