@@ -15,7 +15,9 @@
  * Options: --provider P (shm, tcp, or a libfabric name; default FI_PROVIDER),
  * --ops N (per vCPU, sc), --litmus N, --line BYTES, --cache BYTES,
  * --ways W, --hot (every increment on one line: the livelock check),
- * --samples N (bench), --time-limit S (fail instead of hanging), --spin-us U
+ * --idle-check (a waiting node must sleep: at most a quarter of the CPU
+ * while node 0 idles for a second), --samples N (bench), --time-limit S
+ * (fail instead of hanging), --spin-us U
  * (poll this long after the last message before sleeping: 50 for sc, 2000
  * for bench, whose numbers should not include wake-up times).
  *
@@ -35,6 +37,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +63,7 @@ struct drv {
 	const char *provider;
 	unsigned ops, litmus, line, ways, samples, spin_us;
 	size_t cache;
-	bool hot;
+	bool hot, idle_check;
 	int failures;
 };
 
@@ -422,6 +425,41 @@ static void phase_pages(struct drv *d)
 	barrier(d);
 }
 
+/*
+ * idle: node 0 stops serving for a second while every other node waits for
+ * it in a barrier; a waiting node must sleep (ranks outnumber cores here),
+ * so it may use a small fraction of that second of CPU.
+ */
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void phase_idle(struct drv *d)
+{
+	barrier(d);
+	double c0 = cpu_s();
+	uint64_t t0 = now_ns();
+	if (d->self == 0)
+		usleep(1000000);
+	barrier(d);
+	double used = cpu_s() - c0, wall = (double)(now_ns() - t0) / 1e9;
+	if (d->self != 0 && used > 0.25 * wall) {
+		fprintf(stderr, "cohtest[node %u]: used %.2f s of CPU waiting %.2f s for an idle node: it does not sleep\n",
+			d->self, used, wall);
+		d->failures++;
+	}
+	double worst = 0;
+	if (d->self == 0)
+		used = 0;
+	MPI_Reduce(&used, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+	if (d->self == 0)
+		printf("idle: waiting nodes used at most %.3f s of CPU in %.2f s\n", worst, wall);
+}
+
 /* ---- bench ---- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -564,7 +602,7 @@ static void bench(struct drv *d)
 static void usage(void)
 {
 	fprintf(stderr, "usage: disco-cohtest sc|bench [--provider P] [--ops N] [--litmus N] [--line B] [--cache B] "
-			"[--ways W] [--hot] [--samples N] [--time-limit S]\n");
+			"[--ways W] [--hot] [--idle-check] [--samples N] [--time-limit S] [--spin-us U]\n");
 }
 
 int main(int argc, char **argv)
@@ -577,6 +615,7 @@ int main(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' }, { "ways", required_argument, NULL, 'w' },
 		{ "hot", no_argument, NULL, 'H' }, { "samples", required_argument, NULL, 's' },
 		{ "time-limit", required_argument, NULL, 't' }, { "spin-us", required_argument, NULL, 'S' },
+		{ "idle-check", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	MPI_Init(&argc, &argv);
@@ -594,6 +633,7 @@ int main(int argc, char **argv)
 		case 's': d.samples = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': limit = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': d.spin_us = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'I': d.idle_check = true; break;
 		default: usage(); MPI_Finalize(); return 2;
 		}
 	}
@@ -658,6 +698,8 @@ int main(int argc, char **argv)
 		if (d.litmus)
 			phase_litmus(&d);
 		phase_pages(&d);
+		if (d.idle_check)
+			phase_idle(&d);
 	}
 	barrier(&d);
 	coh_fabric_flush(d.fab, 5000);
