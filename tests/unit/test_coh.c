@@ -31,7 +31,7 @@
 #include "coherence/coh.h"
 #include "coherence/coh_mem.h"
 
-#define T_MAXN		80
+#define T_MAXN		1024
 #define T_MEM		(64u * 1024)
 
 struct t_msg {
@@ -50,7 +50,7 @@ struct t_node {
 
 struct t_net {
 	unsigned n;
-	struct t_node nodes[T_MAXN];
+	struct t_node nodes[T_MAXN];	/* heap-allocated: the struct is large */
 	struct t_msg **pool;
 	size_t npool, cap;
 	uint64_t rng;
@@ -533,6 +533,8 @@ static void test_random_coarse(void **state)
 {
 	(void)state;
 	t_random_run(70, 128, 1024, 2, 20, 400);
+	/* the largest machine the interface promises: 1024 nodes, 19 per sharer bit */
+	t_random_run(1024, 128, 1024, 2, 4, 401);
 }
 
 /* ---- litmus shapes ---- */
