@@ -412,6 +412,20 @@ int coh_mem_poll(struct coh_mem *m)
 	if (r < 0)
 		return -EIO;
 	k += coh_rc_release_holds(m, false);
+	/* pieces of a line whose other pieces never came (a broken peer): dropped after 1 s */
+	if (m->frags) {
+		uint64_t now = coh_now_ns();
+		struct deferred *d, **pp = &m->frags;
+		while ((d = *pp)) {
+			if (now - d->t > 1000000000ull) {
+				*pp = d->next;
+				coh_drop(m, d->src, d->type, "line pieces never completed");
+				free(d);
+			} else {
+				pp = &d->next;
+			}
+		}
+	}
 	/* a miss waiting for a way of a set whose lines are all held: retry it once holds expire */
 	if (m->stalled_since && coh_now_ns() - m->stalled_since > COH_HOLD_MAX_NS)
 		coh_waiters_wake_stalled(m);
