@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "coherence/coh.h"
+#include "coherence/coh_mem.h"
 #include "common/log.h"
 #include "disco_version.h"
 #include "node/internal.h"
@@ -57,6 +58,7 @@ struct node {
 	struct desc *desc;
 	struct node_mem mem;
 	struct coh_fabric *fab;
+	struct coh_mem *coh;	/* the coherence engine (home directory, remote-line cache) */
 	struct node_vms *vms;
 	int epfd, sigfd;
 
@@ -109,6 +111,11 @@ static void on_msg(void *opaque, unsigned src, unsigned type, const void *payloa
 {
 	struct node *nd = opaque;
 	int st = 0;
+	if (type >= COH_MSG_PROTO && type < COH_MSG_PROTO_END) {
+		if (nd->coh)
+			coh_mem_handle(nd->coh, src, type, payload, len);
+		return;
+	}
 	switch (type) {
 	case COH_MSG_PONG:
 		nd->pongs++;
@@ -162,7 +169,8 @@ static void fatal_fabric(struct node *nd)
 
 static int poll_fabric(struct node *nd)
 {
-	int r = coh_fabric_poll(nd->fab);
+	/* the engine polls the fabric itself, then finishes what the messages started */
+	int r = nd->coh ? coh_mem_poll(nd->coh) : coh_fabric_poll(nd->fab);
 	if (r < 0)
 		fatal_fabric(nd);
 	if (r > 0)
@@ -430,6 +438,8 @@ static void loop(struct node *nd)
 			timeout_ms = (int)((d + 999999) / 1000000);
 		}
 		int cap = coh_fabric_max_sleep_ms(nd->fab);
+		if (nd->coh && coh_mem_busy(nd->coh))
+			cap = 1;	/* the engine holds lines or messages that time releases */
 		if (cap >= 0 && (timeout_ms < 0 || timeout_ms > cap))
 			timeout_ms = cap;	/* peers on other hosts cannot ring the doorbell */
 		if (coh_fabric_sleep_prepare(nd->fab) != 0)
@@ -463,7 +473,7 @@ static json_t *node_figures(struct node *nd)
 		rtt_med = nd->rtt_us[nd->n_rtt / 2];
 	}
 	json_t *vms = node_vms_report(nd->vms);
-	return json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:f, s:f}, s:o}",
+	return json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:f, s:f}, s:o, s:o}",
 		"node", (int)nd->self, "host", host, "pid", (int)getpid(),
 		"cpus", (int)nd->desc->machine.cpus,
 		"mem_bytes", (json_int_t)nd->mem.len,
@@ -489,7 +499,8 @@ static json_t *node_figures(struct node *nd)
 		"wakeups", (json_int_t)fs.wakeups,
 		"wait", coh_fabric_has_wait_fd(nd->fab) ? "cq-fd" : "doorbell",
 		"fabric_rtt_us", "min", rtt_min, "median", rtt_med,
-		"vms", vms ? vms : json_array());
+		"vms", vms ? vms : json_array(),
+		"coherence", nd->coh ? coh_mem_stats_json(nd->coh) : json_object());
 }
 
 static void iso_time(time_t t, char *buf, size_t len)
@@ -681,7 +692,7 @@ int node_main(const struct node_options *opt)
 		    nd->desc->file);
 
 	/* 2. machine memory and the transport */
-	int r = node_mem_init(&nd->mem, nd->desc->machine.mem, nd->self);
+	int r = node_mem_init(&nd->mem, nd->desc->machine.mem & ~(uint64_t)(COH_PAGE_SIZE - 1), nd->self);
 	if (!agree(r == 0)) {
 		if (r)
 			fprintf(stderr, "disco-node[node %d]: cannot map %llu bytes of machine memory: %s\n",
@@ -708,6 +719,19 @@ int node_main(const struct node_options *opt)
 	LOG(SUB_NODE, LOG_INFO, "up: provider %s, %s, %llu MiB of machine memory", coh_fabric_provider(nd->fab),
 	    coh_fabric_has_wait_fd(nd->fab) ? "sleeping on the CQ's fd" : "sleeping on the doorbell",
 	    (unsigned long long)(nd->mem.len >> 20));
+
+	struct coh_mem_config mc = {
+		.self = nd->self, .nodes = nd->n,
+		.mem = nd->mem.base, .mem_len = nd->mem.len,
+		.line_size = nd->desc->machine.line, .cache_bytes = nd->desc->machine.rcache,
+	};
+	int cerr = 0;
+	nd->coh = coh_mem_create(nd->fab, &mc, &cerr);
+	if (!agree(nd->coh != NULL)) {
+		if (!nd->coh)
+			fprintf(stderr, "disco-node[node %d]: cannot start the coherence engine: %s\n", rank, strerror(-cerr));
+		goto out_fab;
+	}
 
 	/* 3. every node reaches every other */
 	r = setup_events(nd, err, sizeof(err));
@@ -755,6 +779,7 @@ out_vms:
 		close(nd->sigfd);
 out_fab:
 	MPI_Barrier(MPI_COMM_WORLD);
+	coh_mem_destroy(nd->coh);
 	coh_fabric_close(nd->fab);
 out_mem:
 	node_mem_fini(&nd->mem);
