@@ -4,6 +4,9 @@
  *
  *   fabric   the transport's small-message round trip between two nodes, on
  *            shm and on tcp (loopback), measured by the nodes' bootstrap.
+ *   coherence  remote-miss latencies of the coherence protocol against the
+ *            transport's own round trip, on shm and tcp (loopback), measured
+ *            by disco-cohtest on 3 ranks (docs/coherence.md).
  *   cpu      the integer benchmark kernels of guest/bench on disco and on
  *            QEMU (qemu-system-riscv64 -machine virt, TCG), side by side.
  *
@@ -37,6 +40,9 @@ static void usage(FILE *out)
 		"\n"
 		"benchmarks:\n"
 		"  fabric   small-message round trip between 2 nodes on shm and tcp (loopback)\n"
+		"  coherence [--provider shm|tcp] [--samples N]\n"
+		"           remote read (clean: 2 hops, dirty: 3 hops) and write-with-invalidation\n"
+		"           latencies beside the fabric round trip, on shm and tcp (loopback)\n"
 		"  cpu      integer kernels (guest/bench) on disco and on qemu-system-riscv64,\n"
 		"           instructions per second and the ratio (QEMU: script/bootstrap --bench)\n");
 }
@@ -194,6 +200,109 @@ static int bench_cpu(int json)
 	return 0;
 }
 
+/* Run disco-cohtest's bench mode on 3 ranks of this host; parse its JSON line. */
+static json_t *coherence_case(const char *prog, const char *prov, const char *samples)
+{
+	char fi[64];
+	snprintf(fi, sizeof(fi), "FI_PROVIDER=%s", strcmp(prov, "tcp") ? prov : "tcp;ofi_rxm");
+	char *argv[40];
+	int n = 0;
+	argv[n++] = getenv("DISCO_MPIRUN") ? getenv("DISCO_MPIRUN") : "mpirun";
+	argv[n++] = "-np";
+	argv[n++] = "3";
+	if (geteuid() == 0)
+		argv[n++] = "--allow-run-as-root";
+	char *fixed[] = { "--oversubscribe", "--bind-to", "none", "--mca", "btl_tcp_if_include", "lo",
+			  "--mca", "oob_tcp_if_include", "lo", "-x", fi, "-x", "FI_TCP_IFACE=lo", NULL };
+	for (int i = 0; fixed[i]; i++)
+		argv[n++] = fixed[i];
+	argv[n++] = (char *)prog;
+	argv[n++] = "bench";
+	argv[n++] = "--provider";
+	argv[n++] = (char *)prov;
+	argv[n++] = "--samples";
+	argv[n++] = (char *)samples;
+	argv[n] = NULL;
+
+	int fds[2];
+	if (pipe(fds))
+		return NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	FILE *f = fdopen(fds[0], "r");
+	char line[4096];
+	json_t *res = NULL;
+	while (f && fgets(line, sizeof(line), f))
+		if (line[0] == '{' && !res)
+			res = json_loads(line, 0, NULL);
+	if (f)
+		fclose(f);
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		json_decref(res);
+		return NULL;
+	}
+	return res;
+}
+
+static int bench_coherence(int argc, char **argv, int json)
+{
+	const char *only = NULL, *samples = "2000";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--provider") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--samples") && i + 1 < argc)
+			samples = argv[++i];
+	}
+	if (only && strcmp(only, "shm") && strcmp(only, "tcp")) {
+		fprintf(stderr, "disco bench coherence: --provider %s: use shm or tcp\n", only);
+		return 2;
+	}
+	char prog[PATH_MAX];
+	launcher_sibling("disco-cohtest", prog, sizeof(prog));
+	if (access(prog, X_OK)) {
+		fprintf(stderr, "disco bench coherence: disco-cohtest not found beside disco (build it: script/build)\n");
+		return 1;
+	}
+	const char *provs[] = { "shm", "tcp" };
+	json_t *o = json_object();
+	if (!json)
+		printf("%-6s %9s %14s %14s %15s %12s\n", "fabric", "rtt_us", "read_clean_us", "read_dirty_us",
+		       "write_inval_us", "ratio_clean");
+	for (int i = 0; i < 2; i++) {
+		if (only && strcmp(only, provs[i]))
+			continue;
+		json_t *r = coherence_case(prog, provs[i], samples);
+		if (!r) {
+			fprintf(stderr, "disco bench coherence: the %s run failed\n", provs[i]);
+			json_decref(o);
+			return 1;
+		}
+		if (!json)
+			printf("%-6s %9.2f %14.2f %14.2f %15.2f %12.2f\n", provs[i],
+			       json_number_value(json_object_get(r, "rtt_us")),
+			       json_number_value(json_object_get(r, "read_clean_us")),
+			       json_number_value(json_object_get(r, "read_dirty_us")),
+			       json_number_value(json_object_get(r, "write_inval_us")),
+			       json_number_value(json_object_get(r, "ratio_clean")));
+		json_object_set_new(o, provs[i], r);
+	}
+	if (json) {
+		char *str = json_dumps(o, JSON_INDENT(2));
+		puts(str);
+		free(str);
+	}
+	json_decref(o);
+	return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	const char *name = NULL;
@@ -204,9 +313,11 @@ int cmd_bench(int argc, char **argv)
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
-		} else if (!name && argv[i][0] != '-')
+		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];
-		else {
+		} else if (name && !strcmp(name, "coherence")) {
+			continue;	/* its own options, read by bench_coherence */
+		} else {
 			fprintf(stderr, "disco bench: unexpected argument '%s'\n", argv[i]);
 			return 2;
 		}
@@ -241,6 +352,8 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (!strcmp(name, "cpu"))
 		return bench_cpu(json);
-	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, cpu)\n", name);
+	if (!strcmp(name, "coherence"))
+		return bench_coherence(argc, argv, json);
+	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, coherence, cpu)\n", name);
 	return 2;
 }

@@ -119,6 +119,13 @@ void launcher_sibling(const char *name, char *out, size_t len)
 			snprintf(out, len, "%s/../node/%s", exe, name);
 			if (access(out, X_OK) == 0)
 				return;
+			/* helper programs: installed in libexec/disco, built in tests/ */
+			snprintf(out, len, "%s/../libexec/disco/%s", exe, name);
+			if (access(out, X_OK) == 0)
+				return;
+			snprintf(out, len, "%s/../tests/coh/%s", exe, name);
+			if (access(out, X_OK) == 0)
+				return;
 		}
 	}
 	snprintf(out, len, "%s", name);
