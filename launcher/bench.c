@@ -85,20 +85,29 @@ struct bench_out {
 	bool ok;
 };
 
-/* Run argv, capture stdout, parse the BENCH line. Returns 0 when it ran and said result=ok. */
-static int run_capture(char *const argv[], struct bench_out *o)
+/*
+ * Start argv with its standard output on a pipe (standard input, and with
+ * quiet its standard error too, on /dev/null). Returns the pipe's read end,
+ * or NULL; *pid is the child to reap with exited_ok().
+ */
+static FILE *spawn_stdout(char *const argv[], bool quiet, pid_t *pid)
 {
 	int fds[2];
-	memset(o, 0, sizeof(*o));
 	if (pipe(fds))
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
+		return NULL;
+	*pid = fork();
+	if (*pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	if (*pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDERR_FILENO);
+			if (quiet)
+				dup2(devnull, STDERR_FILENO);
 		}
 		close(fds[0]);
 		execvp(argv[0], argv);
@@ -106,8 +115,30 @@ static int run_capture(char *const argv[], struct bench_out *o)
 	}
 	close(fds[1]);
 	FILE *f = fdopen(fds[0], "r");
+	if (!f)
+		close(fds[0]);
+	return f;
+}
+
+/* Reap the child; true when it exited with status 0. */
+static bool exited_ok(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return false;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* Run argv, capture stdout, parse the BENCH line. Returns 0 when it ran and said result=ok. */
+static int run_capture(char *const argv[], struct bench_out *o)
+{
+	pid_t pid;
+	memset(o, 0, sizeof(*o));
+	FILE *f = spawn_stdout(argv, true, &pid);
+	if (!f)
+		return -1;
 	char line[1024];
-	while (f && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
 		char *b = strstr(line, "BENCH ");
 		if (!b)
 			continue;
@@ -120,11 +151,8 @@ static int run_capture(char *const argv[], struct bench_out *o)
 			sscanf(p + 10, "%63s", o->checksum);
 		o->ok = strstr(b, "result=ok") != NULL;
 	}
-	if (f)
-		fclose(f);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && o->ok && o->ticks ? 0 : -1;
+	fclose(f);
+	return exited_ok(pid) && o->ok && o->ticks ? 0 : -1;
 }
 
 static int bench_cpu(int json)
@@ -224,28 +252,17 @@ static json_t *coherence_case(const char *prog, const char *prov, const char *sa
 	argv[n++] = (char *)samples;
 	argv[n] = NULL;
 
-	int fds[2];
-	if (pipe(fds))
+	pid_t pid;
+	FILE *f = spawn_stdout(argv, false, &pid);
+	if (!f)
 		return NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	FILE *f = fdopen(fds[0], "r");
 	char line[4096];
 	json_t *res = NULL;
-	while (f && fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f))
 		if (line[0] == '{' && !res)
 			res = json_loads(line, 0, NULL);
-	if (f)
-		fclose(f);
-	int st;
-	waitpid(pid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+	fclose(f);
+	if (!exited_ok(pid)) {
 		json_decref(res);
 		return NULL;
 	}
