@@ -10,6 +10,7 @@ int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 
 /* report.c: print a person-readable summary of a run report; returns 0 or 1 (unreadable). */
 int report_print(const char *path, FILE *out, int brief);

@@ -5,6 +5,7 @@
  *   disco check FILE        check a machine description
  *   disco report RUN.json   summarise a run report
  *   disco bench NAME        benchmarks
+ *   disco study FILE|NAME   sweeps of runs: CSV, summary, plots
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static void usage(FILE *out)
 		"  check FILE        check a machine description without starting anything\n"
 		"  report RUN.json   print a summary of a run report\n"
 		"  bench NAME        run a benchmark (disco bench --help lists them)\n"
+		"  study FILE|NAME   run a sweep (a study file, or scaling, policy): CSV, summary, plots\n"
 		"\n"
 		"`disco COMMAND --help` describes each command. Machine descriptions:\n"
 		"docs/machine.md, or `disco check --keys`.\n");
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(cmd, "bench"))
 		return cmd_bench(argc - 1, argv + 1);
-	fprintf(stderr, "disco: unknown command '%s' (commands: run, check, report, bench; see disco --help)\n", cmd);
+	if (!strcmp(cmd, "study"))
+		return cmd_study(argc - 1, argv + 1);
+	fprintf(stderr, "disco: unknown command '%s' (commands: run, check, report, bench, study; see disco --help)\n", cmd);
 	return 2;
 }
