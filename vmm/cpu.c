@@ -26,6 +26,8 @@
 #include "vmm/cpu.h"
 #include "vmm/decode.h"
 
+const void *hart_decode_entry;
+
 /* ---------------------------------------------------------------- modes */
 
 void hart_update_mode(struct hart *h)
@@ -182,7 +184,10 @@ struct hart *hart_new(struct vm *vm, unsigned hartid)
 		free(h);
 		return NULL;
 	}
+	if (!hart_decode_entry)
+		hart_run(NULL, 0);	/* publishes the decode handler */
 	h->tmp[1].op = h->tmp[2].op = OP_PAGE_END;
+	h->tmp[1].run = h->tmp[2].run = hart_decode_entry;
 	hart_reset(h, 0x1000, PRIV_M, hartid, 0);
 	return h;
 }
@@ -474,8 +479,18 @@ L_JALR##S: { \
 		RD = t; \
 		JUMP(); \
 	} \
+L_JAL_L##S: { \
+		uint64_t t = pc + (L); \
+		pc += IMM; \
+		RD = t; \
+		LJUMP(); \
+	} \
 L_BEQ##S:	BRANCH(S1 == S2, L); \
 L_BNE##S:	BRANCH(S1 != S2, L); \
+L_BEQ_L##S:	LBRANCH(S1 == S2, L); \
+L_BNE_L##S:	LBRANCH(S1 != S2, L); \
+L_BEQZ_L##S:	LBRANCH(S1 == 0, L); \
+L_BNEZ_L##S:	LBRANCH(S1 != 0, L); \
 L_LW##S:	LOAD(int32_t, 4, L); \
 L_LD##S:	LOAD(uint64_t, 8, L); \
 L_SW##S:	STORE(uint32_t, 4, L); \
@@ -535,14 +550,33 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		OPS_C(LABEL_C)
 		OPS_4(LABEL_4)
 	};
+	/* branches and JAL whose target is in the same page: linked by slot */
+#define LABEL_L(n) [OP_##n] = &&L_##n##_L_4, [OP_##n | OP_C] = &&L_##n##_L_2,
+#define LABEL_L4(n) [OP_##n] = &&L_##n##_L,
+	static const void *const ltbl[256] = {
+		LABEL_L(JAL) LABEL_L(BEQ) LABEL_L(BNE) LABEL_L(BEQZ) LABEL_L(BNEZ)
+		LABEL_L4(BLT) LABEL_L4(BGE) LABEL_L4(BLTU) LABEL_L4(BGEU)
+	};
 #undef LABEL_C
 #undef LABEL_4
+#undef LABEL_L
+#undef LABEL_L4
 	uint64_t *const x = h->x;
 	uint64_t pc, work = 0, traps = 0, synced = 0, fpage;
 	int64_t chunk = 0, left = 0;
 	const struct dinsn *d;
 	const struct dinsn *slots = NULL;
 
+	if (unlikely(!h)) {
+		/*
+		 * A label address outlives the call (it is code): hide it from
+		 * GCC's -Wdangling-pointer, which takes it for a local.
+		 */
+		const void *e = tbl[OP_DECODE];
+		__asm__("" : "+r"(e));
+		hart_decode_entry = e;
+		return 0;
+	}
 	if (!h->pmap) {
 		h->pmap = vm_pmap(h->vm);
 		if (h->pmap)
@@ -582,7 +616,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	d += (L) >> 1; \
 	if (unlikely(--left == 0)) \
 		goto chunk_end; \
-	goto *tbl[d->op]; \
+	goto *d->run; \
 } while (0)
 #define JUMP() do { \
 	if (unlikely(--left == 0)) \
@@ -590,7 +624,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage)) \
 		goto refill; \
 	d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1); \
-	goto *tbl[d->op]; \
+	goto *d->run; \
+} while (0)
+/* LJUMP: pc was set to pc + IMM, a target in the same page: step d by IMM */
+#define LJUMP() do { \
+	d += d->imm >> 1; \
+	if (unlikely(--left == 0)) \
+		goto chunk_end; \
+	goto *d->run; \
 } while (0)
 /* the instruction retired and the chunk ends: pc already set */
 #define RETIRE_AND_STOP() do { \
@@ -642,6 +683,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	if (cond) { pc += IMM; JUMP(); } \
 	NEXT(L); \
 } while (0)
+#define LBRANCH(cond, L) do { \
+	if (cond) { pc += IMM; LJUMP(); } \
+	NEXT(L); \
+} while (0)
 
 	while (work < budget) {
 		int irq;
@@ -668,7 +713,7 @@ dispatch:
 		if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage))
 			goto refill;
 		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
-		goto *tbl[d->op];
+		goto *d->run;
 
 refill: {
 		const struct tlb_entry *e = &h->fset->e[ACC_X][(pc >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)];
@@ -691,7 +736,7 @@ refill: {
 		h->fhost = (const uint8_t *)(fe->addend + (uintptr_t)fpage);
 		slots = fe->code->slot;
 		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
-		goto *tbl[d->op];
+		goto *d->run;
 	}
 
 fetch_oneoff: {
@@ -711,19 +756,28 @@ fetch_oneoff: {
 		h->tmp_raw = lo | ((uint32_t)hi << 16);
 		decode_insn(h->tmp_raw, &h->tmp[0]);
 		d = &h->tmp[0];
+		h->tmp[0].run = tbl[d->op];
 		if (fpage != (pc & ~(VM_PAGE_SIZE - 1)))
 			fpage = TLB_INVALID;
-		goto *tbl[d->op];
+		goto *d->run;
 	}
 
 L_DECODE: {
+		/* undecoded slots and the sentinels after a page (and tmp[0]) */
 		unsigned off = (unsigned)(pc & (VM_PAGE_SIZE - 1));
+		struct dinsn *w;
+		int64_t t;
 
+		if (d->op == OP_PAGE_END)
+			goto refill;
 		if (off == VM_PAGE_SIZE - 2 && (h->fhost[off] & 3) == 3)
 			goto fetch_oneoff;
 		code_page_decode(h->fcode, h->fhost, off);
-		d = &slots[off >> 1];
-		goto *tbl[d->op];
+		w = &h->fcode->slot[off >> 1];
+		t = (int64_t)off + w->imm;
+		w->run = ltbl[w->op] && t >= 0 && t < (int64_t)VM_PAGE_SIZE ? ltbl[w->op] : tbl[w->op];
+		d = w;
+		goto *d->run;
 	}
 
 L_PAGE_END:
@@ -744,6 +798,10 @@ L_BLT:	BRANCH((int64_t)S1 < (int64_t)S2, 4);
 L_BGE:	BRANCH((int64_t)S1 >= (int64_t)S2, 4);
 L_BLTU:	BRANCH(S1 < S2, 4);
 L_BGEU:	BRANCH(S1 >= S2, 4);
+L_BLT_L:	LBRANCH((int64_t)S1 < (int64_t)S2, 4);
+L_BGE_L:	LBRANCH((int64_t)S1 >= (int64_t)S2, 4);
+L_BLTU_L:	LBRANCH(S1 < S2, 4);
+L_BGEU_L:	LBRANCH(S1 >= S2, 4);
 L_LB:	LOAD(int8_t, 1, 4);
 L_LH:	LOAD(int16_t, 2, 4);
 L_LBU:	LOAD(uint8_t, 1, 4);
@@ -883,6 +941,8 @@ chunk_end:
 #undef TRAP
 #undef NEXT
 #undef JUMP
+#undef LJUMP
+#undef LBRANCH
 #undef RETIRE_AND_STOP
 #undef RD
 #undef S1

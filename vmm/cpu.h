@@ -110,9 +110,22 @@ struct dinsn {
 	uint8_t rs1;
 	uint8_t rs2;
 	int32_t imm;	/* immediate; CSR number; AMO funct5; raw bits when illegal */
+	/*
+	 * The run loop's handler for this slot (direct threading), chosen by
+	 * hart_run when it decodes the slot: it depends on op and, for
+	 * branches, on whether the target is in the same page. Undecoded
+	 * slots and sentinels hold hart_decode_entry.
+	 */
+	const void *run;
 };
 #define OP_C		0x80	/* 16-bit encoding: the pc advances by 2 */
 #define DINSN_LEN(op)	(4u - (((op) >> 6) & 2u))
+
+/*
+ * The run loop's decode handler (a label address inside hart_run, the same
+ * for every hart and VM: set by hart_new before any code page exists).
+ */
+extern const void *hart_decode_entry;
 
 #define CODE_SLOTS	(VM_PAGE_SIZE / 2)
 struct code_page {
@@ -129,8 +142,10 @@ static inline void code_page_touch(struct code_page *cp, unsigned off, unsigned 
 	unsigned e = (off + size + 1) >> 1;
 	if (e > CODE_SLOTS)
 		e = CODE_SLOTS;
-	for (; s < e; s++)
+	for (; s < e; s++) {
 		cp->slot[s].op &= OP_C;	/* keeps the length of a running insn */
+		cp->slot[s].run = hart_decode_entry;
+	}
 }
 
 /* ---- TLB ---- */

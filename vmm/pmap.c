@@ -161,6 +161,8 @@ struct code_page *pmap_code_get(struct pmap *p, uint64_t gpa, const uint8_t *hos
 	if (!cp)
 		return NULL;
 	cp->gpa = pg;
+	for (unsigned k = 0; k <= CODE_SLOTS; k++)
+		cp->slot[k].run = hart_decode_entry;
 	cp->slot[CODE_SLOTS].op = OP_PAGE_END;
 	cp->epoch = p->epoch;
 	memcpy(cp->snap, host, VM_PAGE_SIZE);
