@@ -865,7 +865,7 @@ struct agg {
 	const struct row *first;	/* key columns */
 	size_t n, nfail;
 	double runtime, rmin, rmax, compute, ticks, mips, wall, share, stall, instr;
-	bool have_compute, have_ticks, have_share, have_stall;
+	bool have_compute, have_ticks, have_share, have_stall, have_coh;
 	double speedup;			/* against the 1-node point, 0 = none */
 	char hosts[256], prov[64], oversub[16];
 	unsigned ranks, cores;
@@ -945,6 +945,7 @@ static struct agg *aggregate(const struct rows *rs, const struct point *pts, siz
 		g->wall = med_col(rs, g->first, C_WALL, NULL);
 		g->instr = med_col(rs, g->first, C_INSTR, NULL);
 		g->share = med_col(rs, g->first, C_LOCAL_SHARE, &g->have_share);
+		med_col(rs, g->first, C_LOCAL_MISSES, &g->have_coh);
 		g->stall = med_col(rs, g->first, C_REMOTE_STALL, &g->have_stall);
 	}
 	/* speedup: the 1-node point with the same workload, line, rcache, provider, policy, args */
@@ -1040,6 +1041,14 @@ static void opt_num(FILE *f, bool have, double v, int prec)
 		fputs(" – |", f);
 }
 
+static void opt_g(FILE *f, bool have, double v)
+{
+	if (have)
+		fprintf(f, " %.4g |", v);
+	else
+		fputs(" – |", f);
+}
+
 static void write_summary(const char *path, const struct study *st, const struct agg *a, size_t n, size_t runs,
 			  size_t failed, const char *env, bool have_plots)
 {
@@ -1075,15 +1084,19 @@ static void write_summary(const char *path, const struct study *st, const struct
 	if (varies(a, n, C_PROVIDER))
 		fputs("- **provider** varies: the fabric carries only bootstrap and control traffic today, so the provider "
 		      "changes start-up and wall time, not the guest's runtime.\n", f);
-	bool any_share = false, any_stall = false, any_compute = false, any_ticks = false;
+	bool any_share = false, any_stall = false, any_compute = false, any_ticks = false, any_coh = false;
 	for (size_t i = 0; i < n; i++) {
+		any_coh |= a[i].have_coh;
 		any_share |= a[i].have_share;
 		any_stall |= a[i].have_stall;
 		any_compute |= a[i].have_compute;
 		any_ticks |= a[i].have_ticks;
 	}
-	if (!any_share)
-		fputs("- Local/remote miss counts: the reports have no `coherence` figures yet, so those columns are "
+	if (!any_share && any_coh)
+		fputs("- Local/remote miss counts: the nodes' `coherence` figures count no misses (guest memory does not "
+		      "go through the protocol yet), so the local miss share is empty (–); results.csv has the counts.\n", f);
+	else if (!any_share)
+		fputs("- Local/remote miss counts: the reports have no `coherence` figures, so those columns are "
 		      "empty (–).\n", f);
 	if (!any_stall)
 		fputs("- Remote stall time: not reported by the monitor yet (–).\n", f);
@@ -1101,11 +1114,11 @@ static void write_summary(const char *path, const struct study *st, const struct
 		fprintf(f, "| %s | %s | %s | %zu%s |", lab, g->first->f[C_NODES], g->first->f[C_CPUS], g->n,
 			g->nfail ? " (+failed)" : "");
 		if (g->n)
-			fprintf(f, " %.3f (%.3f–%.3f) |", g->runtime, g->rmin, g->rmax);
+			fprintf(f, " %.4g (%.4g–%.4g) |", g->runtime, g->rmin, g->rmax);
 		else
 			fputs(" – |", f);
-		opt_num(f, g->have_ticks, g->ticks, 4);
-		opt_num(f, g->have_compute, g->compute, 4);
+		opt_g(f, g->have_ticks, g->ticks);
+		opt_g(f, g->have_compute, g->compute);
 		opt_num(f, g->speedup > 0, g->speedup, 2);
 		opt_num(f, g->n > 0, g->mips, 1);
 		opt_num(f, g->n > 0, g->wall, 2);
@@ -1334,8 +1347,8 @@ static void print_table(FILE *f, const struct agg *a, size_t n)
 		if (g->have_share)
 			snprintf(sh, sizeof(sh), "%.3f", g->share);
 		if (g->have_ticks)
-			snprintf(tk, sizeof(tk), "%.4f", g->ticks);
-		fprintf(f, "%-32.32s %5s %5s %4zu %10.3f %10s %8s %8.1f %8.2f %10s %6s\n", lab, g->first->f[C_NODES],
+			snprintf(tk, sizeof(tk), "%.4g", g->ticks);
+		fprintf(f, "%-32.32s %5s %5s %4zu %10.4g %10s %8s %8.1f %8.2f %10s %6s\n", lab, g->first->f[C_NODES],
 			g->first->f[C_CPUS], g->n, g->runtime, tk, sp, g->mips, g->wall, sh, g->oversub[0] ? g->oversub : "-");
 	}
 }
@@ -1370,7 +1383,7 @@ static void print_json(const struct agg *a, size_t n, const char *env)
 		json_object_set_new(o, "environment", json_string(env));
 		json_array_append_new(arr, o);
 	}
-	char *s = json_dumps(arr, JSON_INDENT(2));
+	char *s = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 	puts(s);
 	free(s);
 	json_decref(arr);
