@@ -975,8 +975,9 @@ static bool varies(const struct agg *a, size_t n, enum col c)
 }
 
 /* "1 host (h), provider shm, 4 ranks on 2 cores: oversubscribed" for everything the study ran */
-static void environment(const struct agg *a, size_t n, char *out, size_t len)
+static void environment(const struct agg *a, size_t n, char *out, size_t len, char *brief, size_t blen)
 {
+	char overn[128] = "";	/* the node counts that ran oversubscribed */
 	char hosts[512] = "", provs[128] = "";
 	unsigned ranks = 0, cores = 0, nhosts = 0;
 	bool over = false;
@@ -1003,15 +1004,27 @@ static void environment(const struct agg *a, size_t n, char *out, size_t len)
 		if (a[i].ranks > ranks)
 			ranks = a[i].ranks;
 		cores = a[i].cores;
-		over |= !strcmp(a[i].oversub, "yes");
+		if (!strcmp(a[i].oversub, "yes")) {
+			over = true;
+			char pn[40], hn[140];
+			snprintf(pn, sizeof(pn), ",%s,", a[i].first->f[C_NODES]);
+			snprintf(hn, sizeof(hn), ",%s,", overn);
+			if (!strstr(hn, pn) && strlen(overn) + strlen(a[i].first->f[C_NODES]) + 2 < sizeof(overn))
+				snprintf(overn + strlen(overn), sizeof(overn) - strlen(overn), "%s%s", overn[0] ? "," : "",
+					 a[i].first->f[C_NODES]);
+		}
 	}
 	if (!nhosts) {
 		snprintf(out, len, "no completed runs");
+		snprintf(brief, blen, "no completed runs");
 		return;
 	}
-	snprintf(out, len, "%u host%s (%s), provider %s, up to %u rank%s per host on %u core%s: %s", nhosts,
+	snprintf(out, len, "%u host%s (%s), provider %s, up to %u rank%s per host on %u core%s: %s%s%s", nhosts,
 		 nhosts > 1 ? "s" : "", hosts, provs, ranks, ranks > 1 ? "s" : "", cores, cores > 1 ? "s" : "",
-		 over ? "oversubscribed (ranks share cores: timings are distorted)" : "not oversubscribed");
+		 over ? "oversubscribed at nodes = " : "not oversubscribed", over ? overn : "",
+		 over ? " (ranks share cores: those timings are distorted)" : "");
+	snprintf(brief, blen, "%u host%s (%s), %s, %u core%s per host; %s%s", nhosts, nhosts > 1 ? "s" : "", hosts, provs,
+		 cores, cores > 1 ? "s" : "", over ? "oversubscribed at nodes = " : "not oversubscribed", over ? overn : "");
 }
 
 static void point_label(const struct agg *a, size_t n, const struct agg *g, char *b, size_t len, bool skip_nodes)
@@ -1092,6 +1105,9 @@ static void write_summary(const char *path, const struct study *st, const struct
 		any_compute |= a[i].have_compute;
 		any_ticks |= a[i].have_ticks;
 	}
+	if (st->repeat < 3)
+		fputs("- Each point ran fewer than 3 times (`repeat`): on a shared host differences of several percent "
+		      "between points are noise.\n", f);
 	if (!any_share && any_coh)
 		fputs("- Local/remote miss counts: the nodes' `coherence` figures count no misses (guest memory does not "
 		      "go through the protocol yet), so the local miss share is empty (–); results.csv has the counts.\n", f);
@@ -1138,6 +1154,11 @@ static void write_summary(const char *path, const struct study *st, const struct
 		      "`gnuplot plots.gp` in this directory draws them.\n\n", f);
 	if (have_plots && st->speedup)
 		fputs("![speedup](speedup.png)\n\n", f);
+	if (have_plots && any_share)
+		fputs("![misses](misses.png)\n\n", f);
+	else
+		fputs("No plot of the local/remote miss shares: the runs counted no misses (guest memory does not go "
+		      "through the coherence protocol yet).\n\n", f);
 	fputs("SVG versions beside them (runtime.svg, speedup.svg). Data: results.csv (every run), medians.csv (these "
 	      "medians), reports/ (every run report), points/ (every description), logs/ (every console).\n", f);
 	fclose(f);
@@ -1218,7 +1239,9 @@ static int write_plots(const char *out, const struct study *st, const struct agg
 			fclose(g);
 		return -1;
 	}
-	bool by_nodes = varies(a, n, C_NODES);
+	bool by_nodes = varies(a, n, C_NODES), any_share = false;
+	for (size_t i = 0; i < n; i++)
+		any_share |= a[i].have_share;
 	fprintf(g, "# written by disco study %s; run `gnuplot plots.gp` here\n", st->name);
 	fputs("set datafile separator whitespace\nset grid\nset key outside right\n", g);
 	/* series: points with equal parameters but nodes */
@@ -1229,7 +1252,7 @@ static int write_plots(const char *out, const struct study *st, const struct agg
 		for (size_t i = 0; i < n && ns < sizeof(series) / sizeof(series[0]); i++) {
 			if (done[i])
 				continue;
-			fprintf(d, "# series %zu\n# nodes runtime_s speedup\n", ns);
+			fprintf(d, "# series %zu\n# nodes runtime_s speedup remote_miss_share\n", ns);
 			for (size_t j = i; j < n; j++) {
 				bool same = true;
 				for (int c = 0; c < C_REPEAT; c++)
@@ -1238,9 +1261,14 @@ static int write_plots(const char *out, const struct study *st, const struct agg
 				if (!same)
 					continue;
 				done[j] = true;
-				if (a[j].n)
-					fprintf(d, "%s %.6f %.4f\n", a[j].first->f[C_NODES], a[j].runtime,
-						a[j].speedup > 0 ? a[j].speedup : 0.0);
+				if (!a[j].n)
+					continue;
+				fprintf(d, "%s %.6f %.4f ", a[j].first->f[C_NODES], a[j].runtime,
+					a[j].speedup > 0 ? a[j].speedup : 0.0);
+				if (a[j].have_share)
+					fprintf(d, "%.4f\n", 1.0 - a[j].share);
+				else
+					fputs("NaN\n", d);
 			}
 			fputs("\n\n", d);
 			point_label(a, n, &a[i], labels[ns], sizeof(labels[ns]), true);
@@ -1248,14 +1276,19 @@ static int write_plots(const char *out, const struct study *st, const struct agg
 		}
 		free(done);
 	} else {
-		fputs("# point runtime_s label\n", d);
+		fputs("# point runtime_s local_miss_share label\n", d);
 		for (size_t i = 0; i < n; i++) {
 			char lab[160];
 			point_label(a, n, &a[i], lab, sizeof(lab), false);
 			for (char *p = lab; *p; p++)
 				if (*p == ' ')
 					*p = '_';
-			fprintf(d, "%zu %.6f \"%s\"\n", i, a[i].n ? a[i].runtime : 0.0, lab);
+			fprintf(d, "%zu %.6f ", i, a[i].n ? a[i].runtime : 0.0);
+			if (a[i].have_share)
+				fprintf(d, "%.4f", a[i].share);
+			else
+				fputs("NaN", d);
+			fprintf(d, " \"%s\"\n", lab);
 		}
 	}
 	fclose(d);
@@ -1283,12 +1316,28 @@ static int write_plots(const char *out, const struct study *st, const struct agg
 					gp_str(g, labels[s]);
 					fputs(", \\\n", g);
 				}
-				fputs("  x with lines dt 2 lc rgb \"gray\" title \"ideal\"\n", g);
+				fputs("  \"plot.dat\" index 0 using 1:1 with lines dt 2 lc rgb \"gray\" title \"ideal\"\n", g);
+			}
+			if (any_share) {
+				snprintf(title, sizeof(title), "disco study %s: share of misses served remotely\\n%s", st->name, env);
+				fprintf(g, "set output \"misses.%s\"\nset title \"%s\"\nset ylabel \"remote misses / all misses\"\n"
+					"set yrange [0:1]\nplot \\\n", term[t][1], title);
+				for (size_t s = 0; s < ns; s++) {
+					fprintf(g, "  \"plot.dat\" index %zu using 1:4 with linespoints lw 2 title ", s);
+					gp_str(g, labels[s]);
+					fputs(s + 1 < ns ? ", \\\n" : "\n", g);
+				}
+				fputs("set yrange [0:*]\n", g);
 			}
 			fputs("unset logscale x\n", g);
 		} else {
 			fputs("set xlabel \"\"\nset style fill solid 0.6\nset boxwidth 0.6\nset yrange [0:*]\nset xtics rotate by -30\n"
-			      "plot \"plot.dat\" using 1:2:xtic(3) with boxes notitle\n", g);
+			      "plot \"plot.dat\" using 1:2:xtic(4) with boxes notitle\n", g);
+			if (any_share) {
+				snprintf(title, sizeof(title), "disco study %s: share of misses served locally\\n%s", st->name, env);
+				fprintf(g, "set output \"misses.%s\"\nset title \"%s\"\nset ylabel \"local misses / all misses\"\n"
+					"set yrange [0:1]\nplot \"plot.dat\" using 1:3:xtic(4) with boxes notitle\n", term[t][1], title);
+			}
 		}
 	}
 	fclose(g);
@@ -1661,13 +1710,13 @@ int cmd_study(int argc, char **argv)
 		runs += a[i].n + a[i].nfail;
 		failed += a[i].nfail;
 	}
-	char env[700];
-	environment(a, na, env, sizeof(env));
+	char env[900], brief[700];
+	environment(a, na, env, sizeof(env), brief, sizeof(brief));
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/medians.csv", outabs);
 	write_medians(path, a, na);
 	bool plots = false;
-	if (write_plots(outabs, &st, a, na, env) == 0) {
+	if (write_plots(outabs, &st, a, na, brief) == 0) {
 		if (!have_gnuplot())
 			fprintf(stderr, "disco study: gnuplot is not installed (apt-get install gnuplot-nox): no plots; %s/plots.gp draws them\n",
 				outabs);
