@@ -74,7 +74,9 @@ mkns() {
   local out
   out=$(ip netns add "$1" 2>&1) || t_skip "cannot create network namespaces: $out"
   created+=("$1")
-  ip -n "$1" link set lo up || t_fail "cannot bring lo up in $1"
+  # where namespaces can be made but not entered (a chroot without its own
+  # /run, a container without CAP_SYS_ADMIN in the right place), skip
+  out=$(ip -n "$1" link set lo up 2>&1) || t_skip "cannot configure network namespace $1: $out"
 }
 
 # the switch: a bridge alone in its namespace
