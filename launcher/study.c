@@ -453,8 +453,8 @@ static void study_fill(struct study *st)
 		st->line[st->n_line++] = 128;
 	if (!st->n_rcache)
 		st->rcache[st->n_rcache++] = 4ull << 20;
-	if (!st->n_providers)
-		st->providers[st->n_providers++] = xstrdup("shm");
+	if (!st->n_providers)	/* across hosts disco run picks tcp */
+		st->providers[st->n_providers++] = xstrdup(st->hostfile[0] ? "auto" : "shm");
 	if (!st->n_policies)
 		st->policies[st->n_policies++] = xstrdup("both");
 	if (!st->out[0])
