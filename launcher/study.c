@@ -1459,10 +1459,11 @@ static void study_usage(FILE *out)
 	      "options:\n"
 	      "  --out DIR          where the outputs go (default: the study's out, or study-NAME)\n"
 	      "  --repeat N         runs per point (overrides the study's repeat)\n"
-	      "  --max-nodes N      scaling: largest node count (4 or 8; default 4)\n"
+	      "  --max-nodes N      scaling: largest node count (1, 2, 4 or 8; default 4)\n"
 	      "  --workload LIST    the workloads (overrides the study's workloads)\n"
 	      "  --args ARGS        bootargs for every workload (e.g. \"n=64 steps=5\")\n"
-	      "  --provider NAME    policy: the provider (default tcp)\n"
+	      "  --provider LIST    the providers (default: shm on one host; policy: tcp)\n"
+	      "  --hostfile FILE    run every point over these hosts (disco run --hostfile)\n"
 	      "  --json             print the medians as a JSON list of rows (workload, policy,\n"
 	      "                     runtime_s, local_miss_share, remote_stall_s, ...; null\n"
 	      "                     where not measured) instead of a table\n"
@@ -1474,7 +1475,8 @@ static void study_usage(FILE *out)
 
 int cmd_study(int argc, char **argv)
 {
-	const char *what = NULL, *out = NULL, *repeat = NULL, *maxn = NULL, *workload = NULL, *args = NULL, *prov = NULL;
+	const char *what = NULL, *out = NULL, *repeat = NULL, *maxn = NULL, *workload = NULL, *args = NULL, *prov = NULL,
+		   *hostfile = NULL;
 	bool json = false, dry = false, show_progress = isatty(STDERR_FILENO);
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
@@ -1495,6 +1497,8 @@ int cmd_study(int argc, char **argv)
 		OPT("--workloads", workload)
 		OPT("--args", args)
 		OPT("--provider", prov)
+		OPT("--providers", prov)
+		OPT("--hostfile", hostfile)
 #undef OPT
 		if (!strcmp(o, "--json"))
 			json = true;
@@ -1554,6 +1558,11 @@ int cmd_study(int argc, char **argv)
 		bad |= study_set(&st, "providers", prov, 0);
 	if (out)
 		snprintf(st.out, sizeof(st.out), "%s", out);
+	if (hostfile) {
+		char *r = realpath(hostfile, NULL);
+		snprintf(st.hostfile, sizeof(st.hostfile), "%s", r ? r : hostfile);
+		free(r);
+	}
 	if (bad) {
 		fprintf(stderr, "disco study: %s\n", st.err);
 		study_release(&st);
