@@ -1653,7 +1653,8 @@ int cmd_study(int argc, char **argv)
 	if (dry) {
 		for (size_t i = 0; i < np; i++)
 			printf("%s %s\n", need[i] ? "run " : "done", pts[i].tag);
-		printf("%zu points, %zu to run, descriptions in %s/points\n", np, todo, outabs);
+		printf("%zu runs (%zu points x %u repeats), %zu to run, descriptions in %s/points\n", np,
+		       st.repeat ? np / st.repeat : np, st.repeat, todo, outabs);
 		return 0;
 	}
 	if (!json || show_progress)
