@@ -51,7 +51,7 @@ enum col {
 	C_WORKLOAD, C_NODES, C_CPUS, C_LINE, C_RCACHE, C_PROVIDER, C_POLICY, C_ARGS, C_REPEAT,
 	C_STATUS, C_EXIT, C_RUNTIME, C_COMPUTE, C_TICKS, C_INSTR, C_MIPS, C_WALL, C_PROV_USED, C_HOSTS,
 	C_HOST_NAMES, C_CORES, C_RANKS_PER_HOST, C_OVERSUB, C_LOCAL_MISSES, C_REMOTE_MISSES, C_LOCAL_SHARE,
-	C_REMOTE_STALL, C_CHECKSUM, C_STARTED, C_REPORT, NCOL
+	C_REMOTE_STALL, C_MIGRATIONS, C_REPLICATIONS, C_CHECKSUM, C_STARTED, C_REPORT, NCOL
 };
 #define NKEY (C_REPEAT + 1)	/* the columns that identify a run: the point's parameters and its repeat index */
 
@@ -59,7 +59,8 @@ static const char *const col_name[NCOL] = {
 	"workload", "nodes", "cpus", "line", "rcache", "provider", "policy", "args", "repeat",
 	"status", "exit_status", "runtime_s", "compute_s", "ticks_s", "instructions", "mips", "wall_s",
 	"provider_used", "hosts", "host_names", "host_cores", "ranks_per_host", "oversubscribed",
-	"local_misses", "remote_misses", "local_miss_share", "remote_stall_s", "checksum", "started", "report",
+	"local_misses", "remote_misses", "local_miss_share", "remote_stall_s", "migrations", "replications", "checksum",
+	"started", "report",
 };
 
 struct row {
@@ -757,6 +758,21 @@ static void read_report(const char *path, struct row *r)
 	}
 	if (have_stall)
 		row_setf(r, C_REMOTE_STALL, stall, 6);
+	/* the monitor's page moves: per VM when it reports them there, else summed over the nodes */
+	static const char *const moves[] = { "migrations", "replications" };
+	for (int k = 0; k < 2; k++) {
+		bool have = false;
+		double v = vm ? jnum(vm, moves[k], &have) : 0;
+		if (!have) {
+			json_array_foreach(nodes, i, nd) {
+				bool hv = false;
+				v += jnum(nd, moves[k], &hv);
+				have |= hv;
+			}
+		}
+		if (have)
+			row_setf(r, k ? C_REPLICATIONS : C_MIGRATIONS, v, 0);
+	}
 	json_decref(rep);
 }
 
@@ -1062,8 +1078,8 @@ static void opt_g(FILE *f, bool have, double v)
 		fputs(" – |", f);
 }
 
-static void write_summary(const char *path, const struct study *st, const struct agg *a, size_t n, size_t runs,
-			  size_t failed, const char *env, bool have_plots)
+static void write_summary(const char *path, const struct study *st, const struct rows *rs, const struct agg *a,
+			  size_t n, size_t runs, size_t failed, const char *env, bool have_plots)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -1082,19 +1098,26 @@ static void write_summary(const char *path, const struct study *st, const struct
 	      f);
 	/* what has no effect yet */
 	fputs("## What the figures can show today\n\n", f);
-	fputs("- A VM runs whole on the first node of its `nodes` list: guest memory does not go through the coherence "
-	      "protocol yet, so more nodes only add idle ranks, and the VM's vCPUs take turns on one node (runtime does "
-	      "not shrink with nodes; speedup stays at or below 1).\n", f);
-	if (varies(a, n, C_POLICY))
+	/* what the reports show disco doing: misses through the protocol, pages moved by the policy */
+	bool remote = false, policy_acts = false;
+	for (size_t i = 0; i < rs->n; i++) {
+		remote |= atof(rs->v[i].f[C_REMOTE_MISSES]) > 0;
+		policy_acts |= *rs->v[i].f[C_MIGRATIONS] || *rs->v[i].f[C_REPLICATIONS];
+	}
+	if (!remote)
+		fputs("- No run counted a remote miss: a VM runs whole on the first node of its `nodes` list (guest memory "
+		      "does not go through the coherence protocol yet), so more nodes only add idle ranks, and the VM's "
+		      "vCPUs take turns on one node (runtime does not shrink with nodes; speedup stays at or below 1).\n", f);
+	if (varies(a, n, C_POLICY) && !policy_acts)
 		fputs("- **policy** varies, but the NUMA policy is not implemented yet (`[policy]` is read and reported, "
 		      "nothing moves): differences between policies are noise.\n", f);
-	if (varies(a, n, C_LINE))
+	if (varies(a, n, C_LINE) && !remote)
 		fputs("- **line** varies, but no guest access goes through the coherence protocol yet: the line size has "
 		      "no effect.\n", f);
-	if (varies(a, n, C_RCACHE))
+	if (varies(a, n, C_RCACHE) && !remote)
 		fputs("- **rcache** varies, but the remote-line cache is not in the memory path yet: its capacity has no "
 		      "effect.\n", f);
-	if (varies(a, n, C_PROVIDER))
+	if (varies(a, n, C_PROVIDER) && !remote)
 		fputs("- **provider** varies: the fabric carries only bootstrap and control traffic today, so the provider "
 		      "changes start-up and wall time, not the guest's runtime.\n", f);
 	bool any_share = false, any_stall = false, any_compute = false, any_ticks = false, any_coh = false;
@@ -1736,7 +1759,7 @@ int cmd_study(int argc, char **argv)
 			plots = true;
 	}
 	snprintf(path, sizeof(path), "%s/summary.md", outabs);
-	write_summary(path, &st, a, na, runs, failed, env, plots);
+	write_summary(path, &st, &rs, a, na, runs, failed, env, plots);
 	if (json) {
 		print_json(a, na, env);
 	} else {

@@ -66,6 +66,35 @@ t_json "$T/p.json" 'length == 4 and ([.[].policy] == ["off","migrate","replicate
                 and (.oversubscribed | type) == "boolean")' || t_fail "policy --json: $(cat "$T/p.json")"
 grep -q 'policy.*varies.*not implemented' "$T/p/summary.md" || t_fail "policy summary.md does not say the policy has no effect yet"
 
+# the figures the coherence layer and the monitor will add, from a stand-in
+# mpirun that writes such a report: miss counts, share, stall, compute phase
+cat > "$T/fake-mpirun" <<'EOT'
+#!/usr/bin/env bash
+while [ $# -gt 0 ]; do [ "$1" = --report ] && rep=$2; shift; done
+echo "WORKLOAD name=ocean harts=2 size=32 steps=4 ticks=5000000 instret=1 checksum=0xabc result=ok"
+cat > "$rep" <<EOJ
+{"schema": 1, "status": "completed", "wall_s": 0.5, "provider": "tcp;ofi_rxm", "node_count": 2, "hosts": ["a", "b"],
+ "nodes": [{"node": 0, "host": "a", "coherence": {"local_misses": 30, "remote_misses": 10, "remote_stall_s": 0.25}},
+           {"node": 1, "host": "b", "coherence": {"local_misses": 10, "remote_misses": 50}}],
+ "vms": [{"name": "ocean", "exit_status": 0, "runtime_s": 1.5, "instructions": 1000000, "mips": 0.67, "migrations": 3,
+          "phases": [{"phase": 1, "t_s": 0.1}, {"phase": 2, "t_s": 0.2}, {"phase": 3, "t_s": 1.2}]}]}
+EOJ
+EOT
+chmod +x "$T/fake-mpirun"
+printf '[study]\nworkloads = ocean\nnodes = 2\npolicies = off,both\nout = %s\n' "$T/f" > "$T/fake.ini"
+DISCO_MPIRUN="$T/fake-mpirun" timeout 30 "$DISCO" study --no-progress --json "$T/fake.ini" > "$T/f.json" 2> "$T/ferr" \
+  || t_fail "study with coherence figures failed: $(cat "$T/ferr")"
+t_json "$T/f.json" 'length == 2 and all(.[]; .local_miss_share == 0.4 and .remote_stall_s == 0.25 and .compute_s == 1
+  and .parallel_s == 0.5 and .ranks_per_host == 1 and .hosts == "a;b")' || t_fail "coherence figures: $(cat "$T/f.json")"
+fcsv="$T/f/results.csv"
+fcol() { head -1 "$fcsv" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1; }
+[ "$(sed -n 2p "$fcsv" | cut -d, -f"$(fcol local_misses)")/$(sed -n 2p "$fcsv" | cut -d, -f"$(fcol remote_misses)")/$(sed -n 2p "$fcsv" | cut -d, -f"$(fcol hosts)")" = "40/60/2" ] \
+  || t_fail "miss counts in results.csv: $(cat "$fcsv")"
+grep -q '2 hosts (a,b)' "$T/f/summary.md" || t_fail "summary.md does not name the hosts: $(grep Environment "$T/f/summary.md")"
+if command -v gnuplot >/dev/null; then [ -s "$T/f/misses.png" ] || t_fail "no misses.png"; fi
+grep -q 'runs whole on the first node\|policy.*varies, but' "$T/f/summary.md" \
+  && t_fail "summary.md says misses and moves are missing although the reports have them"
+
 # a bad study file: one message naming the line
 printf '[study]\nnodes = 1\nnodez = 2\n' > "$T/bad.ini"
 "$DISCO" study "$T/bad.ini" 2> "$T/bad.err" && t_fail "a bad study file was accepted"
