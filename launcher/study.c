@@ -1487,6 +1487,8 @@ static void study_usage(FILE *out)
 	      "  --args ARGS        bootargs for every workload (e.g. \"n=64 steps=5\")\n"
 	      "  --provider LIST    the providers (default: shm on one host; policy: tcp)\n"
 	      "  --hostfile FILE    run every point over these hosts (disco run --hostfile)\n"
+	      "  --timeout DUR      wall-clock limit of each run (default 10m); a run that\n"
+	      "                     hits it is a failed run\n"
 	      "  --json             print the medians as a JSON list of rows (workload, policy,\n"
 	      "                     runtime_s, local_miss_share, remote_stall_s, ...; null\n"
 	      "                     where not measured) instead of a table\n"
@@ -1499,7 +1501,7 @@ static void study_usage(FILE *out)
 int cmd_study(int argc, char **argv)
 {
 	const char *what = NULL, *out = NULL, *repeat = NULL, *maxn = NULL, *workload = NULL, *args = NULL, *prov = NULL,
-		   *hostfile = NULL;
+		   *hostfile = NULL, *tmo = NULL;
 	bool json = false, dry = false, show_progress = isatty(STDERR_FILENO);
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
@@ -1522,6 +1524,7 @@ int cmd_study(int argc, char **argv)
 		OPT("--provider", prov)
 		OPT("--providers", prov)
 		OPT("--hostfile", hostfile)
+		OPT("--timeout", tmo)
 #undef OPT
 		if (!strcmp(o, "--json"))
 			json = true;
@@ -1579,6 +1582,8 @@ int cmd_study(int argc, char **argv)
 		bad |= study_set(&st, "args", args, 0);
 	if (prov)
 		bad |= study_set(&st, "providers", prov, 0);
+	if (tmo)
+		bad |= study_set(&st, "timeout", tmo, 0);
 	if (out)
 		snprintf(st.out, sizeof(st.out), "%s", out);
 	if (hostfile) {

@@ -13,6 +13,7 @@ name = tiny
 workloads = ocean
 nodes = 1,2
 args = n=32 steps=4
+timeout = 20s
 out = $S
 EOT
 timeout 60 "$DISCO" study --no-progress "$T/tiny.ini" > "$T/out1" 2> "$T/err1" || t_fail "study failed: $(cat "$T/err1" "$T/out1")"
@@ -59,7 +60,7 @@ grep -q '2 runs (1 already in' "$T/err3" || t_fail "resume: $(cat "$T/err3")"
 tail -1 "$csv" | grep -q '^ocean,2,2,.*,ok,' || t_fail "the missing point was not run: $(cat "$csv")"
 
 # the policy study, tiny and on shm: the documented JSON rows
-timeout 60 "$DISCO" study policy --no-progress --provider shm --args "n=32 steps=4" --out "$T/p" --json > "$T/p.json" 2> "$T/perr" \
+timeout 60 "$DISCO" study policy --no-progress --provider shm --timeout 20s --args "n=32 steps=4" --out "$T/p" --json > "$T/p.json" 2> "$T/perr" \
   || t_fail "policy study failed: $(cat "$T/perr")"
 t_json "$T/p.json" 'length == 4 and ([.[].policy] == ["off","migrate","replicate","both"])
   and all(.[]; has("workload") and (.runtime_s > 0) and has("local_miss_share") and has("remote_stall_s")
