@@ -69,13 +69,11 @@ struct node {
 	int status;		/* enum run_status */
 	uint64_t idle_until_ns;
 	uint64_t deadline_ns;	/* run timeout, 0 = none */
-	bool stdin_open;
 	bool escape;		/* console: Ctrl-A seen, the next key is a command */
 
 	/* bootstrap checks */
 	unsigned pongs;
 	unsigned checked;	/* peers whose checks are done */
-	uint64_t ping_t0;
 	double rtt_us[32];
 	unsigned n_rtt;
 	uint64_t last_pong_ns;
@@ -319,8 +317,7 @@ static void handle_stdin(struct node *nd)
 	size_t n = 0;
 	ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
 	if (r <= 0) {
-		epoll_ctl(nd->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
-		nd->stdin_open = false;
+		epoll_ctl(nd->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);	/* end of input: stop listening */
 		return;
 	}
 	for (ssize_t i = 0; i < r; i++) {
@@ -752,8 +749,8 @@ int node_main(const struct node_options *opt)
 	}
 	if (node_vms_wants_input(nd->vms)) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = STDIN_FILENO };
-		if (epoll_ctl(nd->epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0)
-			nd->stdin_open = true;
+		if (epoll_ctl(nd->epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev))
+			LOG(SUB_NODE, LOG_INFO, "console input unavailable: %s", strerror(errno));
 	}
 	if (opt->progress && nd->self == 0)
 		nd->instret_of = calloc(nd->n, sizeof(uint64_t));
