@@ -561,6 +561,68 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 #undef LABEL_4
 #undef LABEL_L
 #undef LABEL_L4
+	/*
+	 * Fused pairs: frequent (first op, second handler) pairs in compiled
+	 * code. The first slot's handler runs its instruction and jumps
+	 * straight (no indirect dispatch) to the second's handler; each still
+	 * counts and checks the chunk, so traps, budget and instret are as
+	 * for two separate instructions.
+	 */
+	static const bool fusable[256] = {
+		[OP_ADD] = true,
+		[OP_ADD | OP_C] = true,
+		[OP_ADDI] = true,
+		[OP_ADDI | OP_C] = true,
+		[OP_ADDW] = true,
+		[OP_LBU] = true,
+		[OP_LW] = true,
+		[OP_LW | OP_C] = true,
+		[OP_MULW] = true,
+		[OP_MV | OP_C] = true,
+		[OP_SB] = true,
+		[OP_SLLI] = true,
+		[OP_SLLI | OP_C] = true,
+		[OP_SUB] = true,
+		[OP_SW] = true,
+	};
+	static const struct { uint8_t a; const void *b, *f; } fuse[] = {
+		{ OP_ADDI | OP_C, &&L_ADDI_2, &&L_F_ADDI_2__ADDI_2 },
+		{ OP_ADDI | OP_C, &&L_BGE_L, &&L_F_ADDI_2__BGE_L },
+		{ OP_ADDI | OP_C, &&L_BLT_L, &&L_F_ADDI_2__BLT_L },
+		{ OP_ADDI | OP_C, &&L_BLTU_L, &&L_F_ADDI_2__BLTU_L },
+		{ OP_ADDI | OP_C, &&L_BEQ_L_4, &&L_F_ADDI_2__BEQ_L_4 },
+		{ OP_ADDI | OP_C, &&L_MULW, &&L_F_ADDI_2__MULW },
+		{ OP_ADDI | OP_C, &&L_SW_4, &&L_F_ADDI_2__SW_4 },
+		{ OP_ADDI | OP_C, &&L_SB, &&L_F_ADDI_2__SB },
+		{ OP_ADDI | OP_C, &&L_ADD_4, &&L_F_ADDI_2__ADD_4 },
+		{ OP_ADDI, &&L_ADDI_2, &&L_F_ADDI_4__ADDI_2 },
+		{ OP_ADD | OP_C, &&L_LW_2, &&L_F_ADD_2__LW_2 },
+		{ OP_ADD | OP_C, &&L_ADD_2, &&L_F_ADD_2__ADD_2 },
+		{ OP_ADD | OP_C, &&L_LBU, &&L_F_ADD_2__LBU },
+		{ OP_ADD, &&L_SUB_4, &&L_F_ADD_4__SUB_4 },
+		{ OP_ADD, &&L_LBU, &&L_F_ADD_4__LBU },
+		{ OP_SLLI, &&L_SLLI_4, &&L_F_SLLI_4__SLLI_4 },
+		{ OP_SLLI, &&L_ADD_2, &&L_F_SLLI_4__ADD_2 },
+		{ OP_SLLI | OP_C, &&L_ADD_2, &&L_F_SLLI_2__ADD_2 },
+		{ OP_SLLI | OP_C, &&L_OR_4, &&L_F_SLLI_2__OR_4 },
+		{ OP_SUB, &&L_SB, &&L_F_SUB_4__SB },
+		{ OP_ADDW, &&L_ADDW_4, &&L_F_ADDW_4__ADDW_4 },
+		{ OP_ADDW, &&L_BNE_L_4, &&L_F_ADDW_4__BNE_L_4 },
+		{ OP_MULW, &&L_ADDI_4, &&L_F_MULW__ADDI_4 },
+		{ OP_MULW, &&L_ADDW_4, &&L_F_MULW__ADDW_4 },
+		{ OP_MV | OP_C, &&L_ADDI_2, &&L_F_MV_2__ADDI_2 },
+		{ OP_MV | OP_C, &&L_SW_4, &&L_F_MV_2__SW_4 },
+		{ OP_LW | OP_C, &&L_LW_2, &&L_F_LW_2__LW_2 },
+		{ OP_LW | OP_C, &&L_BGEU_L, &&L_F_LW_2__BGEU_L },
+		{ OP_LW | OP_C, &&L_MV_2, &&L_F_LW_2__MV_2 },
+		{ OP_LW, &&L_LW_4, &&L_F_LW_4__LW_4 },
+		{ OP_LW, &&L_ADDI_2, &&L_F_LW_4__ADDI_2 },
+		{ OP_LBU, &&L_LBU, &&L_F_LBU__LBU },
+		{ OP_LBU, &&L_ADDI_2, &&L_F_LBU__ADDI_2 },
+		{ OP_LBU, &&L_BNEZ_L_2, &&L_F_LBU__BNEZ_L_2 },
+		{ OP_SW, &&L_ADDI_2, &&L_F_SW_4__ADDI_2 },
+		{ OP_SB, &&L_ADD_2, &&L_F_SB__ADD_2 },
+	};
 	uint64_t *const x = h->x;
 	uint64_t pc, work = 0, traps = 0, synced = 0, fpage;
 	int64_t chunk = 0, left = 0;
@@ -633,6 +695,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		goto chunk_end; \
 	goto *d->run; \
 } while (0)
+/* NEXT into a known handler: the second half of a fused pair */
+#define NEXT_TO(L, label) do { \
+	pc += (L); \
+	d += (L) >> 1; \
+	if (unlikely(--left == 0)) \
+		goto chunk_end; \
+	goto label; \
+} while (0)
 /* the instruction retired and the chunk ends: pc already set */
 #define RETIRE_AND_STOP() do { \
 	STOP(); \
@@ -645,7 +715,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 #define S2 x[d->rs2]
 #define IMM ((uint64_t)(int64_t)d->imm)
 #define SLOWCHECK() do { if (unlikely(h->brk)) STOP(); } while (0)
-#define LOAD(type, size, L) do { \
+#define LOAD(type, size, L) LOAD_T(type, size, NEXT(L))
+#define STORE(type, size, L) STORE_T(type, size, NEXT(L))
+#define LOAD_T(type, size, TAIL) do { \
 	uint64_t va_ = S1 + IMM; \
 	const struct tlb_entry *e_ = &h->dset->e[ACC_R][(va_ >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)]; \
 	type v_; \
@@ -660,9 +732,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		SLOWCHECK(); \
 	} \
 	RD = (uint64_t)v_; \
-	NEXT(L); \
+	TAIL; \
 } while (0)
-#define STORE(type, size, L) do { \
+#define STORE_T(type, size, TAIL) do { \
 	uint64_t va_ = S1 + IMM; \
 	type v_ = (type)S2; \
 	const struct tlb_entry *e_ = &h->dset->e[ACC_W][(va_ >> VM_PAGE_SHIFT) & (TLB_SIZE - 1)]; \
@@ -677,7 +749,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			TRAP(r_ & 0xff, tv_); \
 		SLOWCHECK(); \
 	} \
-	NEXT(L); \
+	TAIL; \
 } while (0)
 #define BRANCH(cond, L) do { \
 	if (cond) { pc += IMM; JUMP(); } \
@@ -777,6 +849,22 @@ L_DECODE: {
 		t = (int64_t)off + w->imm;
 		w->run = ltbl[w->op] && t >= 0 && t < (int64_t)VM_PAGE_SIZE ? ltbl[w->op] : tbl[w->op];
 		d = w;
+		off += DINSN_LEN(w->op);
+		if (fusable[w->op] && off <= VM_PAGE_SIZE - 2 &&
+		    !(off == VM_PAGE_SIZE - 2 && (h->fhost[off] & 3) == 3)) {
+			/* decode the successor now and fuse if the pair is listed */
+			struct dinsn *v = &h->fcode->slot[off >> 1];
+
+			if ((v->op & ~OP_C) == OP_DECODE) {
+				code_page_decode(h->fcode, h->fhost, off);
+				t = (int64_t)off + v->imm;
+				v->run = ltbl[v->op] && t >= 0 && t < (int64_t)VM_PAGE_SIZE ?
+					 ltbl[v->op] : tbl[v->op];
+			}
+			for (unsigned k = 0; k < sizeof(fuse) / sizeof(fuse[0]); k++)
+				if (fuse[k].a == w->op && fuse[k].b == v->run)
+					w->run = fuse[k].f;
+		}
 		goto *d->run;
 	}
 
@@ -787,6 +875,44 @@ L_ILLEGAL:
 
 		HANDLERS_C(_4, 4)
 		HANDLERS_C(_2, 2)
+
+		/* fused pairs (fuse[] above) */
+L_F_ADDI_2__ADDI_2:	RD = S1 + IMM; NEXT_TO(2, L_ADDI_2);
+L_F_ADDI_2__BGE_L:	RD = S1 + IMM; NEXT_TO(2, L_BGE_L);
+L_F_ADDI_2__BLT_L:	RD = S1 + IMM; NEXT_TO(2, L_BLT_L);
+L_F_ADDI_2__BLTU_L:	RD = S1 + IMM; NEXT_TO(2, L_BLTU_L);
+L_F_ADDI_2__BEQ_L_4:	RD = S1 + IMM; NEXT_TO(2, L_BEQ_L_4);
+L_F_ADDI_2__MULW:	RD = S1 + IMM; NEXT_TO(2, L_MULW);
+L_F_ADDI_2__SW_4:	RD = S1 + IMM; NEXT_TO(2, L_SW_4);
+L_F_ADDI_2__SB:	RD = S1 + IMM; NEXT_TO(2, L_SB);
+L_F_ADDI_2__ADD_4:	RD = S1 + IMM; NEXT_TO(2, L_ADD_4);
+L_F_ADDI_4__ADDI_2:	RD = S1 + IMM; NEXT_TO(4, L_ADDI_2);
+L_F_ADD_2__LW_2:	RD = S1 + S2; NEXT_TO(2, L_LW_2);
+L_F_ADD_2__ADD_2:	RD = S1 + S2; NEXT_TO(2, L_ADD_2);
+L_F_ADD_2__LBU:	RD = S1 + S2; NEXT_TO(2, L_LBU);
+L_F_ADD_4__SUB_4:	RD = S1 + S2; NEXT_TO(4, L_SUB_4);
+L_F_ADD_4__LBU:	RD = S1 + S2; NEXT_TO(4, L_LBU);
+L_F_SLLI_4__SLLI_4:	RD = S1 << d->imm; NEXT_TO(4, L_SLLI_4);
+L_F_SLLI_4__ADD_2:	RD = S1 << d->imm; NEXT_TO(4, L_ADD_2);
+L_F_SLLI_2__ADD_2:	RD = S1 << d->imm; NEXT_TO(2, L_ADD_2);
+L_F_SLLI_2__OR_4:	RD = S1 << d->imm; NEXT_TO(2, L_OR_4);
+L_F_SUB_4__SB:	RD = S1 - S2; NEXT_TO(4, L_SB);
+L_F_ADDW_4__ADDW_4:	RD = sx32(S1 + S2); NEXT_TO(4, L_ADDW_4);
+L_F_ADDW_4__BNE_L_4:	RD = sx32(S1 + S2); NEXT_TO(4, L_BNE_L_4);
+L_F_MULW__ADDI_4:	RD = sx32(S1 * S2); NEXT_TO(4, L_ADDI_4);
+L_F_MULW__ADDW_4:	RD = sx32(S1 * S2); NEXT_TO(4, L_ADDW_4);
+L_F_MV_2__ADDI_2:	RD = S1; NEXT_TO(2, L_ADDI_2);
+L_F_MV_2__SW_4:	RD = S1; NEXT_TO(2, L_SW_4);
+L_F_LW_2__LW_2:	LOAD_T(int32_t, 4, NEXT_TO(2, L_LW_2));
+L_F_LW_2__BGEU_L:	LOAD_T(int32_t, 4, NEXT_TO(2, L_BGEU_L));
+L_F_LW_2__MV_2:	LOAD_T(int32_t, 4, NEXT_TO(2, L_MV_2));
+L_F_LW_4__LW_4:	LOAD_T(int32_t, 4, NEXT_TO(4, L_LW_4));
+L_F_LW_4__ADDI_2:	LOAD_T(int32_t, 4, NEXT_TO(4, L_ADDI_2));
+L_F_LBU__LBU:	LOAD_T(uint8_t, 1, NEXT_TO(4, L_LBU));
+L_F_LBU__ADDI_2:	LOAD_T(uint8_t, 1, NEXT_TO(4, L_ADDI_2));
+L_F_LBU__BNEZ_L_2:	LOAD_T(uint8_t, 1, NEXT_TO(4, L_BNEZ_L_2));
+L_F_SW_4__ADDI_2:	STORE_T(uint32_t, 4, NEXT_TO(4, L_ADDI_2));
+L_F_SB__ADD_2:	STORE_T(uint8_t, 1, NEXT_TO(4, L_ADD_2));
 
 L_NOP:
 L_FENCE:
@@ -951,6 +1077,9 @@ chunk_end:
 #undef SLOWCHECK
 #undef LOAD
 #undef STORE
+#undef LOAD_T
+#undef STORE_T
+#undef NEXT_TO
 #undef BRANCH
 }
 

@@ -138,7 +138,11 @@ struct code_page {
 /* Mark the parcels that a write of [off, off+size) may change undecoded. */
 static inline void code_page_touch(struct code_page *cp, unsigned off, unsigned size)
 {
-	unsigned s = off >= 2 ? (off - 2) >> 1 : 0;
+	/*
+	 * From the instruction that may contain off (up to 3 bytes before)
+	 * and the one before that, which may be fused with it (4 more).
+	 */
+	unsigned s = off >= 6 ? (off - 6) >> 1 : 0;
 	unsigned e = (off + size + 1) >> 1;
 	if (e > CODE_SLOTS)
 		e = CODE_SLOTS;

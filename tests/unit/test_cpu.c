@@ -733,6 +733,133 @@ static void test_self_modifying(void **state)
 }
 
 /*
+ * Same-page branches and jumps are linked by slot (hart_run steps the slot
+ * pointer by the offset): rewriting a linked branch must take effect, and
+ * a branch whose target is in another page must not be linked.
+ */
+static void test_branch_links(void **state)
+{
+	struct t_ctx *c = *state;
+	const uint64_t b = T_RAM + 0x7000;
+	const uint32_t p[] = {
+		ADDI(A0, A0, 1),
+		BNE(A0, A1, -4),	/* linked, loops until a0 == a1 */
+		SW(T1, T0, 0),		/* rewrite it: bne a0, x0, +12 */
+		JAL(ZERO, -12),		/* linked, to offset 0 of the page */
+		WFI,
+	};
+	const uint32_t cross[] = { BEQ(ZERO, ZERO, 8) };	/* 0x7ffc -> 0x8004 */
+	const uint32_t next[] = { ADDI(A3, ZERO, 1), ADDI(A3, A3, 7), BEQ(ZERO, ZERO, -0x1000), WFI };
+	const uint32_t back[] = { ADDI(A4, ZERO, 5), WFI };	/* 0x7008 via the last beq */
+	struct hart *h = c->h;
+	uint64_t n;
+
+	t_put(c, b, p, sizeof(p) / 4);
+	hart_reset(h, b, PRIV_M, 0, 0);
+	hart_set_reg(h, A1, 10);
+	hart_set_reg(h, T0, b + 4);
+	hart_set_reg(h, T1, BNE(A0, ZERO, 12));
+	hart_run(h, 1000);
+	assert_int_equal(hart_get_reg(h, A0), 11);
+	assert_int_equal(hart_get_state(h), HART_WFI);
+
+	/* across pages, both ways */
+	t_put(c, b + 0xffc, cross, 1);
+	t_put(c, b + 0x1000, next, 4);
+	t_put(c, b + 0x8, back, 2);
+	hart_reset(h, b + 0xffc, PRIV_M, 0, 0);
+	n = hart_instret(h);
+	hart_run(h, 1000);
+	assert_int_equal(hart_get_reg(h, A3), 7);
+	assert_int_equal(hart_get_reg(h, A4), 5);
+	assert_int_equal(hart_get_pc(h), b + 0xc + 4);
+	assert_int_equal(hart_get_state(h), HART_WFI);
+	assert_int_equal(hart_instret(h) - n, 5);
+}
+
+/*
+ * Fused pairs (hart_run runs a frequent pair with one dispatch): rewriting
+ * the second instruction, in either half, must unfuse the first; a budget
+ * ending between the two stops there; a fault in the second retires the
+ * first and traps at the second's pc.
+ */
+static void test_fused_pairs(void **state)
+{
+	struct t_ctx *c = *state;
+	const uint64_t b = T_RAM + 0x9100;
+	const uint32_t p[] = {
+		ADDW(A0, A0, A1),	/* fused with the next */
+		ADDW(A2, A2, A1),
+		SW(T1, T0, 0),		/* rewrite the second: addw a3, a3, a1 */
+		ADDI(A4, A4, 1),
+		BNE(A4, A5, -16),
+		WFI,
+	};
+	const uint32_t mul[] = { MULW(A3, A1, A1), ADDW(A2, A2, A1) };
+	const uint32_t ld[] = { LW(A0, T0, 0), LW(A2, T0, 0x7ff), WFI };
+	struct hart *h = c->h;
+	uint64_t n;
+
+	t_handlers(c);
+	t_put(c, b, p, sizeof(p) / 4);
+	hart_reset(h, b, PRIV_M, 0, 0);
+	hart_set_reg(h, A1, 3);
+	hart_set_reg(h, A5, 3);
+	hart_set_reg(h, T0, b + 4);
+	hart_set_reg(h, T1, ADDW(A3, A3, A1));
+	hart_run(h, 1000);
+	assert_int_equal(hart_get_reg(h, A0), 9);
+	assert_int_equal(hart_get_reg(h, A2), 3);
+	assert_int_equal(hart_get_reg(h, A3), 6);
+
+	/* the same through the second's upper half (an SH at +6) */
+	t_put(c, b, p, sizeof(p) / 4);
+	hart_reset(h, b, PRIV_M, 0, 0);
+	hart_set_reg(h, A1, 3);
+	hart_set_reg(h, A5, 3);
+	hart_set_reg(h, T0, b + 6);
+	hart_set_reg(h, T1, ADDW(A2, A2, ZERO) >> 16);	/* rs2 = x0 */
+	{
+		uint32_t sh = SH(T1, T0, 0);
+		t_put(c, b + 8, &sh, 1);
+	}
+	hart_run(h, 1000);
+	assert_int_equal(hart_get_reg(h, A0), 9);
+	assert_int_equal(hart_get_reg(h, A2), 3);
+
+	/* a budget of one instruction stops inside the pair */
+	t_put(c, b, mul, 2);
+	hart_reset(h, b, PRIV_M, 0, 0);
+	hart_set_reg(h, A1, 3);
+	n = hart_instret(h);
+	assert_int_equal(hart_run(h, 1), 1);
+	assert_int_equal(hart_get_pc(h), b + 4);
+	assert_int_equal(hart_get_reg(h, A3), 9);
+	assert_int_equal(hart_get_reg(h, A2), 0);
+	assert_int_equal(hart_run(h, 1), 1);
+	assert_int_equal(hart_get_reg(h, A2), 3);
+	assert_int_equal(hart_instret(h) - n, 2);
+
+	/* the second load faults (an access fault just past RAM) */
+	t_put(c, b, ld, 3);
+	hart_reset(h, b, PRIV_M, 0, 0);
+	h->mtvec = T_MHANDLER;
+	hart_set_reg(h, T0, b);
+	hart_set_reg(h, A2, 77);
+	n = hart_instret(h);
+	hart_set_reg(h, T0, T_RAM + T_RAM_SIZE - 0x7ff);	/* +0x7ff: past RAM */
+	{
+		uint32_t first = LW(A0, T0, -4);
+		t_put(c, b, &first, 1);
+	}
+	hart_run(h, 2);			/* the first retires, the second traps */
+	assert_int_equal(h->mcause, EXC_LOAD_ACCESS);
+	assert_int_equal(h->mepc, b + 4);
+	assert_int_equal(hart_get_reg(h, A2), 77);
+	assert_int_equal(hart_instret(h) - n, 1);
+}
+
+/*
  * A store by another hart whose write-TLB entry predates the decoding of
  * the page still reaches the decoded code (pmap_code_get shoots it down).
  */
@@ -1438,6 +1565,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compressed_run, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_insn_across_page, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_self_modifying, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_branch_links, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_fused_pairs, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_cross_hart_code_write, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_csr_basic, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_csr_permissions, t_setup, t_teardown),
