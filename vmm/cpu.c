@@ -584,6 +584,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_SLLI | OP_C] = true,
 		[OP_SUB] = true,
 		[OP_SW] = true,
+		[OP_ADDIW | OP_C] = true,
+		[OP_ANDI] = true,
+		[OP_SD] = true,
+		[OP_SRLI | OP_C] = true,
+		[OP_SW | OP_C] = true,
 	};
 	static const struct { uint8_t a; const void *b, *f; } fuse[] = {
 		{ OP_ADDI | OP_C, &&L_ADDI_2, &&L_F_ADDI_2__ADDI_2 },
@@ -622,6 +627,36 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		{ OP_LBU, &&L_BNEZ_L_2, &&L_F_LBU__BNEZ_L_2 },
 		{ OP_SW, &&L_ADDI_2, &&L_F_SW_4__ADDI_2 },
 		{ OP_SB, &&L_ADD_2, &&L_F_SB__ADD_2 },
+		{ OP_ADD | OP_C, &&L_BNEZ_L_2, &&L_F_ADD_2__BNEZ_L_2 },
+		{ OP_ADDI | OP_C, &&L_SUB_4, &&L_F_ADDI_2__SUB_4 },
+		{ OP_SUB, &&L_ADD_2, &&L_F_SUB_4__ADD_2 },
+		{ OP_SB, &&L_BNE_L_4, &&L_F_SB__BNE_L_4 },
+		{ OP_SLLI | OP_C, &&L_OR_2, &&L_F_SLLI_2__OR_2 },
+		{ OP_SLLI | OP_C, &&L_SLLI_2, &&L_F_SLLI_2__SLLI_2 },
+		{ OP_ANDI, &&L_SLLI_2, &&L_F_ANDI_4__SLLI_2 },
+		{ OP_SUB, &&L_BLTU_L, &&L_F_SUB_4__BLTU_L },
+		{ OP_MV | OP_C, &&L_MV_2, &&L_F_MV_2__MV_2 },
+		{ OP_LBU, &&L_BEQ_L_4, &&L_F_LBU__BEQ_L_4 },
+		{ OP_LW | OP_C, &&L_XOR_2, &&L_F_LW_2__XOR_2 },
+		{ OP_ADDI | OP_C, &&L_XOR_2, &&L_F_ADDI_2__XOR_2 },
+		{ OP_ADDI | OP_C, &&L_SLLI_4, &&L_F_ADDI_2__SLLI_4 },
+		{ OP_LW | OP_C, &&L_ADDI_2, &&L_F_LW_2__ADDI_2 },
+		{ OP_SLLI, &&L_ADD_4, &&L_F_SLLI_4__ADD_4 },
+		{ OP_MV | OP_C, &&L_BGE_L, &&L_F_MV_2__BGE_L },
+		{ OP_SW | OP_C, &&L_ADDI_2, &&L_F_SW_2__ADDI_2 },
+		{ OP_LW, &&L_BLTU_L, &&L_F_LW_4__BLTU_L },
+		{ OP_ADDI | OP_C, &&L_BNE_L_4, &&L_F_ADDI_2__BNE_L_4 },
+		{ OP_LW, &&L_SLLI_4, &&L_F_LW_4__SLLI_4 },
+		{ OP_ADDI | OP_C, &&L_ADDW_4, &&L_F_ADDI_2__ADDW_4 },
+		{ OP_LW, &&L_MULW, &&L_F_LW_4__MULW },
+		{ OP_MULW, &&L_ADDI_2, &&L_F_MULW__ADDI_2 },
+		{ OP_ADDIW | OP_C, &&L_BNEZ_L_2, &&L_F_ADDIW_2__BNEZ_L_2 },
+		{ OP_ANDI, &&L_SRLI_2, &&L_F_ANDI_4__SRLI_2 },
+		{ OP_SRLI | OP_C, &&L_BEQZ_L_2, &&L_F_SRLI_2__BEQZ_L_2 },
+		{ OP_ADDIW | OP_C, &&L_LD_2, &&L_F_ADDIW_2__LD_2 },
+		{ OP_MV | OP_C, &&L_BLT_L, &&L_F_MV_2__BLT_L },
+		{ OP_SD, &&L_MV_2, &&L_F_SD_4__MV_2 },
+		{ OP_MV | OP_C, &&L_JALR_2, &&L_F_MV_2__JALR_2 },
 	};
 	uint64_t *const x = h->x;
 	uint64_t pc, work = 0, traps = 0, synced = 0, fpage;
@@ -855,14 +890,17 @@ L_DECODE: {
 			/* decode the successor now and fuse if the pair is listed */
 			struct dinsn *v = &h->fcode->slot[off >> 1];
 
-			if ((v->op & ~OP_C) == OP_DECODE) {
+			const void *vrun;
+
+			if ((v->op & ~OP_C) == OP_DECODE)
 				code_page_decode(h->fcode, h->fhost, off);
-				t = (int64_t)off + v->imm;
-				v->run = ltbl[v->op] && t >= 0 && t < (int64_t)VM_PAGE_SIZE ?
-					 ltbl[v->op] : tbl[v->op];
-			}
+			/* its own handler: v may be fused with its successor too */
+			t = (int64_t)off + v->imm;
+			vrun = ltbl[v->op] && t >= 0 && t < (int64_t)VM_PAGE_SIZE ? ltbl[v->op] : tbl[v->op];
+			if ((v->op & ~OP_C) == OP_DECODE || v->run == hart_decode_entry)
+				v->run = vrun;
 			for (unsigned k = 0; k < sizeof(fuse) / sizeof(fuse[0]); k++)
-				if (fuse[k].a == w->op && fuse[k].b == v->run)
+				if (fuse[k].a == w->op && fuse[k].b == vrun)
 					w->run = fuse[k].f;
 		}
 		goto *d->run;
@@ -913,6 +951,36 @@ L_F_LBU__ADDI_2:	LOAD_T(uint8_t, 1, NEXT_TO(4, L_ADDI_2));
 L_F_LBU__BNEZ_L_2:	LOAD_T(uint8_t, 1, NEXT_TO(4, L_BNEZ_L_2));
 L_F_SW_4__ADDI_2:	STORE_T(uint32_t, 4, NEXT_TO(4, L_ADDI_2));
 L_F_SB__ADD_2:	STORE_T(uint8_t, 1, NEXT_TO(4, L_ADD_2));
+L_F_ADD_2__BNEZ_L_2:	RD = S1 + S2; NEXT_TO(2, L_BNEZ_L_2);
+L_F_ADDI_2__SUB_4:	RD = S1 + IMM; NEXT_TO(2, L_SUB_4);
+L_F_SUB_4__ADD_2:	RD = S1 - S2; NEXT_TO(4, L_ADD_2);
+L_F_SB__BNE_L_4:	STORE_T(uint8_t, 1, NEXT_TO(4, L_BNE_L_4));
+L_F_SLLI_2__OR_2:	RD = S1 << d->imm; NEXT_TO(2, L_OR_2);
+L_F_SLLI_2__SLLI_2:	RD = S1 << d->imm; NEXT_TO(2, L_SLLI_2);
+L_F_ANDI_4__SLLI_2:	RD = S1 & IMM; NEXT_TO(4, L_SLLI_2);
+L_F_SUB_4__BLTU_L:	RD = S1 - S2; NEXT_TO(4, L_BLTU_L);
+L_F_MV_2__MV_2:	RD = S1; NEXT_TO(2, L_MV_2);
+L_F_LBU__BEQ_L_4:	LOAD_T(uint8_t, 1, NEXT_TO(4, L_BEQ_L_4));
+L_F_LW_2__XOR_2:	LOAD_T(int32_t, 4, NEXT_TO(2, L_XOR_2));
+L_F_ADDI_2__XOR_2:	RD = S1 + IMM; NEXT_TO(2, L_XOR_2);
+L_F_ADDI_2__SLLI_4:	RD = S1 + IMM; NEXT_TO(2, L_SLLI_4);
+L_F_LW_2__ADDI_2:	LOAD_T(int32_t, 4, NEXT_TO(2, L_ADDI_2));
+L_F_SLLI_4__ADD_4:	RD = S1 << d->imm; NEXT_TO(4, L_ADD_4);
+L_F_MV_2__BGE_L:	RD = S1; NEXT_TO(2, L_BGE_L);
+L_F_SW_2__ADDI_2:	STORE_T(uint32_t, 4, NEXT_TO(2, L_ADDI_2));
+L_F_LW_4__BLTU_L:	LOAD_T(int32_t, 4, NEXT_TO(4, L_BLTU_L));
+L_F_ADDI_2__BNE_L_4:	RD = S1 + IMM; NEXT_TO(2, L_BNE_L_4);
+L_F_LW_4__SLLI_4:	LOAD_T(int32_t, 4, NEXT_TO(4, L_SLLI_4));
+L_F_ADDI_2__ADDW_4:	RD = S1 + IMM; NEXT_TO(2, L_ADDW_4);
+L_F_LW_4__MULW:	LOAD_T(int32_t, 4, NEXT_TO(4, L_MULW));
+L_F_MULW__ADDI_2:	RD = sx32(S1 * S2); NEXT_TO(4, L_ADDI_2);
+L_F_ADDIW_2__BNEZ_L_2:	RD = sx32(S1 + IMM); NEXT_TO(2, L_BNEZ_L_2);
+L_F_ANDI_4__SRLI_2:	RD = S1 & IMM; NEXT_TO(4, L_SRLI_2);
+L_F_SRLI_2__BEQZ_L_2:	RD = S1 >> d->imm; NEXT_TO(2, L_BEQZ_L_2);
+L_F_ADDIW_2__LD_2:	RD = sx32(S1 + IMM); NEXT_TO(2, L_LD_2);
+L_F_MV_2__BLT_L:	RD = S1; NEXT_TO(2, L_BLT_L);
+L_F_SD_4__MV_2:	STORE_T(uint64_t, 8, NEXT_TO(4, L_MV_2));
+L_F_MV_2__JALR_2:	RD = S1; NEXT_TO(2, L_JALR_2);
 
 L_NOP:
 L_FENCE:
