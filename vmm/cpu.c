@@ -5,10 +5,13 @@
  * Run loop. hart_run works in chunks of at most HART_CHUNK instructions.
  * Between chunks it checks vm_exit_requested(), the Sstc timer and pending
  * interrupts. Inside a chunk, pc, the chunk limit and the current fetch page
- * (its decoded slots and host address) are locals; dispatch is a computed
- * goto on the decoded op. Anything that can change what the outer checks
- * see — a CSR write, xRET, WFI, MMIO, an SBI call — ends the chunk by
- * setting the limit to the current count (h->brk from out-of-line code).
+ * (its decoded slots and host address) are locals; dispatch is direct
+ * threading: each decoded slot holds its handler's address (chosen when
+ * the slot is decoded: same-page branches get slot-linked handlers, the
+ * first of a frequent pair a handler that runs both with one dispatch).
+ * Anything that can change what the outer checks see — a CSR write, xRET,
+ * WFI, MMIO, an SBI call — ends the chunk by setting the limit to the
+ * current count (h->brk from out-of-line code).
  *
  * Counting. `w` counts work: retired instructions plus traps taken, so a
  * guest that faults forever still returns to its caller after `budget`.

@@ -19,7 +19,7 @@
  *  - the M set is bare (M mode never translates; MPRV picks another set).
  *
  * Decoded-instruction cache. Per guest-physical RAM page that has been
- * executed, a struct code_page holds one 8-byte struct dinsn per 2-byte
+ * executed, a struct code_page holds one 16-byte struct dinsn per 2-byte
  * parcel (op 0 = not decoded yet) and a snapshot of the bytes decoded.
  * A store through a write entry with a code page marks the parcels it
  * covers undecoded; FENCE.I and hart_flush_icache() bump the pmap's epoch,
