@@ -661,7 +661,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		{ OP_SD, &&L_MV_2, &&L_F_SD_4__MV_2 },
 		{ OP_MV | OP_C, &&L_JALR_2, &&L_F_MV_2__JALR_2 },
 	};
-	uint64_t *const x = h->x;
+	uint64_t *const x = h ? h->x : NULL;	/* h is NULL in the publishing call */
 	uint64_t pc, work = 0, traps = 0, synced = 0, fpage;
 	int64_t chunk = 0, left = 0;
 	const struct dinsn *d;
