@@ -15,7 +15,9 @@ for prov in shm tcp; do
   # loop: 3 s idle each; a spinning loop would be >= 1.4 s per node
   jq -e '[.nodes[].loop_cpu_s] | max < 0.15' "$T/r.json" >/dev/null \
     || t_fail "$prov: an idle node used $worst s of CPU in its loop over 3 s"
-  jq -e '[.nodes[] | .cpu_user_s + .cpu_sys_s] | max < 1.5' "$T/r.json" >/dev/null \
+  # the whole process includes MPI_Init and the bootstrap checks, which cost
+  # more on a loaded machine: this bound only catches a node spinning there
+  jq -e '[.nodes[] | .cpu_user_s + .cpu_sys_s] | max < 5' "$T/r.json" >/dev/null \
     || t_fail "$prov: a node used $total s of CPU in all"
   echo "ok: $prov: loop CPU at most $worst s over 3 s idle (whole process at most $total s)"
 done
