@@ -827,6 +827,26 @@ static void test_fused_pairs(void **state)
 	assert_int_equal(hart_get_reg(h, A0), 9);
 	assert_int_equal(hart_get_reg(h, A2), 3);
 
+	/* pc after a linked loop branch followed by a load (pc-relative check) */
+	{
+		const uint32_t q[] = {
+			ADDI(A0, A0, 1),
+			BNE(A0, A1, -4),
+			LW(A2, T0, 0),
+			AUIPC(A3, 0),
+			WFI,
+		};
+		t_put(c, b, q, sizeof(q) / 4);
+		hart_reset(h, b, PRIV_M, 0, 0);
+		hart_set_reg(h, A1, 5);
+		hart_set_reg(h, T0, b);
+		hart_run(h, 1000);
+		assert_int_equal(hart_get_reg(h, A0), 5);
+		assert_int_equal(hart_get_reg(h, A2), q[0]);
+		assert_int_equal(hart_get_reg(h, A3), b + 12);
+		assert_int_equal(hart_get_pc(h), b + 20);
+	}
+
 	/* a budget of one instruction stops inside the pair */
 	t_put(c, b, mul, 2);
 	hart_reset(h, b, PRIV_M, 0, 0);
