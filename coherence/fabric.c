@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "coherence/coh.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -623,6 +624,27 @@ static int reg_mr(struct coh_fabric *f, void *addr, size_t len, uint64_t access,
 	return 0;
 }
 
+/*
+ * libfabric's shm provider names its region in /dev/shm after the process
+ * ("PID:N:M") and removes it in a signal handler, so a rank killed with
+ * SIGKILL leaks it; a later process that gets the same pid then fails to
+ * create its endpoint (EEXIST/EBUSY). Regions named after our own pid
+ * cannot belong to a live process, and we have made none yet: remove them.
+ */
+static void remove_stale_shm_regions(void)
+{
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return;
+	char prefix[32];
+	int n = snprintf(prefix, sizeof(prefix), "%d:", (int)getpid());
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, (size_t)n) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			LOG(SUB_COH, LOG_INFO, "removed /dev/shm/%s, left by a killed process that had our pid", e->d_name);
+	closedir(d);
+}
+
 struct coh_fabric *coh_fabric_open(MPI_Comm comm, const struct coh_fabric_config *cfg,
 				   coh_msg_handler handler, void *opaque, char *err, size_t errlen)
 {
@@ -680,6 +702,8 @@ struct coh_fabric *coh_fabric_open(MPI_Comm comm, const struct coh_fabric_config
 	}
 	snprintf(f->prov_name, sizeof(f->prov_name), "%s", f->info->fabric_attr->prov_name);
 
+	if (!strcmp(f->prov_name, "shm"))
+		remove_stale_shm_regions();
 	r = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
 	if (!r)
 		r = fi_domain(f->fabric, f->info, &f->domain, NULL);
