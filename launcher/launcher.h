@@ -4,6 +4,7 @@
 #ifndef DISCO_LAUNCHER_H
 #define DISCO_LAUNCHER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 int cmd_run(int argc, char **argv);
@@ -17,6 +18,8 @@ int report_print(const char *path, FILE *out, int brief);
 
 /* Path of a program installed beside `disco` (disco-node), or its bare name for PATH lookup. */
 void launcher_sibling(const char *name, char *out, size_t len);
+/* Whether an executable of that name is on PATH. */
+bool launcher_have_program(const char *name);
 /* Directory of the built guest images: build/guest in a build tree, share/disco/guest installed. */
 void launcher_guest_dir(char *out, size_t len);
 

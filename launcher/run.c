@@ -153,7 +153,7 @@ void launcher_guest_dir(char *out, size_t len)
 	snprintf(out, len, "%s/../share/disco/guest", exe);
 }
 
-static bool have_program(const char *name)
+bool launcher_have_program(const char *name)
 {
 	const char *path = getenv("PATH");
 	if (!path)
@@ -428,7 +428,7 @@ int cmd_run(int argc, char **argv)
 		const char *lo[] = { "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", NULL };
 		for (int i = 0; lo[i]; i++)
 			av_push(&a, lo[i]);
-		if (!have_program("ssh") && !have_program("rsh")) {
+		if (!launcher_have_program("ssh") && !launcher_have_program("rsh")) {
 			av_push(&a, "--mca");
 			av_push(&a, "plm");
 			av_push(&a, "isolated");

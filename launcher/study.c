@@ -1367,22 +1367,6 @@ static int write_plots(const char *out, const struct study *st, const struct agg
 	return 0;
 }
 
-static bool have_gnuplot(void)
-{
-	const char *path = getenv("PATH");
-	if (!path)
-		return false;
-	char *copy = xstrdup(path), *save = NULL;
-	bool found = false;
-	for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "%s/gnuplot", dir);
-		found = access(p, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
 static int run_gnuplot(const char *out)
 {
 	pid_t pid = fork();
@@ -1755,7 +1739,7 @@ int cmd_study(int argc, char **argv)
 	write_medians(path, a, na);
 	bool plots = false;
 	if (write_plots(outabs, &st, a, na, brief) == 0) {
-		if (!have_gnuplot())
+		if (!launcher_have_program("gnuplot"))
 			fprintf(stderr, "disco study: gnuplot is not installed (apt-get install gnuplot-nox): no plots; %s/plots.gp draws them\n",
 				outabs);
 		else if (run_gnuplot(outabs))
