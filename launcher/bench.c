@@ -160,7 +160,7 @@ static int bench_cpu(int json)
 	static const char *const progs[] = { "bench_lz", "bench_sort", "bench_mark" };
 	char self[PATH_MAX], dir[PATH_MAX];
 	launcher_sibling("disco", self, sizeof(self));
-	launcher_guest_dir(dir, sizeof(dir));
+	disco_guest_dir(dir, sizeof(dir));
 	const char *qemu = getenv("DISCO_QEMU") ? getenv("DISCO_QEMU") : "qemu-system-riscv64";
 	bool have_qemu = true;
 	json_t *rows = json_array();

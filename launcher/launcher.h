@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/paths.h"
+
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_report(int argc, char **argv);
@@ -20,8 +22,6 @@ int report_print(const char *path, FILE *out, int brief);
 void launcher_sibling(const char *name, char *out, size_t len);
 /* Whether an executable of that name is on PATH. */
 bool launcher_have_program(const char *name);
-/* Directory of the built guest images: build/guest in a build tree, share/disco/guest installed. */
-void launcher_guest_dir(char *out, size_t len);
 
 /* preflight.c: before a run over several hosts, check that each can run it. */
 struct desc;

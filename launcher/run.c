@@ -131,28 +131,6 @@ void launcher_sibling(const char *name, char *out, size_t len)
 	snprintf(out, len, "%s", name);
 }
 
-void launcher_guest_dir(char *out, size_t len)
-{
-	if (getenv("DISCO_GUEST_DIR")) {
-		snprintf(out, len, "%s", getenv("DISCO_GUEST_DIR"));
-		return;
-	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0) {
-		snprintf(out, len, ".");
-		return;
-	}
-	exe[n] = 0;
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = 0;
-	snprintf(out, len, "%s/../guest", exe);
-	if (access(out, R_OK) == 0)
-		return;
-	snprintf(out, len, "%s/../share/disco/guest", exe);
-}
-
 bool launcher_have_program(const char *name)
 {
 	const char *path = getenv("PATH");

@@ -1584,7 +1584,7 @@ int cmd_study(int argc, char **argv)
 
 	/* the guest images must be there */
 	char gdir[PATH_MAX];
-	launcher_guest_dir(gdir, sizeof(gdir));
+	disco_guest_dir(gdir, sizeof(gdir));
 	for (int i = 0; i < st.n_workloads; i++) {
 		char elf[PATH_MAX + 80];
 		snprintf(elf, sizeof(elf), "%s/%s.elf", gdir, st.workloads[i]);

@@ -10,6 +10,7 @@
  * only). The VMs take turns a budget at a time.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 #include "node/internal.h"
 #include "vmm/vmm.h"
 
@@ -96,22 +98,10 @@ static void resolve_image(const char *in, char *out, size_t len)
 		snprintf(out, len, "%s", in);
 		return;
 	}
-	const char *dir = getenv("DISCO_GUEST_DIR");
-	char exe[1024];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (!dir && n > 0) {
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = 0;
-		/* build tree: build/node/disco-node -> build/guest; installed: bin -> share/disco/guest */
-		snprintf(out, len, "%s/../guest/%s.elf", exe, in + 6);
-		if (access(out, R_OK) == 0)
-			return;
-		snprintf(out, len, "%s/../share/disco/guest/%s.elf", exe, in + 6);
-		return;
-	}
-	snprintf(out, len, "%s/%s.elf", dir ? dir : ".", in + 6);
+	char dir[PATH_MAX];
+	disco_guest_dir(dir, sizeof(dir));
+	if ((size_t)snprintf(out, len, "%s/%s.elf", dir, in + 6) >= len)
+		snprintf(out, len, "%s", in);	/* too long a path: the loader names what it cannot open */
 }
 
 struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
