@@ -11,7 +11,9 @@
 # and the tests into build/ (script/build), installs disco into
 # ${DISCO_PREFIX:-/usr/local} and the container launch agent as
 # disco-exec-agent, and with --check runs the default machine and a guest
-# as a container would (FI_SHM_DISABLE_CMA=1, as root).
+# as a container would (FI_SHM_DISABLE_CMA=1, as root) and prints a line
+# "build-steps-report: {...}" (the run's report, abridged, as compact JSON)
+# that tests/deploy/container_fresh.sh checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 prefix=${DISCO_PREFIX:-/usr/local}
@@ -42,5 +44,10 @@ if [ $check = 1 ]; then
     || { echo "build-steps.sh: the default machine failed" >&2; exit 1; }
   jq -e '.status == "completed" and all(.vms[]; .exit_status == 0)' "$tmp/r.json" >/dev/null \
     || { echo "build-steps.sh: the default machine did not complete" >&2; exit 1; }
+  # one line of evidence for whoever ran this from outside the root (the
+  # fresh-debian test): which disco, what it ran, how it ended
+  echo "build-steps-report: $(jq -c --arg bin "$prefix/bin/disco" \
+    '{bin: $bin, disco_version, status, provider, node_count, description_file,
+      vms: [.vms[] | {name, end: .end, exit_status, instructions}]}' "$tmp/r.json")"
   step "check passed"
 fi
