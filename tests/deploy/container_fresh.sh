@@ -31,11 +31,20 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v git >/dev/null || skip "git is not installed (fresh-debian clones the committed HEAD)"
 command -v jq >/dev/null || skip "jq is not installed"
 command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
-# inside a chroot (fresh-debian's own, when CI runs there) a second one fails:
-# our root differs from the root of pid 1, which is the machine's
-if [ "$(stat -c %d:%i / 2>/dev/null)" != "$(stat -c %d:%i /proc/1/root/ 2>/dev/null)" ]; then
-  skip "running inside a chroot (fresh-debian's own?): fresh-debian does not nest"
-fi
+# inside a chroot (fresh-debian's own, when CI runs there) a second one fails.
+# A chroot into a directory sees no mount at "/" in its mountinfo (the kernel
+# hides mounts outside the process's root); where /proc/1/root is readable,
+# our root also differs from pid 1's.
+in_chroot() {
+  local _a _b _c _d mp _rest seen=0
+  [ -r /proc/self/mountinfo ] || return 1
+  while read -r _a _b _c _d mp _rest; do [ "$mp" = / ] && seen=1; done </proc/self/mountinfo
+  [ $seen = 0 ] && return 0
+  local r1
+  r1=$(stat -c %d:%i /proc/1/root/ 2>/dev/null) || return 1   # not readable: no verdict
+  [ "$r1" != "$(stat -c %d:%i /)" ]
+}
+in_chroot && skip "running inside a chroot (fresh-debian's own?): fresh-debian does not nest"
 unshare --mount true 2>/dev/null || skip "cannot create a mount namespace here (an unprivileged container?)"
 git -C "$S" rev-parse --git-dir >/dev/null 2>&1 || skip "$S is not a git checkout (fresh-debian clones its HEAD)"
 
