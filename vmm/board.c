@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "vmm/dev_virtio_blk.h"
+#include "vmm/dev_virtio_net.h"
 #include "vmm/loader.h"
 
 #define VM_DEFAULT_QUANTUM	100000ull
@@ -46,6 +47,7 @@
 #define VM_DTB_ALIGN		(2ull << 20)	/* as QEMU */
 #define VM_DTB_CAP		0xc0000000ull	/* QEMU keeps the DTB below 3 GiB */
 #define VM_INITRD_OFFSET_MAX	(128ull << 20)
+#define VM_NET_SLOT		1	/* virtio-net: 0x10002000, PLIC source 2 */
 
 /* ---- time ---- */
 
@@ -252,6 +254,11 @@ static int board_devices(struct vm *vm, const struct vmm_vm_config *cfg, char *e
 		vm->virtio[VM_DISK_SLOT] = virtio_blk_new(vm, VM_VIRTIO_IRQ + VM_DISK_SLOT, &be, vm->name,
 							  err, errlen);
 		if (!vm->virtio[VM_DISK_SLOT])
+			return -EINVAL;
+	}
+	if (cfg->nic.on) {
+		vm->virtio[VM_NET_SLOT] = virtio_net_new(vm, VM_VIRTIO_IRQ + VM_NET_SLOT, &cfg->nic, err, errlen);
+		if (!vm->virtio[VM_NET_SLOT])
 			return -EINVAL;
 	}
 	for (unsigned i = 0; i < VM_VIRTIO_SLOTS; i++) {
@@ -600,6 +607,25 @@ void vmm_vm_console_input(struct vmm_vm *v, const char *buf, size_t len)
 	if (n < len)
 		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: console input: UART receive FIFO full, %zu bytes dropped",
 				vm->name, len - n);
+}
+
+void vmm_vm_nic_kick(struct vmm_vm *v)
+{
+	struct virtio_mmio *net = v->vm.virtio[VM_NET_SLOT];
+
+	if (net && net->ops->device_id == VIRTIO_ID_NET)
+		virtio_net_kick(net);
+}
+
+bool vmm_vm_nic_stats(const struct vmm_vm *v, struct vmm_nic_stats *st)
+{
+	const struct virtio_mmio *net = v->vm.virtio[VM_NET_SLOT];
+
+	memset(st, 0, sizeof(*st));
+	if (!net || net->ops->device_id != VIRTIO_ID_NET)
+		return false;
+	virtio_net_get_stats(net, st);
+	return true;
 }
 
 int vmm_vm_exit_code(const struct vmm_vm *v)

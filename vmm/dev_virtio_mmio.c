@@ -228,8 +228,10 @@ static void queue_notify(struct virtio_mmio *v, unsigned qi)
 		bad = chain_gather(v, q, head, &req);
 		if (bad)
 			goto broken;
-		v->requests++;
 		len = v->ops->handle(v->opaque, qi, &req);
+		if (len == -EAGAIN)
+			break;	/* the device has nothing for this buffer yet: it stays available */
+		v->requests++;
 		if (len < 0) {
 			bad = "request without a usable status buffer";
 			goto broken;
@@ -252,6 +254,11 @@ static void queue_notify(struct virtio_mmio *v, unsigned qi)
 	return;
 broken:
 	needs_reset(v, bad);
+}
+
+void virtio_mmio_queue_kick(struct virtio_mmio *v, unsigned q)
+{
+	queue_notify(v, q);
 }
 
 /* QueueReady = 1: check the queue the driver set up. */

@@ -111,7 +111,9 @@ struct virtio_dev_ops {
 	 * Serve one request of queue q. Returns the bytes written into the
 	 * writable buffers (the used length), or -EINVAL when the driver broke
 	 * the rules so that not even an error status can be given (the device
-	 * then needs a reset).
+	 * then needs a reset), or -EAGAIN when the device has nothing to put
+	 * in the buffers yet (a receive queue): the request and those after it
+	 * stay available until virtio_mmio_queue_kick().
 	 */
 	int64_t (*handle)(void *opaque, unsigned q, const struct virtio_req *req);
 	void (*reset)(void *opaque);
@@ -147,6 +149,12 @@ struct virtio_mmio *virtio_mmio_new(struct vm *vm, unsigned irq, uint64_t featur
 				    char *err, size_t errlen);
 /* Frees the transport and its device (ops->free). */
 void virtio_mmio_free(struct virtio_mmio *v);
+/*
+ * virtio_mmio_queue_kick - serve queue q's available requests as a
+ * QueueNotify would: for a device that now has data for buffers it
+ * deferred with -EAGAIN. Nothing happens while the driver is not ready.
+ */
+void virtio_mmio_queue_kick(struct virtio_mmio *v, unsigned q);
 /* MMIO handlers; opaque NULL is an empty slot (DeviceID 0). */
 int virtio_mmio_read(void *opaque, struct hart *h, uint64_t off, unsigned size, uint64_t *val);
 int virtio_mmio_write(void *opaque, struct hart *h, uint64_t off, unsigned size, uint64_t val);

@@ -33,6 +33,38 @@ struct vmm_console_ops {
 	void (*write)(void *opaque, const char *buf, size_t len);
 };
 
+/*
+ * A NIC's back end (the node connects it to a vnet switch port). Frames are
+ * Ethernet frames from the destination address on, without virtio's header.
+ */
+struct vmm_nic_ops {
+	void *opaque;
+	/* The guest sent a frame. */
+	void (*tx)(void *opaque, const void *frame, size_t len);
+	/* The next frame for the guest: its length (0: none), *frame valid until rx_pop. */
+	size_t (*rx_peek)(void *opaque, const void **frame);
+	/* Done with that frame: delivered into the guest's buffers, or dropped. */
+	void (*rx_pop)(void *opaque, bool delivered);
+};
+
+struct vmm_nic_config {
+	bool on;			/* the VM has a virtio-net NIC */
+	uint8_t mac[6];
+	unsigned mtu;			/* bytes after the Ethernet header, 68..65535 */
+	struct vmm_nic_ops ops;
+};
+
+/* The NIC's own counters (the switch port counts the rest). */
+struct vmm_nic_stats {
+	uint64_t tx_frames, tx_bytes;	/* sent by the guest, handed to the back end */
+	uint64_t rx_frames, rx_bytes;	/* delivered into the guest's buffers */
+	uint64_t tx_drop_too_big, tx_drop_runt, tx_drop_fault;
+	uint64_t rx_drop_small_buffer, rx_drop_fault;
+	uint64_t bytes_copied;		/* frame bytes copied into or out of guest memory */
+	uint64_t bytes_remapped;	/* payload pages remapped instead (0: no page-sharing primitive yet) */
+	uint64_t device_errors;		/* rule breaks that made the device need a reset */
+};
+
 struct vmm_vm_config {
 	const char *name;
 	unsigned ncpus;			/* harts */
@@ -43,6 +75,7 @@ struct vmm_vm_config {
 	const char *append;		/* kernel command line, may be NULL */
 	const char *disk;		/* raw disk image for virtio-blk, may be NULL */
 	uint64_t quantum;		/* instructions per hart turn */
+	struct vmm_nic_config nic;	/* virtio-net in slot 1, when nic.on */
 	struct vmm_mem_ops mem;
 	struct vmm_console_ops console;
 };
@@ -77,6 +110,14 @@ uint64_t vmm_vm_next_event_ns(const struct vmm_vm *vm);
 
 /* Bytes typed on the console, fed to the UART's receiver. */
 void vmm_vm_console_input(struct vmm_vm *vm, const char *buf, size_t len);
+
+/*
+ * vmm_vm_nic_kick - frames wait at the NIC's back end: fill the receive
+ * buffers the guest posted (raising its interrupt). No-op without a NIC.
+ */
+void vmm_vm_nic_kick(struct vmm_vm *vm);
+/* The NIC's counters; returns false (st zeroed) when the VM has no NIC. */
+bool vmm_vm_nic_stats(const struct vmm_vm *vm, struct vmm_nic_stats *st);
 
 /* The guest's exit code once VMM_EXITED: 0 success, else the guest's failure code. */
 int vmm_vm_exit_code(const struct vmm_vm *vm);
