@@ -6,6 +6,7 @@
  *   disco report RUN.json   summarise a run report
  *   disco bench NAME        benchmarks
  *   disco study FILE|NAME   sweeps of runs: CSV, summary, plots
+ *   disco disk COMMAND      disk images: create, info, check, commit, rebase
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "common/log.h"
 #include "disco_version.h"
 #include "launcher/launcher.h"
+
+int cmd_disk(int argc, char **argv);	/* disk.c */
 
 static void usage(FILE *out)
 {
@@ -28,6 +31,7 @@ static void usage(FILE *out)
 		"  report RUN.json   print a summary of a run report\n"
 		"  bench NAME        run a benchmark (disco bench --help lists them)\n"
 		"  study FILE|NAME   run a sweep (a study file, or scaling, policy): CSV, summary, plots\n"
+		"  disk COMMAND      disk images: create, info, check, commit, rebase\n"
 		"\n"
 		"`disco COMMAND --help` describes each command. Machine descriptions:\n"
 		"docs/machine.md, or `disco check --keys`.\n");
@@ -59,6 +63,8 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 1, argv + 1);
 	if (!strcmp(cmd, "study"))
 		return cmd_study(argc - 1, argv + 1);
-	fprintf(stderr, "disco: unknown command '%s' (commands: run, check, report, bench, study; see disco --help)\n", cmd);
+	if (!strcmp(cmd, "disk"))
+		return cmd_disk(argc - 1, argv + 1);
+	fprintf(stderr, "disco: unknown command '%s' (commands: run, check, report, bench, study, disk; see disco --help)\n", cmd);
 	return 2;
 }
