@@ -135,6 +135,12 @@ static const struct desc_key keys[] = {
 	  "Wall-clock limit of the run; when it passes the run stops and reports. 0: no limit." },
 	{ KS_MACHINE, "report", KT_PATH, "disco-report.json", 1, 0, 0, NULL, NULL, NULL, FM(report),
 	  "Where the run's JSON report is written, relative to the working directory." },
+	{ KS_MACHINE, "net_mtu", KT_SIZE, "1500", 68, 65535, 0, NULL, NULL, "at most 65535: virtio-net's mtu field has 16 bits", FM(net_mtu),
+	  "MTU of every virtual subnet: bytes a frame carries after its Ethernet header. Up to 64 KiB less one, for the large frames Disco's subnet carried." },
+	{ KS_MACHINE, "net_queue", KT_UINT, "256", 1, 65536, 0, NULL, "frames", NULL, FM(net_queue),
+	  "Frames each switch output queue (one per VM NIC) holds while the VM has no receive buffers; more are dropped at the tail and counted." },
+	{ KS_MACHINE, "net_aging", KT_DURATION, "300s", 1000 * NS_US, NS_H, 0, NULL, NULL, NULL, FM(net_aging_ns),
+	  "How long a subnet switch remembers the port behind a MAC address it has not seen since; unknown addresses are flooded." },
 
 	/* [policy] */
 	{ KS_POLICY, "policy", KT_ENUM, "both", 0, 0, 0, policy_names, NULL, NULL, FP(policy),
@@ -173,6 +179,8 @@ static const struct desc_key keys[] = {
 	  "Disk image, attached as a virtio-blk device. None by default." },
 	{ KS_VM, "net", KT_IDENT, "", 1, 0, 0, NULL, NULL, NULL, FV(net),
 	  "Virtual subnet of the VM's virtio-net NIC; VMs on one subnet can talk. None: no NIC." },
+	{ KS_VM, "mac", KT_TEXT, "", 1, 0, 0, NULL, NULL, "six hex octets, unicast", FV(mac),
+	  "MAC address of the VM's NIC, e.g. 52:54:00:12:34:56. None: 52:54:00:d1:5c:N for the N-th VM of the file." },
 	{ KS_VM, "console_log", KT_PATH, "", 1, 0, 0, NULL, NULL, NULL, FV(console_log),
 	  "File that receives a copy of the VM's console, relative to the working directory. None by default." },
 };
@@ -1202,6 +1210,18 @@ int desc_validate(const struct desc *d, char *err, size_t errlen)
 				    "[vm %s] mem = %s: larger than the whole machine (%u nodes x %s = %s)",
 				    vm->name, desc_format_size(vm->mem, a, sizeof(a)), m->nodes,
 				    desc_format_size(m->mem, b, sizeof(b)), desc_format_size(total, c, sizeof(c)));
+		if (vm->mac[0]) {
+			uint8_t mac[6], other[6];
+
+			if (desc_vm_mac(d, i, mac))
+				return verr(err, errlen, d, vm->line,
+					    "[vm %s] mac = %s: not a unicast MAC address (six hex octets such as 52:54:00:12:34:56, first octet even)",
+					    vm->name, vm->mac);
+			for (j = 0; j < i; j++)
+				if (!desc_vm_mac(d, j, other) && !memcmp(mac, other, 6))
+					return verr(err, errlen, d, vm->line, "[vm %s] mac = %s: the same address as [vm %s]",
+						    vm->name, vm->mac, d->vms[j].name);
+		}
 		sum += vm->mem;
 		if (sum > total)
 			return verr(err, errlen, d, vm->line,
@@ -1210,6 +1230,26 @@ int desc_validate(const struct desc *d, char *err, size_t errlen)
 				    desc_format_size(total, c, sizeof(c)), m->nodes,
 				    desc_format_size(m->mem, e, sizeof(e)));
 	}
+	return 0;
+}
+
+int desc_vm_mac(const struct desc *d, unsigned i, uint8_t mac[6])
+{
+	const char *s = i < d->n_vms ? d->vms[i].mac : "";
+	unsigned v[6];
+	int end = 0;
+
+	if (!s[0]) {
+		const uint8_t def[6] = { 0x52, 0x54, 0x00, 0xd1, 0x5c, (uint8_t)(i + 1) };
+
+		memcpy(mac, def, 6);
+		return 0;
+	}
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6 ||
+	    end != 17 || s[end] || (v[0] & 1))
+		return -EINVAL;
+	for (int k = 0; k < 6; k++)
+		mac[k] = (uint8_t)v[k];
 	return 0;
 }
 

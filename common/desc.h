@@ -53,6 +53,9 @@ struct desc_machine {
 	enum desc_time time;		/* host (default) or instret (deterministic, later) */
 	uint64_t timeout_ns;		/* wall-clock limit of the run, 0 = none; default 0 */
 	char report[DESC_PATH_MAX];	/* report path; default "disco-report.json" */
+	unsigned net_mtu;		/* subnets' MTU, bytes after the Ethernet header, 68..65535; default 1500 */
+	unsigned net_queue;		/* frames per switch output queue; default 256 */
+	uint64_t net_aging_ns;		/* MAC learning aging time; default 300s */
 };
 
 struct desc_policy_cfg {
@@ -80,6 +83,7 @@ struct desc_vm {
 	char append[DESC_PATH_MAX];	/* kernel command line / workload arguments */
 	char disk[DESC_PATH_MAX];	/* disk image, "" = none */
 	char net[DESC_NAME_MAX];	/* subnet name, "" = no NIC */
+	char mac[DESC_NAME_MAX];	/* NIC address "52:54:00:12:34:56", "" = derived from the VM's index */
 	char console_log[DESC_PATH_MAX];	/* copy of the console to a file, "" = none */
 };
 
@@ -117,6 +121,13 @@ struct desc *desc_parse_string(const char *text, const char *name, char *err, si
 int desc_validate(const struct desc *d, char *err, size_t errlen);
 
 void desc_free(struct desc *d);
+
+/*
+ * desc_vm_mac - the MAC address of VM index i of d: its mac key, or
+ * 52:54:00:d1:5c:<i+1> (QEMU's locally administered prefix). Returns 0, or
+ * -EINVAL when the key is not six hex octets of a unicast address.
+ */
+int desc_vm_mac(const struct desc *d, unsigned i, uint8_t mac[6]);
 
 /* Names for reports and messages. */
 const char *desc_provider_name(enum desc_provider p);

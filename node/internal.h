@@ -37,9 +37,11 @@ void node_mem_free_page(void *opaque, void *page);
 /* ---- the VMs this node runs (vms.c) ---- */
 
 struct node_vms;
+struct vnet;
 
+/* net: the node's subnets (NULL: no VM has a NIC); a VM with `net` gets a port on its subnet. */
 struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
-				 bool console_prefix, char *err, size_t errlen);
+				 bool console_prefix, struct vnet *net, char *err, size_t errlen);
 void node_vms_destroy(struct node_vms *v);
 /* How many of this node's VMs have not exited. */
 unsigned node_vms_active(const struct node_vms *v);

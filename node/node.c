@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "disco_version.h"
 #include "node/internal.h"
+#include "vnet/vnet.h"
 
 enum {
 	NODE_MSG_DONE = COH_MSG_USER,	/* node -> 0: my work is done */
@@ -60,6 +61,7 @@ struct node {
 	struct coh_fabric *fab;
 	struct coh_mem *coh;	/* the coherence engine (home directory, remote-line cache) */
 	struct node_vms *vms;
+	struct vnet *net;	/* the subnets' switches (NULL: no VM has a NIC) */
 	int epfd, sigfd;
 
 	/* run state */
@@ -112,6 +114,13 @@ static void on_msg(void *opaque, unsigned src, unsigned type, const void *payloa
 	if (type >= COH_MSG_PROTO && type < COH_MSG_PROTO_END) {
 		if (nd->coh)
 			coh_mem_handle(nd->coh, src, type, payload, len);
+		return;
+	}
+	if (type >= VNET_MSG_FRAME) {
+		if (nd->net)
+			vnet_on_msg(nd->net, src, type, payload, len, now_ns());
+		else
+			LOG_RATELIMITED(SUB_NODE, LOG_WARN, "network message type %u from node %u, and no subnet here", type, src);
 		return;
 	}
 	switch (type) {
@@ -470,7 +479,7 @@ static json_t *node_figures(struct node *nd)
 		rtt_med = nd->rtt_us[nd->n_rtt / 2];
 	}
 	json_t *vms = node_vms_report(nd->vms);
-	return json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:f, s:f}, s:o, s:o}",
+	return json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:f, s:f}, s:o, s:o, s:o}",
 		"node", (int)nd->self, "host", host, "pid", (int)getpid(),
 		"cpus", (int)nd->desc->machine.cpus,
 		"mem_bytes", (json_int_t)nd->mem.len,
@@ -497,7 +506,46 @@ static json_t *node_figures(struct node *nd)
 		"wait", coh_fabric_has_wait_fd(nd->fab) ? "cq-fd" : "doorbell",
 		"fabric_rtt_us", "min", rtt_min, "median", rtt_med,
 		"vms", vms ? vms : json_array(),
-		"coherence", nd->coh ? coh_mem_stats_json(nd->coh) : json_object());
+		"coherence", nd->coh ? coh_mem_stats_json(nd->coh) : json_object(),
+		"net", vnet_report(nd->net));
+}
+
+/* ---- the virtual subnets ---- */
+
+static int net_send(void *opaque, unsigned dest, unsigned type, const void *payload, size_t len)
+{
+	struct node *nd = opaque;
+	return coh_fabric_send(nd->fab, dest, type, payload, len);
+}
+
+/*
+ * One switch per subnet that a VM names, on every node, in the order the
+ * VMs name them (the index names a subnet on the wire). NULL when no VM
+ * has a NIC.
+ */
+static int net_create(struct node *nd, char *err, size_t errlen)
+{
+	const struct desc *d = nd->desc;
+	struct vnet_transport t = { .opaque = nd, .self = nd->self, .nodes = nd->n, .msg_max = COH_MSG_MAX,
+				    .send = net_send };
+	for (unsigned i = 0; i < d->n_vms; i++) {
+		if (!d->vms[i].net[0])
+			continue;
+		if (!nd->net && !(nd->net = vnet_new(&t))) {
+			snprintf(err, errlen, "cannot create the virtual subnets: out of memory");
+			return -ENOMEM;
+		}
+		if (vnet_subnet_find(nd->net, d->vms[i].net) >= 0)
+			continue;
+		struct vnet_subnet_config c = { .name = d->vms[i].net, .mtu = d->machine.net_mtu,
+						.qlen = d->machine.net_queue, .aging_ns = d->machine.net_aging_ns };
+		int r = vnet_subnet_add(nd->net, &c);
+		if (r < 0) {
+			snprintf(err, errlen, "subnet %s: %s", c.name, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
 }
 
 static void iso_time(time_t t, char *buf, size_t len)
@@ -741,7 +789,8 @@ int node_main(const struct node_options *opt)
 	}
 
 	/* 4. the VMs at home here, and the loop */
-	nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, err, sizeof(err));
+	if (net_create(nd, err, sizeof(err)) == 0)
+		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, err, sizeof(err));
 	if (!agree(nd->vms != NULL)) {
 		if (!nd->vms)
 			fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);
@@ -770,6 +819,8 @@ int node_main(const struct node_options *opt)
 	free(nd->instret_of);
 out_vms:
 	node_vms_destroy(nd->vms);
+	vnet_free(nd->net);
+	nd->net = NULL;
 	if (nd->epfd >= 0)
 		close(nd->epfd);
 	if (nd->sigfd >= 0)

@@ -21,6 +21,7 @@
 #include "common/paths.h"
 #include "node/internal.h"
 #include "vmm/vmm.h"
+#include "vnet/vnet.h"
 
 struct vm_slot {
 	struct node_vms *owner;
@@ -35,6 +36,7 @@ struct vm_slot {
 	size_t out_len;
 	uint64_t out_since;		/* when the first of them arrived */
 	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns */
+	struct vnet_port *port;		/* the NIC's switch port, NULL: no NIC */
 };
 
 struct node_vms {
@@ -91,6 +93,40 @@ static void console_write(void *opaque, const char *buf, size_t len)
 	}
 }
 
+/*
+ * The NIC's back end: the VM's switch port. A frame queued at the port
+ * kicks the device, which fills the guest's receive buffers and raises its
+ * interrupt; the VM is then no longer idle.
+ */
+static void nic_tx(void *opaque, const void *frame, size_t len)
+{
+	struct vm_slot *s = opaque;
+	vnet_port_input(s->port, frame, len, now_ns());
+}
+
+static size_t nic_rx_peek(void *opaque, const void **frame)
+{
+	struct vm_slot *s = opaque;
+	return vnet_port_peek(s->port, frame);
+}
+
+static void nic_rx_pop(void *opaque, bool delivered)
+{
+	struct vm_slot *s = opaque;
+	vnet_port_pop(s->port, delivered);
+}
+
+static void nic_kick(void *opaque)
+{
+	struct vm_slot *s = opaque;
+	if (!s->vm)
+		return;
+	vmm_vm_nic_kick(s->vm);
+	s->idle = false;
+}
+
+static const struct vnet_port_ops nic_port_ops = { .kick = nic_kick };
+
 /* Resolve "guest:NAME" to a built guest image. */
 static void resolve_image(const char *in, char *out, size_t len)
 {
@@ -105,7 +141,7 @@ static void resolve_image(const char *in, char *out, size_t len)
 }
 
 struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
-				 bool console_prefix, char *err, size_t errlen)
+				 bool console_prefix, struct vnet *net, char *err, size_t errlen)
 {
 	struct node_vms *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -144,6 +180,21 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.mem = { .opaque = mem, .alloc_page = node_mem_alloc_page, .free_page = node_mem_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
+		if (dv->net[0]) {
+			int sn = net ? vnet_subnet_find(net, dv->net) : -ENOENT;
+			if (sn < 0 || !(s->port = vnet_port_add(net, (unsigned)sn, dv->name, &nic_port_ops, s))) {
+				snprintf(err, errlen, "[vm %s] net = %s: cannot attach the NIC to the subnet", dv->name, dv->net);
+				goto fail;
+			}
+			cfg.nic.on = true;
+			cfg.nic.mtu = vnet_subnet_mtu(net, (unsigned)sn);
+			if (desc_vm_mac(d, i, cfg.nic.mac)) {
+				snprintf(err, errlen, "[vm %s] mac = %s: not a unicast MAC address", dv->name, dv->mac);
+				goto fail;
+			}
+			cfg.nic.ops = (struct vmm_nic_ops){ .opaque = s, .tx = nic_tx, .rx_peek = nic_rx_peek,
+							    .rx_pop = nic_rx_pop };
+		}
 		char verr[512] = "";
 		s->vm = vmm_vm_create(&cfg, verr, sizeof(verr));
 		if (!s->vm) {
@@ -310,6 +361,18 @@ json_t *node_vms_report(const struct node_vms *v)
 			"tlb_misses", (json_int_t)st.tlb_misses,
 			"pages_touched", (json_int_t)st.pages_touched,
 			"phases", phases));
+		struct vmm_nic_stats ns;
+		json_t *o = json_array_get(a, json_array_size(a) - 1);
+		if (o && vmm_vm_nic_stats(s->vm, &ns))
+			json_object_set_new(o, "nic", json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I}",
+				"subnet", s->d->net,
+				"tx_frames", (json_int_t)ns.tx_frames, "tx_bytes", (json_int_t)ns.tx_bytes,
+				"rx_frames", (json_int_t)ns.rx_frames, "rx_bytes", (json_int_t)ns.rx_bytes,
+				"drops", "tx_too_big", (json_int_t)ns.tx_drop_too_big, "tx_runt", (json_int_t)ns.tx_drop_runt,
+				"tx_fault", (json_int_t)ns.tx_drop_fault, "rx_small_buffer", (json_int_t)ns.rx_drop_small_buffer,
+				"rx_fault", (json_int_t)ns.rx_drop_fault, "device_errors", (json_int_t)ns.device_errors,
+				"bytes_copied", (json_int_t)ns.bytes_copied,
+				"bytes_remapped", (json_int_t)ns.bytes_remapped));
 	}
 	return a;
 }
