@@ -33,6 +33,8 @@
 
 #include "launcher/launcher.h"
 
+int bench_disk(int argc, char **argv, int json);	/* bench_disk.c */
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -44,7 +46,10 @@ static void usage(FILE *out)
 		"           remote read (clean: 2 hops, dirty: 3 hops) and write-with-invalidation\n"
 		"           latencies beside the fabric round trip, on shm and tcp (loopback)\n"
 		"  cpu      integer kernels (guest/bench) on disco and on qemu-system-riscv64,\n"
-		"           instructions per second and the ratio (QEMU: script/bootstrap --bench)\n");
+		"           instructions per second and the ratio (QEMU: script/bootstrap --bench)\n"
+		"  disk [--seconds S] [--size MIB] [--direct]\n"
+		"           4 KiB sequential/random reads and writes through vdisk's io_uring server\n"
+		"           beside fio's io_uring engine on the same file: IOPS and the ratio\n");
 }
 
 /* Run a bare 2-node machine on one provider; return its median/min RTT from the report. */
@@ -332,8 +337,8 @@ int cmd_bench(int argc, char **argv)
 			return 0;
 		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];
-		} else if (name && !strcmp(name, "coherence")) {
-			continue;	/* its own options, read by bench_coherence */
+		} else if (name && (!strcmp(name, "coherence") || !strcmp(name, "disk"))) {
+			continue;	/* their own options, read by bench_coherence, bench_disk */
 		} else {
 			fprintf(stderr, "disco bench: unexpected argument '%s'\n", argv[i]);
 			return 2;
@@ -371,6 +376,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_cpu(json);
 	if (!strcmp(name, "coherence"))
 		return bench_coherence(argc, argv, json);
-	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, coherence, cpu)\n", name);
+	if (!strcmp(name, "disk"))
+		return bench_disk(argc, argv, json);	/* bench_disk.c */
+	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, coherence, cpu, disk)\n", name);
 	return 2;
 }

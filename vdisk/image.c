@@ -256,8 +256,19 @@ out:
 
 static int lock_file(int fd, bool excl, const char *what, const char *path, char *err, size_t errlen)
 {
-	if (flock(fd, (excl ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
-		return 0;
+	/*
+	 * A process killed with its io_uring holding the file (fixed files,
+	 * requests in flight) lets it go only when the kernel tears the ring
+	 * down, a little after the exit: wait up to a second before saying
+	 * that someone holds it.
+	 */
+	for (int i = 0; i < 50; i++) {
+		if (flock(fd, (excl ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			break;
+		usleep(20000);
+	}
 	if (errno == EWOULDBLOCK) {
 		snprintf(err, errlen, "%s %s: in use (locked by another VM or disco disk)", what, path);
 		return -EBUSY;

@@ -1,0 +1,321 @@
+/*
+ * bench_disk.c — `disco bench disk`: 4 KiB I/O through vdisk's io_uring
+ * server beside fio's io_uring engine on the same file.
+ *
+ * Patterns: seqread, randread (through an empty copy-on-write overlay, so
+ * every read is the base image's, as a VM booting a shared image does),
+ * seqwrite, randwrite (in place on a raw image, the same file fio writes).
+ * Both sides keep the same queue depth in flight for the same time. vdisk
+ * waits on its eventfd with poll(), as the node's epoll loop does. With
+ * --direct both use O_DIRECT; by default both go through the page cache,
+ * which measures the software path rather than the device.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "launcher/launcher.h"
+#include "vdisk/vdisk.h"
+
+int bench_disk(int argc, char **argv, int json);
+
+#define BS		4096u
+#define QD		32
+
+struct pattern {
+	const char *name;
+	const char *fio_rw;
+	bool write, random;
+};
+
+static const struct pattern patterns[] = {
+	{ "seqread", "read", false, false },
+	{ "randread", "randread", false, true },
+	{ "seqwrite", "write", true, false },
+	{ "randwrite", "randwrite", true, true },
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct run {
+	struct vdisk *d;
+	const struct pattern *p;
+	uint64_t blocks, next_seq, done, rng;
+	uint8_t *bufs;
+	double end;
+	int err;
+	unsigned inflight;
+};
+
+struct slot {
+	struct run *r;
+	uint8_t *buf;
+};
+
+static uint64_t next_block(struct run *r)
+{
+	if (!r->p->random)
+		return r->next_seq++ % r->blocks;
+	r->rng ^= r->rng << 13;
+	r->rng ^= r->rng >> 7;
+	r->rng ^= r->rng << 17;
+	return r->rng % r->blocks;
+}
+
+static void issue(struct slot *s);
+
+static void io_done(void *arg, int res)
+{
+	struct slot *s = arg;
+	struct run *r = s->r;
+
+	r->inflight--;
+	if (res < 0) {
+		r->err = res;
+		return;
+	}
+	r->done++;
+	if (now_s() < r->end)
+		issue(s);
+}
+
+static void issue(struct slot *s)
+{
+	struct run *r = s->r;
+	uint64_t off = next_block(r) * BS;
+	int e = r->p->write ? vdisk_write(r->d, s->buf, BS, off, io_done, s)
+			    : vdisk_read(r->d, s->buf, BS, off, io_done, s);
+
+	if (e < 0)
+		r->err = e;
+	else
+		r->inflight++;
+}
+
+/* IOPS of one pattern through vdisk on d, for `seconds`. */
+static double vdisk_case(struct vdisk_server *srv, struct vdisk *d, const struct pattern *p, double seconds)
+{
+	struct slot slots[QD];
+	struct run r = { .d = d, .p = p, .blocks = vdisk_size(d) / BS, .rng = 0x9e3779b97f4a7c15ull };
+	struct pollfd pfd = { .fd = vdisk_server_fd(srv), .events = POLLIN };
+	double t0;
+
+	r.bufs = aligned_alloc(4096, QD * BS);
+	if (!r.bufs)
+		return -1;
+	memset(r.bufs, 0xa5, QD * BS);
+	t0 = now_s();
+	r.end = t0 + seconds;
+	for (int i = 0; i < QD; i++) {
+		slots[i] = (struct slot){ &r, r.bufs + i * BS };
+		issue(&slots[i]);
+	}
+	vdisk_server_submit(srv);
+	while (r.inflight && !r.err) {
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			break;
+		vdisk_server_poll(srv);
+	}
+	vdisk_server_drain(srv);
+	t0 = now_s() - t0;
+	free(r.bufs);
+	return r.err ? -1 : r.done / t0;
+}
+
+/* IOPS of fio's io_uring engine on the same file, or -1 (message printed). */
+static double fio_case(const char *file, uint64_t size, const struct pattern *p, double seconds, bool direct)
+{
+	char sz[32], rt[32], qd[16], dir[16], cmd_out[] = "/tmp/disco-bench-fio-XXXXXX";
+	int fd = mkstemp(cmd_out), st;
+	json_t *o, *job;
+	double iops;
+	pid_t pid;
+
+	if (fd < 0)
+		return -1;
+	snprintf(sz, sizeof(sz), "--size=%llu", (unsigned long long)size);
+	snprintf(rt, sizeof(rt), "--runtime=%g", seconds);
+	snprintf(qd, sizeof(qd), "--iodepth=%d", QD);
+	snprintf(dir, sizeof(dir), "--direct=%d", direct);
+	pid = fork();
+	if (pid == 0) {
+		char rw[32], fn[PATH_MAX + 16];
+
+		dup2(fd, 1);
+		snprintf(rw, sizeof(rw), "--rw=%s", p->fio_rw);
+		snprintf(fn, sizeof(fn), "--filename=%s", file);
+		execlp("fio", "fio", "--name=disco", fn, "--ioengine=io_uring", rw, "--bs=4k", qd, sz, rt,
+		       "--time_based", dir, "--randrepeat=0",
+		       direct ? "--invalidate=1" : "--invalidate=0",	/* fio drops the cache otherwise; vdisk does not */ "--output-format=json", (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	waitpid(pid, &st, 0);
+	o = json_load_file(cmd_out, 0, NULL);
+	unlink(cmd_out);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || !o) {
+		fprintf(stderr, "disco bench disk: fio failed on %s (%s)\n", p->name,
+			WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "not runnable" : "see its messages above");
+		json_decref(o);
+		return -1;
+	}
+	job = json_array_get(json_object_get(o, "jobs"), 0);
+	iops = json_number_value(json_object_get(json_object_get(job, p->write ? "write" : "read"), "iops"));
+	json_decref(o);
+	return iops;
+}
+
+static int make_file(const char *path, uint64_t size)
+{
+	uint8_t *buf = malloc(1 << 20);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r = 0;
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		return -1;
+	}
+	for (uint64_t off = 0; off < size && r == 0; off += 1 << 20) {
+		for (unsigned i = 0; i < (1 << 20); i++)
+			buf[i] = (uint8_t)(off / 4096 * 31 + i);
+		r = pwrite(fd, buf, 1 << 20, off) == (1 << 20) ? 0 : -1;
+	}
+	fsync(fd);
+	close(fd);
+	free(buf);
+	return r;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: disco bench disk [--json] [--seconds S] [--size MIB] [--direct] [--dir DIR]\n"
+		"  4 KiB sequential and random reads (through an empty overlay: the base image's\n"
+		"  blocks) and writes (a raw image, in place) through vdisk's io_uring server and\n"
+		"  through fio --ioengine=io_uring on the same file, queue depth %d, IOPS of both and\n"
+		"  the ratio vdisk/fio. Defaults: 1 s per pattern and side, a 64 MiB file in /var/tmp,\n"
+		"  page cache on (--direct: O_DIRECT on both sides). fio: script/bootstrap --bench.\n", QD);
+}
+
+int bench_disk(int argc, char **argv, int json)
+{
+	double seconds = 1;
+	uint64_t size = 64ull << 20;
+	const char *dir = "/var/tmp";
+	bool direct = false, have_fio;
+	char base[PATH_MAX], ovl[PATH_MAX], err[512];
+	struct vdisk_server *srv;
+	struct vdisk_opts o = { 0 };
+	json_t *rows;
+	int rc = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+			size = strtoull(argv[++i], NULL, 10) << 20;
+		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (!strcmp(argv[i], "--direct"))
+			direct = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--json") && strcmp(argv[i], "disk")) {
+			fprintf(stderr, "disco bench disk: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (seconds <= 0 || size < (1 << 20)) {
+		fprintf(stderr, "disco bench disk: --seconds must be > 0 and --size at least 1 (MiB)\n");
+		return 2;
+	}
+	have_fio = launcher_have_program("fio");
+	if (!have_fio)
+		fprintf(stderr, "disco bench disk: fio is not installed (script/bootstrap --bench): "
+			"vdisk's figures only, no ratios\n");
+	snprintf(base, sizeof(base), "%s/disco-bench-disk-%d.img", dir, (int)getpid());
+	snprintf(ovl, sizeof(ovl), "%s/disco-bench-disk-%d.ovl", dir, (int)getpid());
+	srv = vdisk_server_new(256, err, sizeof(err));
+	if (!srv) {
+		fprintf(stderr, "disco bench disk: %s\n", err);
+		return 1;
+	}
+	if (make_file(base, size) < 0) {
+		fprintf(stderr, "disco bench disk: cannot write %s: %s\n", base, strerror(errno));
+		goto out_srv;
+	}
+	if (vdisk_create(ovl, base, err, sizeof(err)) < 0) {
+		fprintf(stderr, "disco bench disk: %s\n", err);
+		goto out_files;
+	}
+	o.direct = direct;
+	rows = json_object();
+	if (!json)
+		printf("%-10s %12s %12s %8s\n", "pattern", "vdisk_iops", "fio_iops", "ratio");
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		const struct pattern *p = &patterns[i];
+		struct vdisk *d = vdisk_open(srv, p->write ? base : ovl, &o, err, sizeof(err));
+		double v, f = -1;
+
+		if (!d) {
+			fprintf(stderr, "disco bench disk: %s\n", err);
+			json_decref(rows);
+			goto out_files;
+		}
+		v = vdisk_case(srv, d, p, seconds);
+		vdisk_close(d);
+		if (have_fio)
+			f = fio_case(base, size, p, seconds, direct);
+		if (v < 0) {
+			fprintf(stderr, "disco bench disk: vdisk failed on %s\n", p->name);
+			json_decref(rows);
+			goto out_files;
+		}
+		if (!json && f > 0)
+			printf("%-10s %12.0f %12.0f %8.2f\n", p->name, v, f, v / f);
+		else if (!json)
+			printf("%-10s %12.0f %12s %8s\n", p->name, v, "-", "-");
+		json_object_set_new(rows, p->name, f > 0 ? json_pack("{s:f, s:f, s:f}", "vdisk_iops", v, "fio_iops", f,
+								      "ratio", v / f)
+							 : json_pack("{s:f, s:n, s:n}", "vdisk_iops", v, "fio_iops", "ratio"));
+	}
+	if (json) {
+		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b}", "patterns", rows, "block_size", BS,
+					"queue_depth", QD, "file_bytes", (json_int_t)size, "direct", direct,
+					"seconds", seconds, "fio", have_fio);
+		char *s = json_dumps(top, JSON_INDENT(2));
+
+		puts(s);
+		free(s);
+		json_decref(top);
+	} else {
+		printf("(reads through an empty overlay, i.e. the base image; writes in place on a raw image;\n"
+		       " %s, %g s per side; target: reads >= 0.8 of fio)\n", direct ? "O_DIRECT" : "page cache", seconds);
+		json_decref(rows);
+	}
+	rc = 0;
+out_files:
+	unlink(ovl);
+	unlink(base);
+out_srv:
+	vdisk_server_free(srv);
+	return rc;
+}
