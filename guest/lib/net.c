@@ -1,0 +1,313 @@
+/*
+ * net.c: the guest's virtio-net driver and datagram protocol (see net.h).
+ *
+ * Queues: 0 receive, 1 transmit, NET_RXQ entries each. Receive descriptor
+ * i always points at rxbuf[i]; a used receive entry is handed to the
+ * caller and re-posted at the next net_recv(). Transmit uses descriptor 0
+ * and one buffer: a send waits until the previous one is used.
+ */
+#include "net.h"
+
+#include "rt.h"
+
+#define VIRTIO_BASE	0x10001000UL
+#define VIRTIO_SLOTS	8
+#define R_MAGIC		0x000
+#define R_VERSION	0x004
+#define R_DEVICE_ID	0x008
+#define R_DEV_FEAT	0x010
+#define R_DEV_FEAT_SEL	0x014
+#define R_DRV_FEAT	0x020
+#define R_DRV_FEAT_SEL	0x024
+#define R_QUEUE_SEL	0x030
+#define R_QUEUE_NUM_MAX	0x034
+#define R_QUEUE_NUM	0x038
+#define R_QUEUE_READY	0x044
+#define R_QUEUE_NOTIFY	0x050
+#define R_INT_STATUS	0x060
+#define R_INT_ACK	0x064
+#define R_STATUS	0x070
+#define R_QUEUE_DESC	0x080
+#define R_QUEUE_DRIVER	0x090
+#define R_QUEUE_DEVICE	0x0a0
+#define R_CONFIG	0x100
+
+#define S_ACK		1
+#define S_DRIVER	2
+#define S_DRIVER_OK	4
+#define S_FEATURES_OK	8
+#define S_NEEDS_RESET	0x40
+
+#define F_MTU		3
+#define F_MAC		5
+#define F_STATUS	16
+#define F_VERSION_1	32
+
+#define HDR		12		/* virtio_net_hdr with num_buffers */
+#define FRAME_MAX	(65535 + NET_ETH_HLEN + 4)
+#define BUF_MAX		(HDR + FRAME_MAX)
+
+#define PLIC		0x0c000000UL
+#define PLIC_PRIO(i)	(PLIC + 4 * (i))
+#define PLIC_ENABLE(c)	(PLIC + 0x2000 + 0x80 * (c))
+#define PLIC_THRESH(c)	(PLIC + 0x200000 + 0x1000 * (c))
+#define PLIC_CLAIM(c)	(PLIC + 0x200004 + 0x1000 * (c))
+#define CLINT_MTIMECMP(h) (0x2004000UL + 8 * (h))
+#define MIE_MEIE	(1UL << 11)
+#define MIE_MTIE	(1UL << 7)
+
+struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct avail { uint16_t flags, idx, ring[NET_RXQ], used_event; };
+struct used_elem { uint32_t id, len; };
+struct used { uint16_t flags, idx; struct used_elem ring[NET_RXQ], avail_event; };
+
+struct vq {
+	struct desc desc[NET_RXQ] __attribute__((aligned(16)));
+	struct avail avail __attribute__((aligned(4)));
+	struct used used __attribute__((aligned(8)));
+	uint16_t last_used;
+};
+
+static struct vq rxq, txq;
+static uint8_t rxbuf[NET_RXQ][BUF_MAX] __attribute__((aligned(4096)));
+static uint8_t txbuf[BUF_MAX] __attribute__((aligned(4096)));
+static uintptr_t base;
+static unsigned irq, mtu;
+static uint8_t mac[6];
+static int held = -1;		/* receive descriptor handed to the caller */
+static struct net_stats stats;
+
+const uint8_t net_broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static uint32_t rd(unsigned off) { return rt_mmio_r32(base + off); }
+static void wr(unsigned off, uint32_t v) { rt_mmio_w32(base + off, v); }
+static void wr64(unsigned off, uint64_t v) { wr(off, (uint32_t)v); wr(off + 4, (uint32_t)(v >> 32)); }
+static void fence(void) { __asm__ volatile("fence rw, rw" ::: "memory"); }
+
+static int queue_setup(unsigned q, struct vq *v)
+{
+	wr(R_QUEUE_SEL, q);
+	if (rd(R_QUEUE_READY) || rd(R_QUEUE_NUM_MAX) < NET_RXQ)
+		return -1;
+	wr(R_QUEUE_NUM, NET_RXQ);
+	wr64(R_QUEUE_DESC, (uintptr_t)v->desc);
+	wr64(R_QUEUE_DRIVER, (uintptr_t)&v->avail);
+	wr64(R_QUEUE_DEVICE, (uintptr_t)&v->used);
+	wr(R_QUEUE_READY, 1);
+	return 0;
+}
+
+static void rx_post(unsigned i)
+{
+	rxq.avail.ring[rxq.avail.idx % NET_RXQ] = (uint16_t)i;
+	fence();
+	rxq.avail.idx++;
+	fence();
+}
+
+int net_init(void)
+{
+	uint64_t feat, want;
+	unsigned slot;
+
+	for (slot = 0; slot < VIRTIO_SLOTS; slot++) {
+		base = VIRTIO_BASE + 0x1000 * slot;
+		if (rd(R_MAGIC) == 0x74726976 && rd(R_VERSION) == 2 && rd(R_DEVICE_ID) == 1)
+			break;
+	}
+	if (slot == VIRTIO_SLOTS) {
+		rt_printf("net: no virtio-net device\n");
+		return -1;
+	}
+	irq = 1 + slot;
+	wr(R_STATUS, 0);
+	wr(R_STATUS, S_ACK);
+	wr(R_STATUS, S_ACK | S_DRIVER);
+	wr(R_DEV_FEAT_SEL, 0);
+	feat = rd(R_DEV_FEAT);
+	wr(R_DEV_FEAT_SEL, 1);
+	feat |= (uint64_t)rd(R_DEV_FEAT) << 32;
+	want = (1ull << F_VERSION_1) | (1ull << F_MAC) | (1ull << F_STATUS) | (1ull << F_MTU);
+	if ((feat & want) != want) {
+		rt_printf("net: device lacks features (offers %lx)\n", (unsigned long)feat);
+		return -1;
+	}
+	wr(R_DRV_FEAT_SEL, 0);
+	wr(R_DRV_FEAT, (uint32_t)want);
+	wr(R_DRV_FEAT_SEL, 1);
+	wr(R_DRV_FEAT, (uint32_t)(want >> 32));
+	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	if (!(rd(R_STATUS) & S_FEATURES_OK)) {
+		rt_printf("net: FEATURES_OK refused\n");
+		return -1;
+	}
+	for (int i = 0; i < 6; i++)
+		mac[i] = *(volatile uint8_t *)(base + R_CONFIG + i);
+	mtu = *(volatile uint16_t *)(base + R_CONFIG + 10);
+	if (mtu + NET_ETH_HLEN + 4 > FRAME_MAX)
+		mtu = FRAME_MAX - NET_ETH_HLEN - 4;
+	if (queue_setup(0, &rxq) || queue_setup(1, &txq)) {
+		rt_printf("net: queue set-up failed\n");
+		return -1;
+	}
+	for (unsigned i = 0; i < NET_RXQ; i++) {
+		rxq.desc[i] = (struct desc){ (uintptr_t)rxbuf[i], HDR + mtu + NET_ETH_HLEN + 4, 2 /* WRITE */, 0 };
+		rx_post(i);
+	}
+	/* the NIC's interrupt to this hart's M context; WFI wakes on it */
+	rt_mmio_w32(PLIC_PRIO(irq), 1);
+	rt_mmio_w32(PLIC_ENABLE(2 * rt_hartid()), rt_mmio_r32(PLIC_ENABLE(2 * rt_hartid())) | (1u << irq));
+	rt_mmio_w32(PLIC_THRESH(2 * rt_hartid()), 0);
+	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(R_QUEUE_NOTIFY, 0);
+	return 0;
+}
+
+const uint8_t *net_mac(void) { return mac; }
+unsigned net_mtu(void) { return mtu; }
+
+void net_get_stats(struct net_stats *st) { *st = stats; }
+
+/* Sleep until the NIC interrupts or the deadline (time CSR) passes. */
+static void wait_irq(uint64_t deadline)
+{
+	unsigned ctx = 2 * rt_hartid();
+	uint32_t id;
+
+	if (deadline != NET_FOREVER) {
+		rt_mmio_w64(CLINT_MTIMECMP(rt_hartid()), deadline);
+		rt_csr_set(mie, MIE_MTIE);
+	}
+	rt_csr_set(mie, MIE_MEIE);
+	__asm__ volatile("wfi");
+	rt_csr_clear(mie, MIE_MEIE | MIE_MTIE);
+	rt_mmio_w64(CLINT_MTIMECMP(rt_hartid()), UINT64_MAX);
+	stats.wakeups++;
+	wr(R_INT_ACK, rd(R_INT_STATUS));
+	while ((id = rt_mmio_r32(PLIC_CLAIM(ctx))) != 0)
+		rt_mmio_w32(PLIC_CLAIM(ctx), id);
+}
+
+int net_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, size_t len)
+{
+	uint8_t *f = txbuf + HDR;
+
+	if (len > mtu)
+		return -1;
+	while (txq.last_used != txq.avail.idx) {	/* the previous frame still in flight */
+		fence();
+		if (txq.used.idx != txq.last_used)
+			txq.last_used = txq.used.idx;
+		else if (rd(R_STATUS) & S_NEEDS_RESET)
+			return -1;
+	}
+	for (int i = 0; i < HDR; i++)
+		txbuf[i] = 0;
+	for (int i = 0; i < 6; i++) {
+		f[i] = dst[i];
+		f[6 + i] = mac[i];
+	}
+	f[12] = (uint8_t)(ethertype >> 8);
+	f[13] = (uint8_t)ethertype;
+	const uint8_t *p = payload;
+	for (size_t i = 0; i < len; i++)
+		f[NET_ETH_HLEN + i] = p[i];
+	txq.desc[0] = (struct desc){ (uintptr_t)txbuf, (uint32_t)(HDR + NET_ETH_HLEN + len), 0, 0 };
+	txq.avail.ring[txq.avail.idx % NET_RXQ] = 0;
+	fence();
+	txq.avail.idx++;
+	fence();
+	wr(R_QUEUE_NOTIFY, 1);
+	stats.tx_frames++;
+	return 0;
+}
+
+long net_recv(const uint8_t **frame, uint64_t timeout)
+{
+	uint64_t deadline = timeout == NET_FOREVER ? NET_FOREVER : rt_rdtime() + timeout;
+	int repost = held >= 0;
+
+	if (held >= 0) {
+		rx_post((unsigned)held);
+		held = -1;
+	}
+	if (repost)
+		wr(R_QUEUE_NOTIFY, 0);
+	for (;;) {
+		fence();
+		if (rxq.used.idx != rxq.last_used) {
+			struct used_elem e = rxq.used.ring[rxq.last_used % NET_RXQ];
+
+			rxq.last_used++;
+			if (e.id >= NET_RXQ)
+				continue;
+			held = (int)e.id;
+			stats.rx_frames++;
+			if (e.len < HDR + NET_ETH_HLEN) {
+				rx_post(e.id);
+				held = -1;
+				continue;
+			}
+			*frame = rxbuf[e.id] + HDR;
+			return (long)(e.len - HDR);
+		}
+		if (deadline != NET_FOREVER && rt_rdtime() >= deadline)
+			return -1;
+		wait_irq(deadline);
+	}
+}
+
+int net_dgram_send(const uint8_t dst[6], uint16_t sport, uint16_t dport, uint32_t seq,
+		   const void *data, size_t len)
+{
+	static uint8_t pkt[65536];
+	const uint8_t *p = data;
+
+	if (len + 12 > mtu)
+		return -1;
+	pkt[0] = (uint8_t)sport; pkt[1] = (uint8_t)(sport >> 8);
+	pkt[2] = (uint8_t)dport; pkt[3] = (uint8_t)(dport >> 8);
+	for (int i = 0; i < 4; i++) {
+		pkt[4 + i] = (uint8_t)(seq >> (8 * i));
+		pkt[8 + i] = (uint8_t)(len >> (8 * i));
+	}
+	for (size_t i = 0; i < len; i++)
+		pkt[12 + i] = p[i];
+	return net_send(dst, NET_ETH_DGRAM, pkt, len + 12);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int net_dgram_recv(struct net_dgram *d, uint64_t timeout)
+{
+	uint64_t deadline = timeout == NET_FOREVER ? NET_FOREVER : rt_rdtime() + timeout;
+
+	for (;;) {
+		const uint8_t *f;
+		uint64_t now = rt_rdtime();
+		long n = net_recv(&f, deadline == NET_FOREVER ? NET_FOREVER : (deadline > now ? deadline - now : 0));
+
+		if (n < 0)
+			return -1;
+		if (n < NET_ETH_HLEN + 12 || f[12] != (NET_ETH_DGRAM >> 8) || f[13] != (NET_ETH_DGRAM & 0xff)) {
+			stats.rx_skipped++;
+			continue;
+		}
+		const uint8_t *h = f + NET_ETH_HLEN;
+		for (int i = 0; i < 6; i++)
+			d->src[i] = f[6 + i];
+		d->sport = (uint16_t)(h[0] | h[1] << 8);
+		d->dport = (uint16_t)(h[2] | h[3] << 8);
+		d->seq = le32(h + 4);
+		d->len = le32(h + 8);
+		if (d->len > (uint64_t)n - NET_ETH_HLEN - 12) {
+			stats.rx_skipped++;
+			continue;
+		}
+		d->data = h + 12;
+		return 0;
+	}
+}
