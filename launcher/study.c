@@ -51,7 +51,8 @@ enum col {
 	C_WORKLOAD, C_NODES, C_CPUS, C_LINE, C_RCACHE, C_PROVIDER, C_POLICY, C_ARGS, C_REPEAT,
 	C_STATUS, C_EXIT, C_RUNTIME, C_COMPUTE, C_TICKS, C_INSTR, C_MIPS, C_WALL, C_PROV_USED, C_HOSTS,
 	C_HOST_NAMES, C_CORES, C_RANKS_PER_HOST, C_OVERSUB, C_LOCAL_MISSES, C_REMOTE_MISSES, C_LOCAL_SHARE,
-	C_REMOTE_STALL, C_MIGRATIONS, C_REPLICATIONS, C_CHECKSUM, C_STARTED, C_REPORT, NCOL
+	C_REMOTE_STALL, C_MIGRATIONS, C_REPLICATIONS, C_CHECKSUM, C_STARTED, C_REPORT,
+	C_TWO_HOP, C_THREE_HOP, C_MISS_P50, C_MISS_P99, NCOL
 };
 #define NKEY (C_REPEAT + 1)	/* the columns that identify a run: the point's parameters and its repeat index */
 
@@ -61,6 +62,7 @@ static const char *const col_name[NCOL] = {
 	"provider_used", "hosts", "host_names", "host_cores", "ranks_per_host", "oversubscribed",
 	"local_misses", "remote_misses", "local_miss_share", "remote_stall_s", "migrations", "replications", "checksum",
 	"started", "report",
+	"two_hop", "three_hop", "remote_miss_p50_us", "remote_miss_p99_us",
 };
 
 struct row {
@@ -698,6 +700,9 @@ static void read_report(const char *path, struct row *r)
 	unsigned most = 0;
 	double lm = 0, rm = 0, stall = 0;
 	bool have_coh = false, have_stall = false;
+	/* nodes[].coherence: hops summed; remote-miss latency over the nodes that
+	 * counted remote misses: p50 weighted by their counts, p99 the worst */
+	double hop2 = 0, hop3 = 0, lat_n = 0, p50w = 0, p99 = 0;
 	json_array_foreach(nodes, i, nd) {
 		const char *hn = json_string_value(json_object_get(nd, "host"));
 		unsigned cnt = 0;
@@ -717,6 +722,16 @@ static void read_report(const char *path, struct row *r)
 			stall += jnum(coh, "remote_stall_s", &c);
 			have_coh |= a || b;
 			have_stall |= c;
+			hop2 += jnum(coh, "two_hop", NULL);
+			hop3 += jnum(coh, "three_hop", NULL);
+			json_t *lat = json_object_get(coh, "remote_miss_latency");
+			double lcnt = jnum(lat, "count", NULL);
+			if (lcnt > 0) {
+				lat_n += lcnt;
+				p50w += lcnt * jnum(lat, "p50_us", NULL);
+				if (jnum(lat, "p99_us", NULL) > p99)
+					p99 = jnum(lat, "p99_us", NULL);
+			}
 		}
 	}
 	unsigned cores = host_cores();
@@ -755,6 +770,12 @@ static void read_report(const char *path, struct row *r)
 		row_setf(r, C_REMOTE_MISSES, rm, 0);
 		if (lm + rm > 0)
 			row_setf(r, C_LOCAL_SHARE, lm / (lm + rm), 4);
+		row_setf(r, C_TWO_HOP, hop2, 0);
+		row_setf(r, C_THREE_HOP, hop3, 0);
+	}
+	if (lat_n > 0) {	/* a percentile of no misses is unknown, not 0 */
+		row_setf(r, C_MISS_P50, p50w / lat_n, 3);
+		row_setf(r, C_MISS_P99, p99, 3);
 	}
 	if (have_stall)
 		row_setf(r, C_REMOTE_STALL, stall, 6);
