@@ -62,6 +62,8 @@ struct node {
 	struct coh_mem *coh;	/* the coherence engine (home directory, remote-line cache) */
 	struct node_vms *vms;
 	struct vnet *net;	/* the subnets' switches (NULL: no VM has a NIC) */
+	unsigned probe_recv, probe_total, probe_finished, probe_done;	/* DISCO_NET_PROBE */
+	double probe_gbps;
 	int epfd, sigfd;
 
 	/* run state */
@@ -107,6 +109,25 @@ static double cpu_seconds(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * The fabric's own bandwidth, for `disco bench net` (DISCO_NET_PROBE=N):
+ * node 0 sends N messages of COH_MSG_MAX bytes to node 1, which answers
+ * PROBE_DONE once it has them all; node 0 times the lot.
+ */
+static void net_probe_msg(struct node *nd, unsigned src, unsigned type, const void *payload, size_t len)
+{
+	if (type == VNET_MSG_PROBE_DONE) {
+		nd->probe_done++;
+		return;
+	}
+	if (len >= sizeof(uint32_t))
+		memcpy(&nd->probe_total, payload, sizeof(uint32_t));
+	if (++nd->probe_recv == nd->probe_total) {
+		coh_fabric_send(nd->fab, src, VNET_MSG_PROBE_DONE, NULL, 0);
+		nd->probe_finished = 1;
+	}
+}
+
 static void on_msg(void *opaque, unsigned src, unsigned type, const void *payload, size_t len)
 {
 	struct node *nd = opaque;
@@ -114,6 +135,10 @@ static void on_msg(void *opaque, unsigned src, unsigned type, const void *payloa
 	if (type >= COH_MSG_PROTO && type < COH_MSG_PROTO_END) {
 		if (nd->coh)
 			coh_mem_handle(nd->coh, src, type, payload, len);
+		return;
+	}
+	if (type == VNET_MSG_PROBE || type == VNET_MSG_PROBE_DONE) {
+		net_probe_msg(nd, src, type, payload, len);
 		return;
 	}
 	if (type >= VNET_MSG_FRAME) {
@@ -466,6 +491,7 @@ static void loop(struct node *nd)
 
 static json_t *node_figures(struct node *nd)
 {
+	json_t *o;
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	struct coh_fabric_stats fs;
@@ -479,7 +505,7 @@ static json_t *node_figures(struct node *nd)
 		rtt_med = nd->rtt_us[nd->n_rtt / 2];
 	}
 	json_t *vms = node_vms_report(nd->vms);
-	return json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:f, s:f}, s:o, s:o, s:o}",
+	o = json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:f, s:f}, s:o, s:o, s:o}",
 		"node", (int)nd->self, "host", host, "pid", (int)getpid(),
 		"cpus", (int)nd->desc->machine.cpus,
 		"mem_bytes", (json_int_t)nd->mem.len,
@@ -508,9 +534,37 @@ static json_t *node_figures(struct node *nd)
 		"vms", vms ? vms : json_array(),
 		"coherence", nd->coh ? coh_mem_stats_json(nd->coh) : json_object(),
 		"net", vnet_report(nd->net));
+	if (o && nd->probe_gbps > 0)
+		json_object_set_new(o, "fabric_gbps", json_real(nd->probe_gbps));
+	return o;
 }
 
 /* ---- the virtual subnets ---- */
+
+static void net_probe(struct node *nd)
+{
+	const char *env = getenv("DISCO_NET_PROBE");
+	uint32_t count = env ? (uint32_t)strtoul(env, NULL, 10) : 0;
+	const uint64_t limit = 30ull * 1000000000ull;
+	if (!count || nd->n < 2)
+		return;
+	if (nd->self == 1) {
+		if (wait_count(nd, &nd->probe_finished, 1, limit))
+			LOG(SUB_NET, LOG_WARN, "fabric probe: %u of the messages arrived", nd->probe_recv);
+		return;
+	}
+	if (nd->self != 0)
+		return;
+	static uint8_t msg[COH_MSG_MAX];
+	memcpy(msg, &count, sizeof(count));
+	uint64_t t = now_ns();
+	for (uint32_t i = 0; i < count; i++)
+		send_or_die(nd, 1, VNET_MSG_PROBE, msg, sizeof(msg));
+	if (wait_count(nd, &nd->probe_done, 1, limit) == 0)
+		nd->probe_gbps = (double)count * COH_MSG_MAX * 8 / (double)(now_ns() - t);
+	else
+		LOG(SUB_NET, LOG_WARN, "fabric probe: node 1 did not answer");
+}
 
 static int net_send(void *opaque, unsigned dest, unsigned type, const void *payload, size_t len)
 {
@@ -787,6 +841,8 @@ int node_main(const struct node_options *opt)
 			fprintf(stderr, "disco-node[node %d]: fabric check failed: %s\n", rank, err);
 		goto out_fab;
 	}
+
+	net_probe(nd);	/* `disco bench net` only */
 
 	/* 4. the VMs at home here, and the loop */
 	if (net_create(nd, err, sizeof(err)) == 0)
