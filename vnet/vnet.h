@@ -48,7 +48,9 @@ struct vnet_port;
 #define VNET_MTU_MAX		65535	/* virtio-net's config mtu is 16 bits */
 #define VNET_MTU_MIN		68
 #define VNET_FRAME_MAX		(VNET_MTU_MAX + VNET_ETH_HLEN + 4)	/* + an 802.1Q tag */
-#define VNET_MSG_FRAME		128	/* node message type of a frame fragment */
+#define VNET_MSG_FRAME		128	/* node message type of a frame fragment (vnet owns 128..199) */
+#define VNET_MSG_PROBE		129	/* `disco bench net`: the fabric's bandwidth (node.c) */
+#define VNET_MSG_PROBE_DONE	130
 #define VNET_FRAG_HDR		16
 #define VNET_MAC_MAX		1024	/* learned addresses per subnet switch */
 #define VNET_SUBNETS_MAX	64
