@@ -6,7 +6,7 @@
 # really starts a machine (a stand-in `docker` that runs `docker exec HOST
 # CMD` here, on loopback). The full recipe is proven by
 #   ../shared/tools/fresh-debian deploy/container/build-steps.sh --check
-# (minutes: not run here).
+# which the slow test deploy/container_fresh runs (DISCO_TEST_CONTAINER=1).
 . "$(dirname "$0")/lib/common.bash"
 : "${DISCO_SRC:?DISCO_SRC must point at the source tree (ctest sets it)}"
 S=$DISCO_SRC
