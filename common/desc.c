@@ -100,12 +100,15 @@ static const char *const policy_names[] = { "off", "migrate", "replicate", "both
 static const char *const placement_names[] = {
 	"first-touch", "round-robin", "fixed", "interleave", "block", NULL };
 static const char *const time_names[] = { "host", "instret", NULL };
+static const char *const disk_overlay_names[] = { "none", "temp", "keep", "persistent", NULL };
+static const char *const off_on_names[] = { "off", "on", NULL };
 
 /* Enums are stored through an unsigned. */
 _Static_assert(sizeof(enum desc_provider) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum desc_policy) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum desc_placement) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum desc_time) == sizeof(unsigned), "enum size");
+_Static_assert(sizeof(enum desc_disk_overlay) == sizeof(unsigned), "enum size");
 
 #define FM(f)	offsetof(struct desc, machine.f), sizeof(((struct desc *)0)->machine.f)
 #define FP(f)	offsetof(struct desc, policy.f), sizeof(((struct desc *)0)->policy.f)
@@ -176,7 +179,13 @@ static const struct desc_key keys[] = {
 	{ KS_VM, "append", KT_TEXT, "", 1, 0, 0, NULL, NULL, NULL, FV(append),
 	  "Kernel command line, or the workload's arguments (the device tree's /chosen/bootargs)." },
 	{ KS_VM, "disk", KT_PATH, "", 1, 0, KF_INPUT, NULL, NULL, NULL, FV(disk),
-	  "Disk image, attached as a virtio-blk device. None by default." },
+	  "Disk image, attached as a virtio-blk device and served with io_uring: a raw image or a disco overlay (docs/disk.md). None by default." },
+	{ KS_VM, "disk_overlay", KT_ENUM, "none", 0, 0, 0, disk_overlay_names, NULL, NULL, FV(disk_overlay),
+	  "Copy-on-write over a raw disk: none writes the image itself (an overlay image is used as it is); temp keeps the VM's writes in an overlay deleted at the end of the run; keep in a fresh overlay (disk_overlay_file) left after the run; persistent in disk_overlay_file, reused by later runs and locked to one VM at a time. The raw image is shared read-only by every VM with an overlay." },
+	{ KS_VM, "disk_overlay_file", KT_PATH, "", 1, 0, 0, NULL, NULL, NULL, FV(disk_overlay_file),
+	  "Overlay file of disk_overlay = keep or persistent, relative to the working directory. None: the disk's path followed by .VMNAME.ovl." },
+	{ KS_VM, "disk_direct", KT_ENUM, "off", 0, 0, 0, off_on_names, NULL, NULL, FV(disk_direct),
+	  "on: the disk's files are read and written with O_DIRECT, bypassing the host's page cache (the file system must support it)." },
 	{ KS_VM, "net", KT_IDENT, "", 1, 0, 0, NULL, NULL, NULL, FV(net),
 	  "Virtual subnet of the VM's virtio-net NIC; VMs on one subnet can talk. None: no NIC." },
 	{ KS_VM, "mac", KT_TEXT, "", 1, 0, 0, NULL, NULL, "six hex octets, unicast", FV(mac),

@@ -40,6 +40,8 @@ enum desc_provider { PROV_AUTO, PROV_SHM, PROV_TCP, PROV_VERBS, PROV_EFA, PROV_C
 enum desc_policy { POLICY_OFF, POLICY_MIGRATE, POLICY_REPLICATE, POLICY_BOTH };
 enum desc_placement { PLACE_FIRST_TOUCH, PLACE_ROUND_ROBIN, PLACE_FIXED, PLACE_INTERLEAVE, PLACE_BLOCK };
 enum desc_time { TIME_HOST, TIME_INSTRET };
+/* [vm] disk_overlay (docs/disk.md) */
+enum desc_disk_overlay { DISK_OVL_NONE, DISK_OVL_TEMP, DISK_OVL_KEEP, DISK_OVL_PERSISTENT };
 
 struct desc_machine {
 	unsigned nodes;			/* ranks; default 4 */
@@ -82,6 +84,9 @@ struct desc_vm {
 	char initrd[DESC_PATH_MAX];
 	char append[DESC_PATH_MAX];	/* kernel command line / workload arguments */
 	char disk[DESC_PATH_MAX];	/* disk image, "" = none */
+	enum desc_disk_overlay disk_overlay;	/* default none: the image as it is */
+	char disk_overlay_file[DESC_PATH_MAX];	/* keep, persistent: the overlay, "" = DISK.VMNAME.ovl */
+	unsigned disk_direct;		/* O_DIRECT: 0 off (default), 1 on */
 	char net[DESC_NAME_MAX];	/* subnet name, "" = no NIC */
 	char mac[DESC_NAME_MAX];	/* NIC address "52:54:00:12:34:56", "" = derived from the VM's index */
 	char console_log[DESC_PATH_MAX];	/* copy of the console to a file, "" = none */
