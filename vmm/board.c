@@ -248,7 +248,7 @@ static int board_devices(struct vm *vm, const struct vmm_vm_config *cfg, char *e
 	if (cfg->disk && cfg->disk[0]) {
 		struct blk_backend be;
 
-		if (blk_backend_file_open(cfg->disk, &be, err, errlen) < 0)
+		if (blk_backend_open(cfg, &be, err, errlen) < 0)	/* vdisk: cfg->disk_cfg says how */
 			return -EINVAL;
 		/* Slot 0 (0x10001000, source 1): where xv6 and QEMU's virtio-mmio-bus.0 have it. */
 		vm->virtio[VM_DISK_SLOT] = virtio_blk_new(vm, VM_VIRTIO_IRQ + VM_DISK_SLOT, &be, vm->name,

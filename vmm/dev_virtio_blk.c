@@ -1,18 +1,30 @@
 /*
- * dev_virtio_blk.c — the virtio-blk device model and the raw-file back end.
+ * dev_virtio_blk.c — the virtio-blk device model and its vdisk back end.
  *
  * A request is a 16-byte header {u32 type, u32 reserved, u64 sector} in the
  * readable buffers, data (readable for OUT, writable for IN), and a status
- * byte at the very end of the writable buffers. Data moves through a
- * bounce buffer of BOUNCE bytes at a time. A request whose buffers are too
- * short, not a whole number of sectors, past the end of the disk or outside
- * guest RAM gets VIRTIO_BLK_S_IOERR; only a request with no writable status
- * byte at all makes the device need a reset (nothing else can report it).
+ * byte at the very end of the writable buffers. A request whose buffers are
+ * too short, not a whole number of sectors, past the end of the disk or
+ * outside guest RAM gets VIRTIO_BLK_S_IOERR; only a request with no
+ * writable status byte at all makes the device need a reset (nothing else
+ * can report it).
+ *
+ * Asynchronous path (a back end with read_async): the request's buffers are
+ * copied (struct blk_pending), OUT data is gathered from the guest into a
+ * page-aligned bounce buffer at once, the I/O goes to io_uring, and the
+ * device returns VIRTIO_REQ_PENDING. On completion (node loop) IN data is
+ * scattered to the guest, the status written and the used ring updated.
+ * A device reset bumps the generation: completions of older requests are
+ * dropped, never written into a guest that forgot them.
+ * Synchronous path: data moves through a bounce buffer of BOUNCE bytes at a
+ * time and the request completes inside the QueueNotify write.
  */
+#define _GNU_SOURCE
 #include "vmm/dev_virtio_blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,125 +32,221 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "vdisk/vdisk.h"
 #include "vmm/board.h"
 
 #define BOUNCE		(64u * 1024)
+#define ASYNC_MAX	(32u << 20)	/* largest request served (Linux sends up to max_sectors_kb, 1280 KiB) */
 
 struct virtio_blk {
 	struct vm *vm;
+	struct virtio_mmio *v;
 	struct blk_backend be;
 	uint64_t capacity;		/* sectors */
+	unsigned gen;			/* bumped by a device reset */
+	bool closing;
+	struct vmm_disk_stats st;
 	char id[VIRTIO_BLK_ID_BYTES];
-	uint8_t bounce[BOUNCE];
+	uint8_t bounce[BOUNCE] __attribute__((aligned(4096)));
 };
 
-/* ---- raw file back end ---- */
+/* ---- vdisk back end ---- */
 
-struct file_backend {
-	int fd;
+struct vdisk_backend {
+	struct vdisk_server *s;		/* the node's or our own */
+	bool own_server;
+	struct vdisk *d;
+	char temp[PATH_MAX];		/* a temporary overlay to delete at close, or "" */
 };
 
-static int file_pread(void *opaque, void *buf, size_t len, uint64_t off)
+static int vd_pread(void *opaque, void *buf, size_t len, uint64_t off)
 {
-	struct file_backend *f = opaque;
-	uint8_t *p = buf;
+	struct vdisk_backend *v = opaque;
 
-	while (len) {
-		ssize_t n = pread(f->fd, p, len, off);
+	return vdisk_pread(v->d, buf, len, off);
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;	/* image shrank under us */
-		p += n;
-		len -= n;
-		off += n;
+static int vd_pwrite(void *opaque, const void *buf, size_t len, uint64_t off)
+{
+	struct vdisk_backend *v = opaque;
+
+	return vdisk_pwrite(v->d, buf, len, off);
+}
+
+static int vd_flush(void *opaque)
+{
+	struct vdisk_backend *v = opaque;
+
+	return vdisk_sync(v->d);
+}
+
+static int vd_read_async(void *opaque, void *buf, size_t len, uint64_t off, blk_done_fn done, void *arg)
+{
+	struct vdisk_backend *v = opaque;
+
+	return vdisk_read(v->d, buf, len, off, done, arg);
+}
+
+static int vd_write_async(void *opaque, const void *buf, size_t len, uint64_t off, blk_done_fn done, void *arg)
+{
+	struct vdisk_backend *v = opaque;
+
+	return vdisk_write(v->d, buf, len, off, done, arg);
+}
+
+static int vd_flush_async(void *opaque, blk_done_fn done, void *arg)
+{
+	struct vdisk_backend *v = opaque;
+
+	return vdisk_flush(v->d, done, arg);
+}
+
+static void vd_stats(void *opaque, uint64_t *from_base, uint64_t *from_overlay, uint64_t *clusters)
+{
+	struct vdisk_backend *v = opaque;
+	struct vdisk_stats st;
+
+	vdisk_get_stats(v->d, &st);
+	*from_base = st.bytes_read_base;
+	*from_overlay = st.bytes_read_overlay;
+	*clusters = st.clusters_allocated;
+}
+
+static void vd_close(void *opaque)
+{
+	struct vdisk_backend *v = opaque;
+
+	vdisk_close(v->d);	/* waits for its requests still in flight */
+	if (v->temp[0])
+		unlink(v->temp);
+	if (v->own_server)
+		vdisk_server_free(v->s);
+	free(v);
+}
+
+static const struct blk_backend_ops vdisk_sync_ops = {
+	.name = "vdisk",
+	.pread = vd_pread,
+	.pwrite = vd_pwrite,
+	.flush = vd_flush,
+	.close = vd_close,
+	.stats = vd_stats,
+};
+
+static const struct blk_backend_ops vdisk_async_ops = {
+	.name = "vdisk-async",
+	.pread = vd_pread,
+	.pwrite = vd_pwrite,
+	.flush = vd_flush,
+	.close = vd_close,
+	.read_async = vd_read_async,
+	.write_async = vd_write_async,
+	.flush_async = vd_flush_async,
+	.stats = vd_stats,
+};
+
+/* The overlay of a KEEP or PERSISTENT disk: the configured path, else DISK.VMNAME.ovl. */
+static void overlay_path(const struct vmm_vm_config *cfg, char *out, size_t len)
+{
+	if (cfg->disk_cfg.overlay && cfg->disk_cfg.overlay[0])
+		snprintf(out, len, "%s", cfg->disk_cfg.overlay);
+	else
+		snprintf(out, len, "%s.%s.ovl", cfg->disk, cfg->name ? cfg->name : "vm");
+}
+
+int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, char *err, size_t errlen)
+{
+	const struct vmm_disk_config *dc = &cfg->disk_cfg;
+	struct vdisk_opts o = { .direct = dc->o_direct };
+	struct vdisk_backend *v;
+	char base[PATH_MAX], ovl[PATH_MAX];
+	const char *open_path = cfg->disk;
+	int r;
+
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "disk %s: out of memory", cfg->disk);
+		return -ENOMEM;
 	}
-	return 0;
-}
-
-static int file_pwrite(void *opaque, const void *buf, size_t len, uint64_t off)
-{
-	struct file_backend *f = opaque;
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(f->fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= n;
-		off += n;
+	v->s = dc->server;
+	if (!v->s) {
+		v->s = vdisk_server_new(64, err, errlen);
+		if (!v->s) {
+			free(v);
+			return -ENODEV;
+		}
+		v->own_server = true;
 	}
+	if (dc->mode != VMM_DISK_DIRECT) {
+		/* the overlay names its base by absolute path: it may live elsewhere */
+		if (!realpath(cfg->disk, base)) {
+			r = -errno;
+			snprintf(err, errlen, "disk %s: %s", cfg->disk, strerror(errno));
+			goto fail;
+		}
+		if (dc->mode == VMM_DISK_TEMP) {
+			const char *tmp = getenv("TMPDIR");
+			int fd;
+
+			snprintf(ovl, sizeof(ovl), "%s/disco-%s-XXXXXX.ovl", tmp && tmp[0] ? tmp : "/var/tmp",
+				 cfg->name ? cfg->name : "vm");
+			fd = mkstemps(ovl, 4);
+			if (fd < 0) {
+				r = -errno;
+				snprintf(err, errlen, "disk %s: temporary overlay %s: %s", cfg->disk, ovl, strerror(errno));
+				goto fail;
+			}
+			close(fd);
+			unlink(ovl);	/* vdisk_create makes it (O_EXCL) */
+			snprintf(v->temp, sizeof(v->temp), "%s", ovl);
+		} else {
+			overlay_path(cfg, ovl, sizeof(ovl));
+			if (dc->mode == VMM_DISK_KEEP)
+				unlink(ovl);	/* a fresh one each run */
+		}
+		if (dc->mode != VMM_DISK_PERSISTENT || access(ovl, F_OK) != 0) {
+			r = vdisk_create(ovl, base, err, errlen);
+			if (r < 0)
+				goto fail;
+		}
+		open_path = ovl;
+	}
+	v->d = vdisk_open(v->s, open_path, &o, err, errlen);
+	if (!v->d) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (dc->mode != VMM_DISK_DIRECT && vdisk_kind(v->d) != VDISK_OVERLAY) {
+		snprintf(err, errlen, "disk %s: not an overlay", open_path);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (v->temp[0]) {	/* the open file stays usable; nothing is left behind even on kill -9 */
+		unlink(v->temp);
+		v->temp[0] = 0;
+	}
+	be->ops = dc->server ? &vdisk_async_ops : &vdisk_sync_ops;
+	be->opaque = v;
+	be->size = vdisk_size(v->d);
+	be->ro = vdisk_readonly(v->d);
 	return 0;
+
+fail:
+	if (v->d)
+		vdisk_close(v->d);
+	if (v->temp[0])
+		unlink(v->temp);
+	if (v->own_server)
+		vdisk_server_free(v->s);
+	free(v);
+	return r;
 }
-
-static int file_flush(void *opaque)
-{
-	struct file_backend *f = opaque;
-
-	return fdatasync(f->fd) < 0 ? -errno : 0;
-}
-
-static void file_close(void *opaque)
-{
-	struct file_backend *f = opaque;
-
-	close(f->fd);
-	free(f);
-}
-
-static const struct blk_backend_ops file_ops = {
-	.name = "file",
-	.pread = file_pread,
-	.pwrite = file_pwrite,
-	.flush = file_flush,
-	.close = file_close,
-};
 
 int blk_backend_file_open(const char *path, struct blk_backend *be, char *err, size_t errlen)
 {
-	struct file_backend *f;
-	struct stat st;
-	bool ro = false;
-	int fd, r;
+	struct vmm_vm_config cfg = { .disk = path };
 
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		ro = true;
-	}
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "disk %s: not a regular file", path);
-		r = -EINVAL;
-		goto fail_fd;
-	}
-	f = malloc(sizeof(*f));
-	if (!f) {
-		snprintf(err, errlen, "disk %s: out of memory", path);
-		r = -ENOMEM;
-		goto fail_fd;
-	}
-	f->fd = fd;
-	be->ops = &file_ops;
-	be->opaque = f;
-	be->size = st.st_size;
-	be->ro = ro;
-	return 0;
-
-fail_fd:
-	close(fd);
-	return r;
+	return blk_backend_open(&cfg, be, err, errlen);
 }
 
 /* ---- device ---- */
@@ -198,6 +306,101 @@ static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nbyte
 	return nbytes % VIRTIO_BLK_SECTOR == 0 && sector <= b->capacity && nsec <= b->capacity - sector;
 }
 
+/* A request in flight on the asynchronous path. */
+struct blk_pending {
+	struct virtio_blk *b;
+	unsigned gen, q;
+	uint16_t head;
+	uint32_t type;
+	uint64_t sector, len;	/* data bytes */
+	uint8_t *buf;		/* page-aligned bounce (O_DIRECT) */
+	struct virtio_req req;	/* its buffers, pointing into sg[] */
+	unsigned n_sg;
+	struct virtio_sg sg[];
+};
+
+static void pending_free(struct blk_pending *p)
+{
+	free(p->buf);
+	free(p);
+}
+
+static void blk_complete(void *arg, int res)
+{
+	struct blk_pending *p = arg;
+	struct virtio_blk *b = p->b;
+	uint8_t status = VIRTIO_BLK_S_OK;
+	const char *bad = NULL;
+
+	if (b->closing || p->gen != b->gen) {	/* the driver reset the device since */
+		pending_free(p);
+		return;
+	}
+	if (res < 0)
+		bad = p->type == VIRTIO_BLK_T_IN ? "disk read failed" :
+		      p->type == VIRTIO_BLK_T_OUT ? "disk write failed" : "flush failed";
+	else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0)
+		bad = "read buffer outside RAM";
+	if (bad) {
+		status = VIRTIO_BLK_S_IOERR;
+		b->st.errors++;
+		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: virtio-blk: request type %u sector %llu: %s (%s)",
+				b->vm->name, p->type, (unsigned long long)p->sector, bad, strerror(res < 0 ? -res : EFAULT));
+	}
+	if (virtio_req_write(b->vm, &p->req, p->req.in_len - 1, &status, 1) == 0)
+		virtio_mmio_complete(b->v, p->q, p->head, (uint32_t)p->req.in_len);
+	pending_free(p);
+}
+
+/*
+ * Start one IN, OUT or FLUSH on the back end's asynchronous verbs. Returns
+ * VIRTIO_REQ_PENDING, or 0 with *bad set (the caller answers IOERR now).
+ */
+static int64_t start_async(struct virtio_blk *b, unsigned q, const struct virtio_req *req,
+			   uint32_t type, uint64_t sector, uint64_t len, const char **bad)
+{
+	unsigned n = req->n_out + req->n_in;
+	struct blk_pending *p = calloc(1, sizeof(*p) + n * sizeof(p->sg[0]));
+	int r;
+
+	if (!p) {
+		*bad = "out of memory";
+		return 0;
+	}
+	*p = (struct blk_pending){ .b = b, .gen = b->gen, .q = q, .head = req->head, .type = type,
+				   .sector = sector, .len = len, .n_sg = n };
+	memcpy(p->sg, req->out, req->n_out * sizeof(p->sg[0]));
+	memcpy(p->sg + req->n_out, req->in, req->n_in * sizeof(p->sg[0]));
+	p->req = *req;
+	p->req.out = p->sg;
+	p->req.in = p->sg + req->n_out;
+	if (len) {
+		p->buf = aligned_alloc(4096, (len + 4095) & ~4095ull);
+		if (!p->buf) {
+			*bad = "out of memory";
+			goto fail;
+		}
+	}
+	if (type == VIRTIO_BLK_T_OUT && virtio_req_read(b->vm, req, 16, p->buf, len) < 0) {
+		*bad = "write buffer outside RAM";
+		goto fail;
+	}
+	if (type == VIRTIO_BLK_T_IN)
+		r = b->be.ops->read_async(b->be.opaque, p->buf, len, sector * VIRTIO_BLK_SECTOR, blk_complete, p);
+	else if (type == VIRTIO_BLK_T_OUT)
+		r = b->be.ops->write_async(b->be.opaque, p->buf, len, sector * VIRTIO_BLK_SECTOR, blk_complete, p);
+	else
+		r = b->be.ops->flush_async(b->be.opaque, blk_complete, p);
+	if (r < 0) {
+		*bad = "disk request refused";
+		goto fail;
+	}
+	return VIRTIO_REQ_PENDING;
+fail:
+	pending_free(p);
+	return 0;
+}
+
 static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req)
 {
 	struct virtio_blk *b = opaque;
@@ -205,10 +408,12 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 	uint8_t status = VIRTIO_BLK_S_IOERR;
 	uint64_t data;
 	const char *bad = NULL;
+	bool async = b->be.ops->read_async != NULL;
 	int r;
 
 	if (req->in_len == 0)
 		return -EINVAL;
+	b->st.requests++;
 	if (req->out_len < sizeof(hdr) || virtio_req_read(b->vm, req, 0, &hdr, sizeof(hdr)) < 0) {
 		bad = "header missing or outside RAM";
 		goto done;
@@ -218,6 +423,17 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 		data = req->in_len - 1;
 		if (!range_ok(b, hdr.sector, data)) {
 			bad = "read not whole sectors or past the end of the disk";
+			break;
+		}
+		b->st.reads++;
+		b->st.bytes_read += data;
+		if (async) {
+			if (data > ASYNC_MAX) {
+				bad = "request larger than the device serves";
+				break;
+			}
+			if (start_async(b, q, req, hdr.type, hdr.sector, data, &bad) == VIRTIO_REQ_PENDING)
+				return VIRTIO_REQ_PENDING;
 			break;
 		}
 		r = transfer(b, req, false, hdr.sector * VIRTIO_BLK_SECTOR, data);
@@ -236,6 +452,17 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 			bad = "write not whole sectors or past the end of the disk";
 			break;
 		}
+		b->st.writes++;
+		b->st.bytes_written += data;
+		if (async) {
+			if (data > ASYNC_MAX) {
+				bad = "request larger than the device serves";
+				break;
+			}
+			if (start_async(b, q, req, hdr.type, hdr.sector, data, &bad) == VIRTIO_REQ_PENDING)
+				return VIRTIO_REQ_PENDING;
+			break;
+		}
 		r = transfer(b, req, true, hdr.sector * VIRTIO_BLK_SECTOR, data);
 		if (r < 0)
 			bad = r == -EFAULT ? "write buffer outside RAM" : "disk write failed";
@@ -243,6 +470,12 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 			status = VIRTIO_BLK_S_OK;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
+		b->st.flushes++;
+		if (async) {
+			if (start_async(b, q, req, hdr.type, 0, 0, &bad) == VIRTIO_REQ_PENDING)
+				return VIRTIO_REQ_PENDING;
+			break;
+		}
 		if (b->be.ops->flush(b->be.opaque) < 0)
 			bad = "flush failed";
 		else
@@ -263,6 +496,8 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 	}
 done:
 	if (bad)
+		b->st.errors++;
+	if (bad)
 		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: virtio-blk: request type %u sector %llu: %s",
 				b->vm->name, hdr.type, (unsigned long long)hdr.sector, bad);
 	if (virtio_req_write(b->vm, req, req->in_len - 1, &status, 1) < 0)
@@ -270,12 +505,35 @@ done:
 	return req->in_len;
 }
 
+static void blk_reset(void *opaque)
+{
+	struct virtio_blk *b = opaque;
+
+	b->gen++;	/* requests in flight complete into nothing */
+}
+
 static void blk_free(void *opaque)
 {
 	struct virtio_blk *b = opaque;
 
-	b->be.ops->close(b->be.opaque);
+	b->closing = true;
+	b->be.ops->close(b->be.opaque);	/* runs the callbacks of requests in flight */
 	free(b);
+}
+
+bool vmm_vm_disk_stats(const struct vmm_vm *v, struct vmm_disk_stats *st)
+{
+	const struct virtio_mmio *m = v->vm.virtio[VM_DISK_SLOT];
+	const struct virtio_blk *b;
+
+	memset(st, 0, sizeof(*st));
+	if (!m || m->ops->device_id != VIRTIO_ID_BLOCK)
+		return false;
+	b = m->opaque;
+	*st = b->st;
+	if (b->be.ops->stats)
+		b->be.ops->stats(b->be.opaque, &st->bytes_from_base, &st->bytes_from_overlay, &st->clusters_allocated);
+	return true;
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -285,6 +543,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
 	.handle = blk_handle,
+	.reset = blk_reset,
 	.free = blk_free,
 };
 
@@ -297,7 +556,9 @@ struct virtio_mmio *virtio_blk_new(struct vm *vm, unsigned irq, const struct blk
 			    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |
 			    (1ull << VIRTIO_F_INDIRECT_DESC);
 
-	b = calloc(1, sizeof(*b));
+	b = aligned_alloc(4096, (sizeof(*b) + 4095) & ~(size_t)4095);	/* bounce[] page-aligned for O_DIRECT */
+	if (b)
+		memset(b, 0, sizeof(*b));
 	if (!b) {
 		snprintf(err, errlen, "virtio-blk: out of memory");
 		be->ops->close(be->opaque);
@@ -317,5 +578,6 @@ struct virtio_mmio *virtio_blk_new(struct vm *vm, unsigned irq, const struct blk
 		blk_free(b);
 		return NULL;
 	}
+	b->v = v;
 	return v;
 }

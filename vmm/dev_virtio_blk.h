@@ -1,11 +1,15 @@
 /*
  * dev_virtio_blk.h — virtio-blk over virtio-mmio, on a disk back end.
  *
- * The back end sits behind struct blk_backend_ops so that the plain
- * synchronous file back end here (pread/pwrite/fdatasync) can be replaced by
- * vdisk/'s io_uring server without touching the device model. A back end
- * call transfers all `len` bytes or fails; the device turns a failure into
- * VIRTIO_BLK_S_IOERR for that request.
+ * The back end sits behind struct blk_backend_ops. The one back end is
+ * vdisk (vdisk/vdisk.h): raw images and copy-on-write overlays served by
+ * io_uring. With the node's disk server (vmm_disk_config.server) the back
+ * end is asynchronous: a request is handed to io_uring and the device
+ * answers VIRTIO_REQ_PENDING; the vCPU goes on at once, and the used ring
+ * entry and the interrupt come from the node's loop when the I/O completes.
+ * Without a server (unit tests, tools) each request waits for its I/O. A
+ * back end call transfers all `len` bytes or fails; the device turns a
+ * failure into VIRTIO_BLK_S_IOERR for that request.
  *
  * Offered features: VIRTIO_F_VERSION_1, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH,
  * RO (when the image could only be opened read-only), INDIRECT_DESC.
@@ -42,6 +46,8 @@ struct virtio_mmio;
 #define VIRTIO_BLK_ID_BYTES	20
 #define VIRTIO_BLK_SIZE_MAX	(1u << 20)	/* largest buffer, config size_max */
 
+typedef void (*blk_done_fn)(void *arg, int res);
+
 /* A disk back end: transfers are all-or-nothing; return 0 or -errno. */
 struct blk_backend_ops {
 	const char *name;
@@ -49,6 +55,16 @@ struct blk_backend_ops {
 	int (*pwrite)(void *opaque, const void *buf, size_t len, uint64_t off);
 	int (*flush)(void *opaque);
 	void (*close)(void *opaque);
+	/*
+	 * Asynchronous verbs, used when read_async is not NULL: 0 and done(arg,
+	 * res) later from the node's loop (never inside the call), or -errno at
+	 * once without a callback. buf stays the caller's until then.
+	 */
+	int (*read_async)(void *opaque, void *buf, size_t len, uint64_t off, blk_done_fn done, void *arg);
+	int (*write_async)(void *opaque, const void *buf, size_t len, uint64_t off, blk_done_fn done, void *arg);
+	int (*flush_async)(void *opaque, blk_done_fn done, void *arg);
+	/* Byte counters of the back end (may be NULL). */
+	void (*stats)(void *opaque, uint64_t *from_base, uint64_t *from_overlay, uint64_t *clusters);
 };
 
 struct blk_backend {
@@ -59,10 +75,19 @@ struct blk_backend {
 };
 
 /*
- * blk_backend_file_open - a raw image file, read-write if possible, else
- * read-only. Returns 0, or -errno with a message in err.
+ * blk_backend_file_open - an image file (raw, read-write if possible, else
+ * read-only; or a disco overlay) served synchronously on a private io_uring.
+ * Returns 0, or -errno with a message in err.
  */
 int blk_backend_file_open(const char *path, struct blk_backend *be, char *err, size_t errlen);
+
+/*
+ * blk_backend_open - the disk of a VM as cfg->disk_cfg says (docs/disk.md:
+ * overlay modes, O_DIRECT, the node's server). Returns 0, or -errno with a
+ * message naming the file and what is wrong.
+ */
+struct vmm_vm_config;
+int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, char *err, size_t errlen);
 
 /*
  * virtio_blk_new - a virtio-blk device on be (which it then owns and

@@ -192,6 +192,7 @@ static const char *chain_gather(struct virtio_mmio *v, struct virtqueue *q, uint
 	req->n_out = n_out;
 	req->in = v->sg + n_out;
 	req->n_in = n - n_out;
+	req->head = head;
 	return NULL;
 }
 
@@ -236,6 +237,10 @@ static void queue_notify(struct virtio_mmio *v, unsigned qi)
 			bad = "request without a usable status buffer";
 			goto broken;
 		}
+		if (len == VIRTIO_REQ_PENDING) {	/* completed later by virtio_mmio_complete() */
+			q->last_avail++;
+			continue;
+		}
 		elem[0] = head;
 		elem[1] = (uint32_t)len;
 		if (vm_gpa_write(v->vm, q->used + 4 + 8ull * (q->used_idx % q->num), elem, sizeof(elem)) < 0 ||
@@ -259,6 +264,29 @@ broken:
 void virtio_mmio_queue_kick(struct virtio_mmio *v, unsigned q)
 {
 	queue_notify(v, q);
+}
+
+void virtio_mmio_complete(struct virtio_mmio *v, unsigned qi, uint16_t head, uint32_t len)
+{
+	struct virtqueue *q;
+	uint32_t elem[2] = { head, len };
+	uint16_t flags;
+
+	if (qi >= v->ops->nqueues)
+		return;
+	q = &v->vq[qi];
+	if (!q->ready || !(v->status & VIRTIO_STATUS_DRIVER_OK) || (v->status & VIRTIO_STATUS_NEEDS_RESET))
+		return;
+	if (vm_gpa_write(v->vm, q->used + 4 + 8ull * (q->used_idx % q->num), elem, sizeof(elem)) < 0 ||
+	    vm_gpa_write(v->vm, q->used + 2, &(uint16_t){ q->used_idx + 1 }, 2) < 0) {
+		needs_reset(v, "used ring outside RAM");
+		return;
+	}
+	q->used_idx++;
+	if (read_u16(v->vm, q->avail, &flags) == 0 && !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT)) {
+		v->isr |= 1;
+		irq_update(v);
+	}
 }
 
 /* QueueReady = 1: check the queue the driver set up. */

@@ -98,7 +98,17 @@ struct virtio_req {
 	const struct virtio_sg *out, *in;
 	unsigned n_out, n_in;
 	uint64_t out_len, in_len;
+	uint16_t head;		/* its descriptor chain, for virtio_mmio_complete() */
 };
+
+/*
+ * Returned by handle() for a request the device completes later (disk I/O
+ * in flight): the transport moves on without touching the used ring, and
+ * the device calls virtio_mmio_complete() from the node's loop once done.
+ * The buffers in req are the transport's until handle() returns: a device
+ * that defers copies them.
+ */
+#define VIRTIO_REQ_PENDING	INT64_MAX
 
 struct virtio_dev_ops {
 	const char *name;
@@ -147,6 +157,14 @@ struct virtio_mmio {
 struct virtio_mmio *virtio_mmio_new(struct vm *vm, unsigned irq, uint64_t features,
 				    const struct virtio_dev_ops *ops, void *opaque,
 				    char *err, size_t errlen);
+/*
+ * virtio_mmio_complete - put a deferred request (VIRTIO_REQ_PENDING) in
+ * queue q's used ring with used length len and raise the interrupt unless
+ * the driver suppressed it. Does nothing when the queue was reset or the
+ * device needs a reset since: the device must not complete requests of a
+ * previous generation (see ops->reset).
+ */
+void virtio_mmio_complete(struct virtio_mmio *v, unsigned q, uint16_t head, uint32_t len);
 /* Frees the transport and its device (ops->free). */
 void virtio_mmio_free(struct virtio_mmio *v);
 /*

@@ -65,6 +65,33 @@ struct vmm_nic_stats {
 	uint64_t device_errors;		/* rule breaks that made the device need a reset */
 };
 
+/*
+ * Addition by the disk side (docs/disk.md): how the VM's disk is opened and
+ * served. The image named by `disk` is a raw image or a disco overlay.
+ */
+struct vdisk_server;
+enum vmm_disk_mode {
+	VMM_DISK_DIRECT,	/* the image as it is: a raw image written in place, an overlay used as is */
+	VMM_DISK_TEMP,		/* raw base read-only + an overlay that is deleted at the end of the run */
+	VMM_DISK_KEEP,		/* raw base read-only + a fresh overlay (overlay path) kept after the run */
+	VMM_DISK_PERSISTENT,	/* raw base read-only + the overlay at overlay path, reused, one VM at a time */
+};
+struct vmm_disk_config {
+	struct vdisk_server *server;	/* the node's io_uring server; NULL: each request waits for its I/O */
+	enum vmm_disk_mode mode;
+	const char *overlay;		/* KEEP, PERSISTENT: the overlay file; NULL or "": DISK.VMNAME.ovl */
+	bool o_direct;			/* O_DIRECT on the image files */
+};
+struct vmm_disk_stats {
+	uint64_t requests, errors;	/* virtio-blk requests; those answered with an error status */
+	uint64_t reads, writes, flushes;
+	uint64_t bytes_read, bytes_written;	/* guest bytes */
+	uint64_t bytes_from_base, bytes_from_overlay;	/* read from the files: base image, overlay */
+	uint64_t clusters_allocated;	/* overlay clusters this run added */
+};
+/* Disk figures of a VM; false when it has no disk. */
+bool vmm_vm_disk_stats(const struct vmm_vm *vm, struct vmm_disk_stats *st);
+
 struct vmm_vm_config {
 	const char *name;
 	unsigned ncpus;			/* harts */
@@ -74,6 +101,7 @@ struct vmm_vm_config {
 	const char *initrd;		/* may be NULL */
 	const char *append;		/* kernel command line, may be NULL */
 	const char *disk;		/* raw disk image for virtio-blk, may be NULL */
+	struct vmm_disk_config disk_cfg;	/* how it is opened and served (zero: as it is, waiting) */
 	uint64_t quantum;		/* instructions per hart turn */
 	struct vmm_nic_config nic;	/* virtio-net in slot 1, when nic.on */
 	struct vmm_mem_ops mem;
