@@ -39,9 +39,36 @@ void node_mem_free_page(void *opaque, void *page);
 struct node_vms;
 struct vnet;
 
-/* net: the node's subnets (NULL: no VM has a NIC); a VM with `net` gets a port on its subnet. */
+struct coh_mem;
+
+/*
+ * What VMs whose harts run on several nodes need from the node: the
+ * coherence engine, the machine's common time origin, and a way to send
+ * messages (types VMM_MSG_FIRST..VMM_MSG_END-1) to other nodes.
+ */
+struct node_vms_env {
+	struct coh_mem *coh;
+	uint64_t start_ns;
+	void *opaque;
+	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
+};
+
+/*
+ * net: the node's subnets (NULL: no VM has a NIC); a VM with `net` gets a port on its subnet.
+ * A node creates every VM one of whose harts runs here (hart i on the VM's
+ * node i mod min(cpus, nodes)); the VM's first node is its home.
+ */
 struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
-				 bool console_prefix, struct vnet *net, char *err, size_t errlen);
+				 bool console_prefix, struct vnet *net, const struct node_vms_env *env,
+				 char *err, size_t errlen);
+/* Once every node created its VMs (collective): the homes start the harts elsewhere. */
+void node_vms_start(struct node_vms *v);
+/* A message for a VM spanning nodes (types VMM_MSG_FIRST..VMM_MSG_END-1). */
+void node_vms_handle_msg(struct node_vms *v, unsigned src, unsigned type, const void *payload, size_t len);
+/* The coherence engine's lost-line callback. */
+void node_vms_line_lost(struct node_vms *v, uint64_t line);
+/* Node 0, assembling the report: fold the parts of spanning VMs into their home's entry. */
+void node_vms_merge_parts(json_t *vms);
 void node_vms_destroy(struct node_vms *v);
 /* How many of this node's VMs have not exited. */
 unsigned node_vms_active(const struct node_vms *v);

@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "disco_version.h"
 #include "node/internal.h"
+#include "vmm/vmm.h"
 #include "vnet/vnet.h"
 
 enum {
@@ -135,6 +136,10 @@ static void on_msg(void *opaque, unsigned src, unsigned type, const void *payloa
 	if (type >= COH_MSG_PROTO && type < COH_MSG_PROTO_END) {
 		if (nd->coh)
 			coh_mem_handle(nd->coh, src, type, payload, len);
+		return;
+	}
+	if (type >= VMM_MSG_FIRST && type < VMM_MSG_END) {
+		node_vms_handle_msg(nd->vms, src, type, payload, len);	/* a VM whose harts run on several nodes */
 		return;
 	}
 	if (type == VNET_MSG_PROBE || type == VNET_MSG_PROBE_DONE) {
@@ -539,6 +544,21 @@ static json_t *node_figures(struct node *nd)
 	return o;
 }
 
+/* ---- VMs whose harts run on several nodes ---- */
+
+static int vm_send(void *opaque, unsigned dest, unsigned type, const void *payload, size_t len)
+{
+	struct node *nd = opaque;
+	return coh_fabric_send(nd->fab, dest, type, payload, len);
+}
+
+static void line_lost(void *opaque, coh_maddr_t line, enum coh_lost_how how)
+{
+	struct node *nd = opaque;
+	(void)how;	/* whatever the cause, the line's data may change without this node seeing it */
+	node_vms_line_lost(nd->vms, line);
+}
+
 /* ---- the virtual subnets ---- */
 
 static void net_probe(struct node *nd)
@@ -672,6 +692,7 @@ static int gather_report(struct node *nd)
 	free(all);
 	free(lens);
 	free(displs);
+	node_vms_merge_parts(vms);	/* VMs whose harts ran on several nodes: one entry each */
 
 	char start[32], end[32];
 	iso_time(nd->start_wall, start, sizeof(start));
@@ -844,14 +865,20 @@ int node_main(const struct node_options *opt)
 
 	net_probe(nd);	/* `disco bench net` only */
 
-	/* 4. the VMs at home here, and the loop */
+	/* 4. the VMs with harts here (the machine's clock starts now, the same on every node), and the loop */
+	uint64_t t0 = now_ns();
+	MPI_Bcast(&t0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+	struct node_vms_env env = { .coh = nd->coh, .start_ns = t0, .opaque = nd, .send = vm_send };
 	if (net_create(nd, err, sizeof(err)) == 0)
-		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, err, sizeof(err));
+		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, &env,
+					  err, sizeof(err));
 	if (!agree(nd->vms != NULL)) {
 		if (!nd->vms)
 			fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);
 		goto out_vms;
 	}
+	coh_mem_set_lost_cb(nd->coh, line_lost, nd);
+	node_vms_start(nd->vms);
 	if (node_vms_wants_input(nd->vms)) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = STDIN_FILENO };
 		if (epoll_ctl(nd->epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev))

@@ -37,6 +37,9 @@ struct vm_slot {
 	uint64_t out_since;		/* when the first of them arrived */
 	uint64_t t_start, t_end;	/* CLOCK_MONOTONIC ns */
 	struct vnet_port *port;		/* the NIC's switch port, NULL: no NIC */
+	unsigned id;			/* the VM's place in the description */
+	bool home;			/* this node is the VM's home (devices, console, report) */
+	bool span;			/* the VM's harts run on several nodes */
 };
 
 struct node_vms {
@@ -46,6 +49,7 @@ struct node_vms {
 	struct vm_slot *slots;
 	unsigned n;
 	unsigned rr;			/* next slot to run */
+	struct node_vms_env env;
 };
 
 static uint64_t now_ns(void)
@@ -140,12 +144,24 @@ static void resolve_image(const char *in, char *out, size_t len)
 		snprintf(out, len, "%s", in);	/* too long a path: the loader names what it cannot open */
 }
 
+/*
+ * The nodes that take part in VM dv: the first min(cpus, n_nodes) of its
+ * list (hart i runs on the list's node i mod that count; the first is home).
+ */
+static unsigned vm_span_nodes(const struct desc_vm *dv)
+{
+	return dv->cpus < dv->n_nodes ? dv->cpus : dv->n_nodes;
+}
+
 struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
-				 bool console_prefix, struct vnet *net, char *err, size_t errlen)
+				 bool console_prefix, struct vnet *net, const struct node_vms_env *env,
+				 char *err, size_t errlen)
 {
 	struct node_vms *v = calloc(1, sizeof(*v));
 	if (!v)
 		goto oom;
+	if (env)
+		v->env = *env;
 	v->self = self;
 	v->mem = mem;
 	v->prefix = console_prefix || d->n_vms > 1;
@@ -154,13 +170,23 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		goto oom;
 	for (unsigned i = 0; i < d->n_vms; i++) {
 		const struct desc_vm *dv = &d->vms[i];
-		if (dv->n_nodes == 0 || dv->nodes[0] != self)
-			continue;
+		unsigned k = vm_span_nodes(dv), j;
+		for (j = 0; j < k && dv->nodes[j] != self; j++)
+			;
+		if (j == k)
+			continue;	/* none of its harts runs here */
 		struct vm_slot *s = &v->slots[v->n++];
 		s->owner = v;
 		s->d = dv;
+		s->id = i;
+		s->home = j == 0;
+		s->span = k > 1;
 		s->at_line_start = true;
-		if (dv->console_log[0] && !(s->log = fopen(dv->console_log, "w"))) {
+		if (s->span && !v->env.coh) {
+			snprintf(err, errlen, "[vm %s] runs on several nodes but this node has no coherence engine", dv->name);
+			goto fail;
+		}
+		if (s->home && dv->console_log[0] && !(s->log = fopen(dv->console_log, "w"))) {
 			snprintf(err, errlen, "[vm %s] console_log %s: %s", dv->name, dv->console_log, strerror(errno));
 			goto fail;
 		}
@@ -175,12 +201,18 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.bios = dv->bios[0] ? bios : NULL,
 			.initrd = dv->initrd[0] ? dv->initrd : NULL,
 			.append = dv->append[0] ? dv->append : NULL,
-			.disk = dv->disk[0] ? dv->disk : NULL,
+			.disk = dv->disk[0] && s->home ? dv->disk : NULL,	/* devices live at home */
 			.quantum = d->machine.quantum,
 			.mem = { .opaque = mem, .alloc_page = node_mem_alloc_page, .free_page = node_mem_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
-		if (dv->net[0]) {
+		struct vmm_span_config span = {
+			.coh = v->env.coh, .self = self, .nodes = dv->nodes, .n_nodes = k, .vm_id = i,
+			.start_ns = v->env.start_ns, .opaque = v->env.opaque, .send = v->env.send,
+		};
+		if (s->span)
+			cfg.span = &span;
+		if (dv->net[0] && s->home) {
 			int sn = net ? vnet_subnet_find(net, dv->net) : -ENOENT;
 			if (sn < 0 || !(s->port = vnet_port_add(net, (unsigned)sn, dv->name, &nic_port_ops, s))) {
 				snprintf(err, errlen, "[vm %s] net = %s: cannot attach the NIC to the subnet", dv->name, dv->net);
@@ -301,7 +333,7 @@ uint64_t node_vms_next_event_ns(const struct node_vms *v)
 void node_vms_console_input(struct node_vms *v, const char *buf, size_t len)
 {
 	for (unsigned i = 0; i < v->n; i++)
-		if (v->slots[i].active) {
+		if (v->slots[i].active && v->slots[i].home) {
 			vmm_vm_console_input(v->slots[i].vm, buf, len);
 			v->slots[i].idle = false;
 			return;
@@ -329,6 +361,101 @@ void node_vms_stop(struct node_vms *v, const char *why)
 	for (unsigned i = 0; v && i < v->n; i++)
 		if (v->slots[i].active)
 			finish(&v->slots[i], 1, why);
+}
+
+/* ---- VMs whose harts run on several nodes ---- */
+
+static json_t *span_stats_json(const struct vmm_span_stats *t)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"pages_mapped", (json_int_t)t->pages_mapped, "pages_here", (json_int_t)t->pages_here,
+		"pmap_requests", (json_int_t)t->pmap_requests, "stalls_pmap", (json_int_t)t->stalls_pmap,
+		"mmio_forwarded", (json_int_t)t->mmio_forwarded, "irqs_forwarded", (json_int_t)t->irqs_forwarded,
+		"code_lost", (json_int_t)t->code_lost, "msgs_sent", (json_int_t)t->msgs_sent,
+		"msgs_recv", (json_int_t)t->msgs_recv, "dropped", (json_int_t)t->dropped);
+}
+
+/* A spanning VM's entry: its nodes, and per node (this one now, the others merged on node 0) its harts' work. */
+static void span_report(const struct vm_slot *s, json_t *o)
+{
+	struct vmm_span_stats t;
+	json_t *nodes = json_array(), *part;
+	for (unsigned k = 0; k < vm_span_nodes(s->d); k++)
+		json_array_append_new(nodes, json_integer(s->d->nodes[k]));
+	vmm_vm_get_span_stats(s->vm, &t);
+	part = json_pack("{s:i, s:i, s:I, s:I, s:o}", "node", (int)s->owner->self,
+			 "harts", (int)vmm_vm_local_harts(s->vm),
+			 "instructions", json_integer_value(json_object_get(o, "instructions")),
+			 "pages_touched", json_integer_value(json_object_get(o, "pages_touched")),
+			 "span", span_stats_json(&t));
+	json_object_set_new(o, "nodes", nodes);
+	json_object_set_new(o, "parts", json_pack("[o]", part));
+	if (!s->home) {
+		json_object_set_new(o, "part", json_true());
+		json_object_del(o, "exit_status");
+	}
+}
+
+void node_vms_merge_parts(json_t *vms)
+{
+	static const char *const sums[] = { "instructions", "exceptions", "interrupts", "tlb_misses", "pages_touched" };
+	size_t i = 0;
+	while (i < json_array_size(vms)) {
+		json_t *p = json_array_get(vms, i), *h = NULL, *x;
+		size_t k;
+		if (!json_is_true(json_object_get(p, "part"))) {
+			i++;
+			continue;
+		}
+		json_array_foreach(vms, k, x)
+			if (!json_is_true(json_object_get(x, "part")) &&
+			    json_equal(json_object_get(x, "name"), json_object_get(p, "name")))
+				h = x;
+		if (h) {
+			for (size_t j = 0; j < sizeof(sums) / sizeof(sums[0]); j++) {
+				json_int_t a = json_integer_value(json_object_get(h, sums[j]));
+				json_int_t b = json_integer_value(json_object_get(p, sums[j]));
+				json_object_set_new(h, sums[j], json_integer(a + b));
+			}
+			double rt = json_real_value(json_object_get(h, "runtime_s"));
+			json_int_t ins = json_integer_value(json_object_get(h, "instructions"));
+			json_object_set_new(h, "mips", json_real(rt > 0 ? (double)ins / rt / 1e6 : 0.0));
+			json_array_extend(json_object_get(h, "parts"), json_object_get(p, "parts"));
+		}
+		json_array_remove(vms, i);	/* (no home entry: the report keeps the home's only) */
+	}
+}
+
+void node_vms_start(struct node_vms *v)
+{
+	for (unsigned i = 0; v && i < v->n; i++)
+		vmm_vm_start(v->slots[i].vm);
+}
+
+void node_vms_handle_msg(struct node_vms *v, unsigned src, unsigned type, const void *payload, size_t len)
+{
+	uint32_t id;
+	if (!v || len < sizeof(id))
+		return;
+	memcpy(&id, payload, sizeof(id));
+	for (unsigned i = 0; i < v->n; i++) {
+		struct vm_slot *s = &v->slots[i];
+		if (s->span && s->id == id) {
+			if (s->active)
+				vmm_vm_handle_msg(s->vm, src, type, payload, len);
+			s->idle = false;	/* a hart may have woken, or MMIO waits to be done */
+			return;
+		}
+	}
+	LOG_RATELIMITED(SUB_NODE, LOG_WARN, "message type %u from node %u for VM %u, which has no harts here",
+			type, src, id);
+}
+
+void node_vms_line_lost(struct node_vms *v, uint64_t line)
+{
+	for (unsigned i = 0; v && i < v->n; i++)
+		if (v->slots[i].span && v->slots[i].active)
+			vmm_vm_line_lost(v->slots[i].vm, line);
 }
 
 json_t *node_vms_report(const struct node_vms *v)
@@ -361,8 +488,10 @@ json_t *node_vms_report(const struct node_vms *v)
 			"tlb_misses", (json_int_t)st.tlb_misses,
 			"pages_touched", (json_int_t)st.pages_touched,
 			"phases", phases));
-		struct vmm_nic_stats ns;
 		json_t *o = json_array_get(a, json_array_size(a) - 1);
+		if (o && s->span)
+			span_report(s, o);
+		struct vmm_nic_stats ns;
 		if (o && vmm_vm_nic_stats(s->vm, &ns))
 			json_object_set_new(o, "nic", json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I}",
 				"subnet", s->d->net,

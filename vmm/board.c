@@ -29,6 +29,7 @@
  * tohost is polled after each turn and after MMIO writes.
  */
 #include "vmm/board.h"
+#include "vmm/span.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -80,8 +81,8 @@ struct pmap *vm_pmap(struct vm *vm)
 
 uint8_t *vm_ram_page(struct vm *vm, uint64_t gpa)
 {
-	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size)
-		return NULL;
+	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size || vm->span)
+		return NULL;	/* (a spanning VM's memory is reached through the coherence engine) */
 	return pmap_page(vm->pmap, gpa);
 }
 
@@ -97,6 +98,8 @@ static int gpa_copy(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool to_
 
 	if (!vm_gpa_is_ram(vm, gpa, len))
 		return -EFAULT;
+	if (vm->span)
+		return span_gpa_copy(vm, gpa, buf, len, to_guest);
 	while (len) {
 		uint64_t in_page = gpa & (VM_PAGE_SIZE - 1);
 		size_t chunk = VM_PAGE_SIZE - in_page;
@@ -152,6 +155,8 @@ int vm_mmio_read(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, uin
 
 	if (!r || gpa + size - r->base > r->size)
 		return -1;
+	if (span_forwards_mmio(vm, gpa))
+		return span_mmio(vm, h, gpa, size, false, val);
 	off = gpa - r->base;
 	if (size <= r->max_size)
 		return r->read(r->opaque, h, off, size, val);
@@ -170,6 +175,8 @@ int vm_mmio_write(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, ui
 
 	if (!r || gpa + size - r->base > r->size)
 		return -1;
+	if (span_forwards_mmio(vm, gpa))
+		return span_mmio(vm, h, gpa, size, true, &val);
 	off = gpa - r->base;
 	if (size <= r->max_size) {
 		rc = r->write(r->opaque, h, off, size, val);
@@ -209,6 +216,7 @@ void vm_power_off(struct vm *vm, int code, const char *why)
 	vm->exited = true;
 	vm->exit_code = code;
 	LOG(SUB_VMM, LOG_INFO, "%s: guest powered off (%s), exit code %d", vm->name, why, code);
+	span_power_off(vm);
 }
 
 bool vm_exit_requested(const struct vm *vm)
@@ -225,6 +233,7 @@ static void vm_free(struct vm *vm)
 	for (unsigned i = 0; i < vm->nharts; i++)
 		if (vm->harts[i])
 			hart_free(vm->harts[i]);
+	span_free(vm);
 	if (vm->pmap)
 		pmap_free(vm->pmap);
 	free(vm);
@@ -492,11 +501,19 @@ struct vmm_vm *vmm_vm_create(const struct vmm_vm_config *cfg, char *err, size_t 
 		}
 		vm->nharts = i + 1;
 	}
+	if (cfg->span && span_create(vm, cfg->span, &cfg->mem, err, errlen) < 0)
+		goto fail;
 	if (board_devices(vm, cfg, err, errlen) < 0)
 		goto fail;
 	sbi_init(vm);
-	if (board_boot(vm, cfg, err, errlen) < 0)
+	if (!span_is_home(vm)) {
+		/* the home node loads the images; harts here start when it says where (vmm_vm_start) */
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_set_state(vm->harts[i], HART_STOPPED);
+	} else if (board_boot(vm, cfg, err, errlen) < 0) {
 		goto fail;
+	}
+	span_boot_done(vm);
 	return handle;
 fail:
 	vm_free(vm);
@@ -517,6 +534,21 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 	uint64_t t0 = vm_now_ns();
 	bool ran = true;
 
+	span_serve(vm);		/* home: MMIO that harts on other nodes sent */
+	if (vm->span) {
+		/*
+		 * A hart whose stall ended goes first: the engine holds its line
+		 * for that one retry, and the quantum of a hart spinning on a
+		 * lock would otherwise keep the line (and the lock's holder) waiting.
+		 */
+		for (unsigned i = 0; i < vm->nharts; i++) {
+			if (!hart_is_shadow(vm->harts[i]) && hart_take_woke(vm->harts[i])) {
+				vm->rr_next = i;
+				vm->quantum_left = 0;
+				break;
+			}
+		}
+	}
 	while (budget && ran && !vm->exited) {
 		ran = false;
 		/*
@@ -529,12 +561,17 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 			struct hart *h = vm->harts[i];
 			uint64_t q, n, used;
 
+			if (hart_is_shadow(h)) {	/* it runs on another node */
+				vm->rr_next = (i + 1) % vm->nharts;
+				vm->quantum_left = 0;
+				continue;
+			}
 			if (hart_get_state(h) != HART_STOPPED) {
 				vm_timers_update(vm, i);
 				if (vm->sbi)
 					sbi_hart_resume_check(vm, i);
 			}
-			if (hart_get_state(h) != HART_RUNNING) {
+			if (hart_get_state(h) != HART_RUNNING || hart_stalled(h)) {
 				vm->rr_next = (i + 1) % vm->nharts;
 				vm->quantum_left = 0;
 				continue;
@@ -550,7 +587,7 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 			ran = true;
 			if (vm->htif.on)
 				htif_poll(vm);
-			if (vm->quantum_left == 0 || hart_get_state(h) != HART_RUNNING) {
+			if (vm->quantum_left == 0 || hart_get_state(h) != HART_RUNNING || hart_stalled(h)) {
 				vm->rr_next = (i + 1) % vm->nharts;
 				vm->quantum_left = 0;
 			}
@@ -560,11 +597,13 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 	if (vm->exited)
 		return VMM_EXITED;
 	for (unsigned i = 0; i < vm->nharts; i++) {
+		if (hart_is_shadow(vm->harts[i]))
+			continue;
 		vm_timers_update(vm, i);
-		if (hart_get_state(vm->harts[i]) == HART_RUNNING)
+		if (hart_get_state(vm->harts[i]) == HART_RUNNING && !hart_stalled(vm->harts[i]))
 			return VMM_RUNNING;
 	}
-	return VMM_IDLE;
+	return VMM_IDLE;	/* (stalled harts wake when their message arrives: vmm_vm_next_event_ns says 0) */
 }
 
 uint64_t vmm_vm_next_event_ns(const struct vmm_vm *v)
@@ -579,10 +618,12 @@ uint64_t vmm_vm_next_event_ns(const struct vmm_vm *v)
 	 * counts, so a hart that masks the interrupt does not make its caller
 	 * spin.
 	 */
+	if (span_ready(vm))
+		return 0;	/* a hart woke from a stall, or forwarded MMIO waits */
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		uint64_t t;
 
-		if (hart_get_state(vm->harts[i]) == HART_STOPPED)
+		if (hart_get_state(vm->harts[i]) == HART_STOPPED || hart_is_shadow(vm->harts[i]))
 			continue;
 		t = vm->clint.mtimecmp[i];
 		if (t != UINT64_MAX && !vm->clint.mtip[i] && vm_mtime_to_ns(vm, t) < next)
@@ -648,7 +689,51 @@ void vmm_vm_get_stats(const struct vmm_vm *v, struct vmm_vm_stats *st)
 		st->interrupts += hs.interrupts;
 	}
 	st->run_ns = vm->run_ns;
-	st->pages_touched = pmap_pages_touched(vm->pmap);
+	st->pages_touched = vm->span ? span_pages_here(vm) : pmap_pages_touched(vm->pmap);
+}
+
+void vmm_vm_handle_msg(struct vmm_vm *v, unsigned src, unsigned type, const void *payload, size_t len)
+{
+	span_handle(&v->vm, src, type, payload, len);
+}
+
+void vmm_vm_line_lost(struct vmm_vm *v, uint64_t line)
+{
+	span_line_lost(&v->vm, line);
+}
+
+void vmm_vm_start(struct vmm_vm *v)
+{
+	struct vm *vm = &v->vm;
+
+	if (!vm->span || !span_is_home(vm))
+		return;
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		struct hart *h = vm->harts[i];
+
+		if (hart_is_shadow(h))
+			span_boot_hart(vm, i, hart_get_pc(h), hart_get_priv(h), hart_get_reg(h, 11),
+				       hart_get_reg(h, REG_A2), hart_get_state(h));
+	}
+}
+
+bool vmm_vm_is_home(const struct vmm_vm *v)
+{
+	return span_is_home(&v->vm);
+}
+
+unsigned vmm_vm_local_harts(const struct vmm_vm *v)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < v->vm.nharts; i++)
+		k += !hart_is_shadow(v->vm.harts[i]);
+	return k;
+}
+
+void vmm_vm_get_span_stats(const struct vmm_vm *v, struct vmm_span_stats *st)
+{
+	span_get_stats(&v->vm, st);
 }
 
 size_t vmm_vm_get_phases(const struct vmm_vm *v, struct vmm_vm_phase *out, size_t max)

@@ -85,8 +85,11 @@ struct htif {
 	uint64_t tohost, fromhost;	/* guest-physical addresses */
 };
 
+struct vm_span;	/* span.c: a VM whose harts run on several nodes */
+
 struct vm {
 	char name[64];
+	struct vm_span *span;		/* NULL: the VM runs on this node alone */
 	unsigned nharts;
 	struct hart *harts[VM_MAX_HARTS];
 	struct pmap *pmap;

@@ -236,6 +236,9 @@ void hart_reset(struct hart *h, uint64_t pc, enum priv priv, uint64_t a0, uint64
 	memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
 	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
 	h->resv_valid = false;
+	h->fwd.state = 0;
+	if (h->stall != STALL_MEM)	/* a pending miss still completes into creq */
+		h->stall = STALL_NONE;
 	if (h->priv != PRIV_M) {
 		h->medeleg = 0xb3ffull & ~(1ull << EXC_ECALL_S);
 		h->mideleg = MIP_S_MASK;
@@ -291,6 +294,18 @@ void hart_set_irq(struct hart *h, unsigned irq, bool level)
 	if (irq > 63 || !((MIP_ALL >> irq) & 1))
 		return;
 	bit = 1ull << irq;
+	if (h->shadow) {
+		/*
+		 * The hart runs on another node: send the level there when it
+		 * changes; software interrupts every time (the hart clears its
+		 * MSIP through its own node's CLINT, which this node does not see).
+		 */
+		if (!!(h->irq_fwd & bit) != level || irq == IRQ_MSI) {
+			h->irq_fwd ^= bit;
+			vm_irq_forward(h->vm, h->hartid, irq, level);
+		}
+		return;
+	}
 	if (irq == IRQ_SEI)
 		h->seip_line = level;
 	else if (level)
@@ -300,6 +315,110 @@ void hart_set_irq(struct hart *h, unsigned irq, bool level)
 	h->brk = 1;
 	if (h->state == HART_WFI && (hart_mip(h) & h->mie))
 		h->state = HART_RUNNING;
+}
+
+/* ---- a VM spanning nodes ---- */
+
+static void hart_coh_done(struct coh_req *req, int status)
+{
+	struct hart *h = req->opaque;
+
+	(void)status;	/* the retry sees the error again and faults */
+	hart_wake(h, STALL_MEM);
+}
+
+unsigned hart_get_id(const struct hart *h)
+{
+	return h->hartid;
+}
+
+bool hart_stalled(const struct hart *h)
+{
+	return h->stall != STALL_NONE;
+}
+
+void hart_wake(struct hart *h, unsigned why)
+{
+	if (h->stall == why) {
+		h->stall = STALL_NONE;
+		h->woke = true;
+	}
+}
+
+bool hart_take_woke(struct hart *h)
+{
+	bool w = h->woke;
+
+	h->woke = false;
+	return w;
+}
+
+void hart_set_span(struct hart *h, struct coh_mem *coh, bool shadow)
+{
+	h->coh = coh;
+	h->shadow = shadow;
+	h->creq.done = hart_coh_done;
+	h->creq.opaque = h;
+}
+
+bool hart_is_shadow(const struct hart *h)
+{
+	return h->shadow;
+}
+
+void hart_code_lost(struct hart *h, uint64_t gpa)
+{
+	uint64_t pg = gpa & ~(VM_PAGE_SIZE - 1);
+
+	for (unsigned s = 0; s < TS_COUNT; s++) {
+		struct tlb_entry *x = h->tlb[s].e[ACC_X];
+		for (unsigned j = 0; j < TLB_SIZE; j++)
+			if (x[j].tag != TLB_INVALID && x[j].gpa == pg)
+				x[j].tag = TLB_INVALID;
+	}
+	h->brk = 1;
+}
+
+void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask)
+{
+	if (h->resv_valid && (h->resv_line & ~line_mask) == line)
+		h->resv_valid = false;
+}
+
+void hart_stall(struct hart *h, unsigned why)
+{
+	h->stall = (uint8_t)why;
+}
+
+int hart_mmio_forwarded(struct hart *h, uint64_t gpa, unsigned size, bool write, uint64_t *val, int *rc)
+{
+	if (h->fwd.state == 2) {
+		h->fwd.state = 0;
+		if (h->fwd.gpa == gpa && h->fwd.size == size && h->fwd.write == write) {
+			if (!write)
+				*val = h->fwd.val;
+			*rc = h->fwd.rc;
+			return 1;
+		}
+		/* an answer for another access (the hart was reset meanwhile): ask again */
+	}
+	if (h->fwd.state == 1)
+		return 2;
+	h->fwd.gpa = gpa;
+	h->fwd.size = (uint8_t)size;
+	h->fwd.write = write;
+	h->fwd.state = 1;
+	return 0;
+}
+
+void hart_mmio_answer(struct hart *h, int rc, uint64_t val)
+{
+	if (h->fwd.state != 1)
+		return;		/* not waiting: a stale or duplicate answer */
+	h->fwd.state = 2;
+	h->fwd.rc = rc;
+	h->fwd.val = val;
+	hart_wake(h, STALL_MMIO);
 }
 
 void hart_poll_timer(struct hart *h)
@@ -688,7 +807,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			return 0;
 		h->state = HART_RUNNING;
 	}
-	if (h->state != HART_RUNNING)
+	if (h->state != HART_RUNNING || h->stall || h->shadow)
 		return 0;
 	pc = h->pc;
 
@@ -699,6 +818,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 } while (0)
 #define STOP() do { chunk -= left - 1; left = 1; } while (0)
 #define TRAP(cause, tval) do { \
+	if (unlikely((cause) == EXC_STALL)) \
+		goto stall; \
 	pc = hart_trap(h, pc, (cause), (tval)); \
 	traps++; \
 	left--; \
@@ -1128,6 +1249,14 @@ chunk_end:
 		SYNC();
 		if (h->state != HART_RUNNING)
 			break;
+	}
+	if (0) {
+stall:
+		/* the instruction at pc waits (EXC_STALL): it used a turn but does not retire */
+		traps++;
+		left--;
+		work += (uint64_t)(chunk - left);
+		chunk = left = 0;
 	}
 	SYNC();
 	h->pc = pc;

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "coherence/coh_mem.h"
 #include "vmm/vm.h"
 
 #define likely(x)	__builtin_expect(!!(x), 1)
@@ -65,6 +66,13 @@ enum {
 };
 /* Internal fault return: 0 = none, else EXC_FLAG | cause. */
 #define EXC_FLAG	0x100u
+/*
+ * Not a trap: the access must wait (a coherence miss, a guest page the VM's
+ * home node has not mapped for us yet, MMIO forwarded to the home node).
+ * The instruction does not retire; hart_run returns with h->stall set and
+ * the instruction runs again from the start once the hart is woken.
+ */
+#define EXC_STALL	0xffu
 #define CAUSE_IRQ	(1ull << 63)
 
 /* access kinds, also the index of the TLB array */
@@ -153,6 +161,14 @@ static inline void code_page_touch(struct code_page *cp, unsigned off, unsigned 
 }
 
 /* ---- TLB ---- */
+/*
+ * A VM spanning nodes (h->coh set): data entries are tagged page | TLB_COH,
+ * which the inline path never matches, and addend holds the page's machine
+ * address; every access then checks its line (coh_mem_lookup). Fetch
+ * entries are plain and point at the code page's snapshot, read coherently
+ * when the entry was filled and shot down when a line of it is lost.
+ */
+#define TLB_COH		0x800ull
 struct tlb_entry {
 	uint64_t tag;		/* virtual page, TLB_INVALID when empty */
 	uintptr_t addend;	/* host address = va + addend */
@@ -210,6 +226,20 @@ struct hart {
 	/* LR/SC */
 	uint64_t resv_addr;
 	bool resv_valid;
+
+	/* a VM spanning nodes (NULL / false otherwise) */
+	struct coh_mem *coh;		/* machine memory is coherent: check lines */
+	bool shadow;			/* runs on another node: a stand-in for its devices */
+	uint8_t stall;			/* enum hart_stall: why the hart waits */
+	bool woke;			/* a stall ended: the hart should have the next turn */
+	uint64_t resv_line;		/* machine address of the reserved line */
+	uint64_t irq_fwd;		/* shadow: mip levels last sent to the hart's node */
+	struct coh_req creq;		/* the hart's one outstanding coherence miss */
+	struct {
+		uint64_t gpa, val;
+		uint8_t size, write, state;	/* state: 0 none, 1 sent, 2 answered */
+		int rc;
+	} fwd;				/* MMIO forwarded to the VM's home node */
 
 	/* one-off decode of an instruction that crosses a page or is not in RAM */
 	/* the fetch page the run loop is in (its slots are a local there) */

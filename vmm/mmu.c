@@ -13,6 +13,8 @@
  *    (power-off, an interrupt) is seen at once.
  * The host is little-endian, as RISC-V is.
  */
+#include <errno.h>
+
 #include "common/log.h"
 #include "vmm/cpu.h"
 
@@ -50,8 +52,158 @@ void tlb_flush_va(struct hart *h, uint64_t va)
 	}
 	for (unsigned s = 0; s < TS_COUNT; s++)
 		for (unsigned a = 0; a < 3; a++)
-			if (h->tlb[s].e[a][i].tag == tag)
+			if ((h->tlb[s].e[a][i].tag & ~TLB_COH) == tag)
 				h->tlb[s].e[a][i].tag = TLB_INVALID;
+}
+
+/* ---- a VM spanning nodes: machine memory through the coherence engine ---- */
+
+/*
+ * coh_ptr - the host pointer for one access (inside one line) of mode
+ * write to machine address m: the engine's inline check, else a miss is
+ * started and the hart stalls (EXC_STALL) until the line arrives.
+ */
+static uint32_t coh_ptr(struct hart *h, uint64_t m, int write, uint8_t **p, enum acc a)
+{
+	void *q = coh_mem_lookup(h->coh, m, write);
+	int rc;
+
+	if (likely(q != NULL)) {
+		*p = q;
+		return 0;
+	}
+	if (h->creq.pending) {		/* cannot happen: a stalled hart does not run */
+		h->stall = STALL_MEM;
+		return EXC_FLAG | EXC_STALL;
+	}
+	rc = coh_mem_get(h->coh, m, write, &q, &h->creq);
+	if (rc == 0) {
+		*p = q;
+		return 0;
+	}
+	if (rc == -EAGAIN) {
+		h->stall = STALL_MEM;
+		return EXC_FLAG | EXC_STALL;
+	}
+	return EXC_FLAG | access_fault[a];
+}
+
+/* The machine address of RAM page gpa, or a stall (the home node maps it) or an access fault. */
+static uint32_t coh_maddr(struct hart *h, uint64_t gpa, uint64_t *m, enum acc a)
+{
+	int rc = vm_ram_maddr(h->vm, h, gpa & ~(VM_PAGE_SIZE - 1), m);
+
+	if (rc == -EAGAIN)
+		return EXC_FLAG | EXC_STALL;
+	return rc ? EXC_FLAG | access_fault[a] : 0;
+}
+
+/* Load size bytes at machine address m; an access across lines goes a byte at a time. */
+static uint32_t coh_load(struct hart *h, uint64_t m, unsigned size, uint64_t *val)
+{
+	uint64_t lm = coh_mem_line_size(h->coh) - 1;
+	uint8_t *p, b[8];
+	uint32_t r;
+
+	*val = 0;
+	if ((m & lm) + size <= lm + 1) {
+		r = coh_ptr(h, m, COH_READ, &p, ACC_R);
+		if (!r)
+			memcpy(val, p, size);
+		return r;
+	}
+	for (unsigned i = 0; i < size; i++) {
+		r = coh_ptr(h, m + i, COH_READ, &p, ACC_R);
+		if (r)
+			return r;
+		b[i] = *p;
+	}
+	memcpy(val, b, size);
+	return 0;
+}
+
+/* Store; a byte at a time across lines (a stall in the middle repeats the bytes already written: same values). */
+static uint32_t coh_store(struct hart *h, uint64_t m, unsigned size, uint64_t val)
+{
+	uint64_t lm = coh_mem_line_size(h->coh) - 1;
+	uint8_t *p;
+	uint32_t r;
+
+	if ((m & lm) + size <= lm + 1) {
+		r = coh_ptr(h, m, COH_WRITE, &p, ACC_W);
+		if (!r)
+			memcpy(p, &val, size);
+		return r;
+	}
+	for (unsigned i = 0; i < size; i++) {
+		r = coh_ptr(h, m + i, COH_WRITE, &p, ACC_W);
+		if (r)
+			return r;
+		*p = (uint8_t)(val >> (8 * i));
+	}
+	return 0;
+}
+
+/* A PTE read or A/D update by the walker: guest-physical pa, 8 bytes, aligned. */
+static uint32_t coh_pte(struct hart *h, uint64_t pa, uint64_t *pte, bool write, enum acc a)
+{
+	uint64_t m;
+	uint8_t *p;
+	uint32_t r = coh_maddr(h, pa, &m, a);
+
+	if (r)
+		return r;
+	r = coh_ptr(h, m + (pa & (VM_PAGE_SIZE - 1)), write ? COH_WRITE : COH_READ, &p, a);
+	if (r)
+		return r;
+	if (write) {
+		uint64_t cur;
+		memcpy(&cur, p, 8);
+		cur |= *pte;	/* A/D bits only ever get set */
+		memcpy(p, &cur, 8);
+		*pte = cur;
+	} else {
+		memcpy(pte, p, 8);
+	}
+	return 0;
+}
+
+/*
+ * coh_fetch_fill - the fetch entry of a spanning VM: the page is read line
+ * by line into its code page's snapshot (decoding reads the snapshot), and
+ * every line must still be held when the entry is made, so that losing one
+ * later (hart_code_lost through the lost-line callback) is heard.
+ */
+static uint32_t coh_fetch_fill(struct hart *h, struct tlb_entry *t, uint64_t tag, uint64_t page, uint64_t m)
+{
+	unsigned line = coh_mem_line_size(h->coh);
+	uint8_t buf[VM_PAGE_SIZE], *p;
+	struct code_page *cp;
+	uint32_t r;
+
+	for (int tries = 0;; tries++) {
+		bool held = true;
+
+		for (unsigned off = 0; off < VM_PAGE_SIZE; off += line) {
+			r = coh_ptr(h, m + off, COH_READ, &p, ACC_X);
+			if (r)
+				return r;
+			memcpy(buf + off, p, line < VM_PAGE_SIZE ? line : VM_PAGE_SIZE);
+		}
+		for (unsigned off = 0; off < VM_PAGE_SIZE && held; off += line)
+			held = coh_mem_lookup(h->coh, m + off, COH_READ) != NULL;
+		if (held || tries == 8)
+			break;	/* (after 8 tries: a cache too small for a page; decode what was read) */
+	}
+	cp = pmap_code_get(h->pmap, page, buf);
+	if (!cp)
+		return EXC_FLAG | EXC_INSN_ACCESS;
+	code_page_validate(cp, buf);	/* the page may have changed while no line was held */
+	t->tag = tag;
+	t->addend = (uintptr_t)cp->snap - (uintptr_t)tag;
+	t->gpa = page;
+	t->code = cp;
+	return 0;
 }
 
 /* Remember that a piece of a level-`level` superpage around va is cached. */
@@ -107,12 +259,19 @@ static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint6
 	}
 	for (int i = (int)levels - 1; i >= 0; i--) {
 		uint64_t pa = (ppn << VM_PAGE_SHIFT) + ((va >> (12 + 9 * i)) & 511) * 8;
-		uint8_t *host = vm_ram_page(h->vm, pa & ~(VM_PAGE_SIZE - 1));
+		uint8_t *host = NULL;
 		uint64_t pte;
 
-		if (!host)
-			return EXC_FLAG | access_fault[a];
-		memcpy(&pte, host + (pa & (VM_PAGE_SIZE - 1)), 8);
+		if (h->coh) {
+			uint32_t r = coh_pte(h, pa, &pte, false, a);
+			if (r)
+				return r;
+		} else {
+			host = vm_ram_page(h->vm, pa & ~(VM_PAGE_SIZE - 1));
+			if (!host)
+				return EXC_FLAG | access_fault[a];
+			memcpy(&pte, host + (pa & (VM_PAGE_SIZE - 1)), 8);
+		}
 		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte >> 54))
 			return EXC_FLAG | page_fault[a];
 		ppn = (pte >> 10) & PPN_MASK;
@@ -134,12 +293,25 @@ static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint6
 		{
 			uint64_t need = PTE_A | (a == ACC_W ? PTE_D : 0);
 			if ((pte & need) != need) {
-				pte |= need;
-				memcpy(host + (pa & (VM_PAGE_SIZE - 1)), &pte, 8);
+				struct code_page *cp;
+
+				if (h->coh) {
+					uint64_t set = need;
+					uint32_t r = coh_pte(h, pa, &set, true, a);
+					if (r)
+						return r;
+					pte = set;
+				} else {
+					pte |= need;
+					memcpy(host + (pa & (VM_PAGE_SIZE - 1)), &pte, 8);
+				}
 				/* a page table page may also hold code: keep decode honest */
-				struct code_page *cp = pmap_code_find(h->pmap, pa);
-				if (cp)
+				cp = pmap_code_find(h->pmap, pa);
+				if (cp) {
 					code_page_touch(cp, (unsigned)(pa & (VM_PAGE_SIZE - 1)), 8);
+					if (h->coh)
+						vm_code_changed(h->vm, pa);
+				}
 			}
 		}
 		if (i > 0) {
@@ -167,7 +339,7 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 	unsigned super;
 	uint32_t r;
 
-	if (t->tag == tag) {
+	if (t->tag == tag || (t->tag == (tag | TLB_COH) && h->coh)) {
 		*e = t;
 		*gpa = t->gpa | (va & (VM_PAGE_SIZE - 1));
 		return 0;
@@ -176,6 +348,33 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 	r = walk(h, va, a, acc_priv(h, a), gpa, &super);
 	if (r)
 		return r;
+	if (h->coh) {
+		uint64_t m, page = *gpa & ~(VM_PAGE_SIZE - 1);
+		int rc = vm_ram_maddr(h->vm, h, page, &m);
+
+		if (rc == -EAGAIN)
+			return EXC_FLAG | EXC_STALL;
+		if (rc == -EFAULT) {
+			*e = NULL;	/* not RAM: MMIO */
+			return 0;
+		}
+		if (rc)
+			return EXC_FLAG | access_fault[a];
+		if (a == ACC_X) {
+			r = coh_fetch_fill(h, t, tag, page, m);
+			if (r)
+				return r;
+		} else {
+			t->tag = tag | TLB_COH;
+			t->addend = (uintptr_t)m;
+			t->gpa = page;
+			t->code = a == ACC_R ? NULL : pmap_code_find(h->pmap, page);
+		}
+		if (super)
+			tlb_note_super(h, va, super);
+		*e = t;
+		return 0;
+	}
 	host = vm_ram_page(h->vm, *gpa & ~(VM_PAGE_SIZE - 1));
 	if (!host) {
 		*e = NULL;
@@ -207,14 +406,29 @@ static uint32_t load_part(struct hart *h, uint64_t va, unsigned size, uint64_t *
 		return r;
 	}
 	*val = 0;
+	if (e && (e->tag & TLB_COH)) {
+		r = coh_load(h, e->addend + (va & (VM_PAGE_SIZE - 1)), size, val);
+		if (r)
+			*tval = va;
+		return r;
+	}
 	if (e) {
 		memcpy(val, entry_host(e, va), size);
 		return 0;
 	}
 	h->brk = 1;
-	if ((gpa & (size - 1)) || vm_mmio_read(h->vm, h, gpa, size, val) < 0) {
+	if (gpa & (size - 1)) {
 		*tval = va;
 		return EXC_FLAG | EXC_LOAD_ACCESS;
+	}
+	{
+		int rc = vm_mmio_read(h->vm, h, gpa, size, val);
+		if (rc == -EAGAIN)
+			return EXC_FLAG | EXC_STALL;
+		if (rc < 0) {
+			*tval = va;
+			return EXC_FLAG | EXC_LOAD_ACCESS;
+		}
 	}
 	if (size < 8)
 		*val &= (1ull << (8 * size)) - 1;
@@ -268,6 +482,18 @@ static uint32_t store_part(struct hart *h, uint64_t va, unsigned size, uint64_t 
 		*tval = va;
 		return r;
 	}
+	if (e && (e->tag & TLB_COH)) {
+		r = coh_store(h, e->addend + (va & (VM_PAGE_SIZE - 1)), size, val);
+		if (r) {
+			*tval = va;
+			return r;
+		}
+		if (e->code) {
+			code_page_touch(e->code, (unsigned)(va & (VM_PAGE_SIZE - 1)), size);
+			vm_code_changed(h->vm, e->gpa);	/* decode reads the snapshot: read it again */
+		}
+		return 0;
+	}
 	if (e) {
 		memcpy(entry_host(e, va), &val, size);
 		if (e->code)
@@ -275,9 +501,18 @@ static uint32_t store_part(struct hart *h, uint64_t va, unsigned size, uint64_t 
 		return 0;
 	}
 	h->brk = 1;
-	if ((gpa & (size - 1)) || vm_mmio_write(h->vm, h, gpa, size, val) < 0) {
+	if (gpa & (size - 1)) {
 		*tval = va;
 		return EXC_FLAG | EXC_STORE_ACCESS;
+	}
+	{
+		int rc = vm_mmio_write(h->vm, h, gpa, size, val);
+		if (rc == -EAGAIN)
+			return EXC_FLAG | EXC_STALL;
+		if (rc < 0) {
+			*tval = va;
+			return EXC_FLAG | EXC_STORE_ACCESS;
+		}
 	}
 	return 0;
 }
@@ -330,6 +565,23 @@ uint32_t mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, bool lr, voi
 		return r;
 	if (!e)		/* no atomics on I/O */
 		return EXC_FLAG | (lr ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS);
+	if (e->tag & TLB_COH) {
+		/* LR too takes the line exclusive, so that its SC does not miss */
+		uint64_t m = e->addend + (va & (VM_PAGE_SIZE - 1));
+		uint8_t *p;
+
+		r = coh_ptr(h, m, COH_WRITE, &p, a);
+		if (r)
+			return r;
+		*host = p;
+		if (lr)
+			h->resv_line = m;
+		if (!lr && e->code) {
+			code_page_touch(e->code, (unsigned)(va & (VM_PAGE_SIZE - 1)), size);
+			vm_code_changed(h->vm, e->gpa);
+		}
+		return 0;
+	}
 	*host = entry_host(e, va);
 	if (!lr && e->code)
 		code_page_touch(e->code, (unsigned)(va & (VM_PAGE_SIZE - 1)), size);
@@ -345,7 +597,7 @@ uint32_t mmu_fetch_slow(struct hart *h, uint64_t pc, struct tlb_entry **e, uint6
 		*tval = pc;
 		return r;
 	}
-	if (*e) {
+	if (*e && !h->coh) {	/* (a spanning VM's fetch entry always has its code page) */
 		struct tlb_entry *t = *e;
 		const uint8_t *host = entry_host(t, pc & ~(VM_PAGE_SIZE - 1));
 		/* (re)check against the epoch: FENCE.I flushed the fetch entries */
@@ -368,8 +620,13 @@ uint32_t mmu_fetch_parcel(struct hart *h, uint64_t va, uint16_t *p, uint64_t *tv
 		return 0;
 	}
 	h->brk = 1;
-	if (vm_mmio_read(h->vm, h, gpa, 2, &v) < 0)
-		return EXC_FLAG | EXC_INSN_ACCESS;
+	{
+		int rc = vm_mmio_read(h->vm, h, gpa, 2, &v);
+		if (rc == -EAGAIN)
+			return EXC_FLAG | EXC_STALL;
+		if (rc < 0)
+			return EXC_FLAG | EXC_INSN_ACCESS;
+	}
 	*p = (uint16_t)v;
 	return 0;
 }

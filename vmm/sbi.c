@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "vmm/board.h"
+#include "vmm/span.h"
 
 #define SBI_SUCCESS		0
 #define SBI_ERR_FAILED		(-1)
@@ -174,6 +175,7 @@ static long hsm(struct vm *vm, unsigned self, unsigned long fid, const uint64_t 
 		vm->sbi_hart[a[0]].nonret_suspend = false;
 		hart_reset(vm->harts[a[0]], a[1], PRIV_S, a[0], a[2]);
 		hart_set_state(vm->harts[a[0]], HART_RUNNING);
+		span_hart_start(vm, (unsigned)a[0], a[1], a[2]);	/* a hart on another node starts there */
 		return SBI_SUCCESS;
 	}
 	case 1:		/* hart_stop() */

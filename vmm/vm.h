@@ -47,6 +47,7 @@ enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
 struct hart;	/* defined by the CPU side (cpu.h); fields below via accessors */
 struct vm;	/* defined by the board side (board.h) */
 struct pmap;	/* defined by the CPU side (pmap.c) */
+struct coh_mem;	/* coherence/coh_mem.h */
 
 /* ---- provided by the CPU side ---- */
 
@@ -93,6 +94,43 @@ struct hart_stats {
 };
 void hart_get_stats(const struct hart *h, struct hart_stats *st);
 
+/*
+ * A VM spanning nodes (span.c, docs/coherence.md "The monitor's memory
+ * path"): its harts run on several nodes, every node holds an instance of
+ * the VM whose harts that run elsewhere are shadows (stand-ins for the home
+ * node's devices), and guest memory is machine memory kept coherent.
+ * hart_stalled - the hart waits (a coherence miss, a guest page being
+ *   mapped, forwarded MMIO): not runnable until hart_wake().
+ * hart_set_span - give the hart the coherent memory (NULL: direct) and mark
+ *   it a shadow (it never runs here).
+ * hart_code_lost - drop the hart's fetch entries for guest-physical page gpa
+ *   (its decoded code must be read again) and end its chunk.
+ * hart_line_lost - the line at machine address line is gone: break an LR
+ *   reservation on it.
+ */
+enum hart_stall { STALL_NONE, STALL_MEM, STALL_PMAP, STALL_MMIO };
+bool hart_stalled(const struct hart *h);
+void hart_stall(struct hart *h, unsigned why);
+/* Whether the hart woke from a stall since the last call (a granted line waits for its retry). */
+bool hart_take_woke(struct hart *h);
+unsigned hart_get_id(const struct hart *h);
+/*
+ * hart_mmio_forwarded - the state of a forwarded MMIO access: 1 when its
+ * answer is in (*val for a load, *rc; the hart forgets it), 0 when it must
+ * be sent now (the hart remembers it as sent), 2 when it was sent already.
+ */
+int hart_mmio_forwarded(struct hart *h, uint64_t gpa, unsigned size, bool write, uint64_t *val, int *rc);
+void hart_wake(struct hart *h, unsigned why);
+void hart_set_span(struct hart *h, struct coh_mem *coh, bool shadow);
+bool hart_is_shadow(const struct hart *h);
+void hart_code_lost(struct hart *h, uint64_t gpa);
+void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask);
+/* Finish a forwarded MMIO access: the home node answered rc and val. */
+void hart_mmio_answer(struct hart *h, int rc, uint64_t val);
+
+struct code_page;
+/* The decoded code of RAM page gpa, NULL if it has none. */
+struct code_page *pmap_code_find(struct pmap *p, uint64_t gpa);
 struct pmap *pmap_new(const struct vmm_mem_ops *mem, uint64_t base, uint64_t size);
 void pmap_free(struct pmap *p);
 /* Host pointer to the page holding gpa, allocated (zeroed) on first touch; NULL if not RAM or memory is exhausted. */
@@ -107,7 +145,9 @@ struct pmap *vm_pmap(struct vm *vm);
 uint8_t *vm_ram_page(struct vm *vm, uint64_t gpa);
 /*
  * MMIO: size is 1, 2, 4 or 8 and gpa is naturally aligned by the caller.
- * Return 0, or -1 when nothing answers there (the hart raises an access fault).
+ * Return 0, or -1 when nothing answers there (the hart raises an access
+ * fault), or -EAGAIN when the access went to the VM's home node: the hart
+ * stalls and repeats it once hart_mmio_answer() gave the result.
  */
 int vm_mmio_read(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, uint64_t *val);
 int vm_mmio_write(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, uint64_t val);
@@ -121,6 +161,19 @@ uint64_t vm_mtime_to_ns(struct vm *vm, uint64_t mtime);
  * with a0/a1 set); false: the hart takes the ordinary environment-call trap.
  */
 bool vm_sbi_ecall(struct vm *vm, struct hart *h);
+/*
+ * A VM spanning nodes: vm_coh() is its coherent memory (NULL for a VM on one
+ * node); vm_ram_maddr() gives the machine address of guest-physical page
+ * gpa: 0, -EAGAIN (asked the VM's home node; the hart stalls), -EFAULT (not
+ * RAM) or -ENOMEM. vm_code_changed() tells every hart of this node that
+ * the decoded code of page gpa is stale; vm_irq_forward() sends an
+ * interrupt level to a shadow hart's node.
+ */
+struct coh_mem *vm_coh(struct vm *vm);
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr);
+void vm_code_changed(struct vm *vm, uint64_t gpa);
+void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level);
+
 /* True once the guest powered off: harts return from hart_run promptly. */
 bool vm_exit_requested(const struct vm *vm);
 

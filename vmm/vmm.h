@@ -66,6 +66,43 @@ struct vmm_nic_stats {
 };
 
 /*
+ * A VM whose harts run on several nodes (docs/coherence.md, "The monitor's
+ * memory path"). Every node of the list creates the VM with the same
+ * description and this config; hart i runs on nodes[i % n] (the first
+ * min(harts, n) nodes take part); nodes[0] is the VM's home: its devices,
+ * console and images live there. Guest memory is the machine's coherent
+ * memory. The node passes messages of types VMM_MSG_FIRST..VMM_MSG_END-1
+ * for the VM to vmm_vm_handle_msg() and the engine's lost lines to
+ * vmm_vm_line_lost().
+ */
+struct coh_mem;
+struct vmm_span_config {
+	struct coh_mem *coh;		/* the node's coherence engine */
+	unsigned self;			/* this node */
+	const unsigned *nodes;		/* the VM's nodes, home first */
+	unsigned n_nodes;
+	uint32_t vm_id;			/* the same on every node (the VM's place in the description) */
+	uint64_t start_ns;		/* the machine's time origin (CLOCK_MONOTONIC), the same on every node */
+	void *opaque;
+	/* send a message to another node; never blocks (the transport queues) */
+	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
+};
+
+#define VMM_MSG_FIRST	200
+#define VMM_MSG_END	216
+
+struct vmm_span_stats {
+	uint64_t pages_mapped;		/* guest pages this node knows the machine page of */
+	uint64_t pages_here;		/* ... whose machine page is in this node's memory */
+	uint64_t pmap_requests;		/* pages asked of the home node */
+	uint64_t stalls_pmap;		/* hart stalls waiting for them */
+	uint64_t mmio_forwarded;	/* MMIO accesses sent to the home node */
+	uint64_t irqs_forwarded;	/* interrupt levels sent to a hart's node */
+	uint64_t code_lost;		/* decoded-code pages read again after losing a line */
+	uint64_t msgs_sent, msgs_recv, dropped;
+};
+
+/*
  * Addition by the disk side (docs/disk.md): how the VM's disk is opened and
  * served. The image named by `disk` is a raw image or a disco overlay.
  */
@@ -103,6 +140,7 @@ struct vmm_vm_config {
 	const char *disk;		/* raw disk image for virtio-blk, may be NULL */
 	struct vmm_disk_config disk_cfg;	/* how it is opened and served (zero: as it is, waiting) */
 	uint64_t quantum;		/* instructions per hart turn */
+	const struct vmm_span_config *span;	/* NULL: the VM runs on this node alone */
 	struct vmm_nic_config nic;	/* virtio-net in slot 1, when nic.on */
 	struct vmm_mem_ops mem;
 	struct vmm_console_ops console;
@@ -164,5 +202,21 @@ struct vmm_vm_phase {
 
 /* Copies up to max marks, oldest first; returns how many there are (the first 256 are kept). */
 size_t vmm_vm_get_phases(const struct vmm_vm *vm, struct vmm_vm_phase *out, size_t max);
+
+/* A VM spanning nodes: a message for it (see struct vmm_span_config). Never blocks. */
+void vmm_vm_handle_msg(struct vmm_vm *vm, unsigned src, unsigned type, const void *payload, size_t len);
+/* A VM spanning nodes: this node lost the line at machine address line. */
+void vmm_vm_line_lost(struct vmm_vm *vm, uint64_t line);
+/*
+ * vmm_vm_start - a VM spanning nodes: once every node created its instance,
+ * the home tells the others where their harts start (no-op elsewhere and
+ * for a VM on one node).
+ */
+void vmm_vm_start(struct vmm_vm *vm);
+/* Whether this instance is the VM's home (devices, console, report); true for a VM on one node. */
+bool vmm_vm_is_home(const struct vmm_vm *vm);
+/* Harts of this VM that run on this node. */
+unsigned vmm_vm_local_harts(const struct vmm_vm *vm);
+void vmm_vm_get_span_stats(const struct vmm_vm *vm, struct vmm_span_stats *st);
 
 #endif

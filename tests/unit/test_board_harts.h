@@ -97,6 +97,19 @@ void hart_flush_tlb(struct hart *h) { h->tlb_flushes++; }
 void hart_poll_timer(struct hart *h) { }
 void hart_get_stats(const struct hart *h, struct hart_stats *st) { memset(st, 0, sizeof(*st)); st->exceptions = h->id; }
 void hart_flush_icache(struct hart *h) { h->icache_flushes++; }
+/* a VM spanning nodes: these boards run on one node, so no hart is a shadow or stalls */
+unsigned hart_get_id(const struct hart *h) { return h->id; }
+bool hart_stalled(const struct hart *h) { (void)h; return false; }
+void hart_wake(struct hart *h, unsigned why) { (void)h; (void)why; }
+void hart_set_span(struct hart *h, struct coh_mem *coh, bool shadow) { (void)h; (void)coh; (void)shadow; }
+bool hart_is_shadow(const struct hart *h) { (void)h; return false; }
+void hart_code_lost(struct hart *h, uint64_t gpa) { (void)h; (void)gpa; }
+void hart_line_lost(struct hart *h, uint64_t line, uint64_t mask) { (void)h; (void)line; (void)mask; }
+void hart_mmio_answer(struct hart *h, int rc, uint64_t val) { (void)h; (void)rc; (void)val; }
+void hart_stall(struct hart *h, unsigned why) { (void)h; (void)why; }
+bool hart_take_woke(struct hart *h) { (void)h; return false; }
+int hart_mmio_forwarded(struct hart *h, uint64_t gpa, unsigned size, bool write, uint64_t *val, int *rc)
+{ (void)h; (void)gpa; (void)size; (void)write; (void)val; (void)rc; return 2; }
 
 struct pmap {
 	struct vmm_mem_ops mem;
@@ -144,6 +157,8 @@ uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
 	}
 	return p->pages[i];
 }
+
+struct code_page *pmap_code_find(struct pmap *p, uint64_t gpa) { (void)p; (void)gpa; return NULL; }
 
 uint64_t pmap_pages_touched(const struct pmap *p)
 {

@@ -13,6 +13,7 @@
  * Convention: a program ends with WFI (M mode, mie = 0: hart_run returns
  * with HART_WFI) or with a store to T_EXIT.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -97,6 +98,13 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h)
 }
 
 bool vm_exit_requested(const struct vm *vm) { return vm->exit; }
+/* the VM runs on one node here: no coherent memory, no shadows */
+struct coh_mem *vm_coh(struct vm *vm) { (void)vm; return NULL; }
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
+{ (void)vm; (void)h; (void)gpa; (void)maddr; return -EFAULT; }
+void vm_code_changed(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
+void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level)
+{ (void)vm; (void)hartid; (void)irq; (void)level; }
 
 static void *t_alloc_page(void *opaque)
 {

@@ -1,0 +1,603 @@
+/*
+ * span.c — a VM whose harts run on several nodes (docs/coherence.md, "The
+ * monitor's memory path").
+ *
+ * Every node on the VM's list holds an instance of the VM. Hart i runs on
+ * the list's node i mod n (the first min(harts, n) nodes take part); on
+ * the other instances it is a shadow: the home node (the list's first)
+ * uses its shadow as the hart's stand-in for devices (PLIC contexts, SBI),
+ * and an interrupt level given to a shadow travels to the hart's node.
+ *
+ *  - Guest memory. Guest-physical pages map to machine addresses, decided
+ *    by the home node: a page is placed on the node of the hart that
+ *    touches it first. The home allocates its own pages directly; another
+ *    node allocates a page of its own, proposes it to the home (PMAP_REQ)
+ *    and stalls the hart; the home keeps the first proposal for a page and
+ *    answers every request with the page's machine address (PMAP_REP); a
+ *    losing proposal goes back to its node's allocator. Every access then
+ *    goes through the coherence engine (mmu.c).
+ *  - Devices live on the home node. A hart elsewhere forwards its MMIO
+ *    (except the CLINT, which every node serves for its own harts from the
+ *    one machine clock) as MMIO_REQ and stalls until MMIO_REP. The home
+ *    queues requests in the message handler and performs them from
+ *    vmm_vm_run, never from inside a handler.
+ *  - Power-off on any node ends the VM everywhere (EXIT).
+ *  - SBI HSM hart_start of a shadow travels as HART_START.
+ *  - Lines lost by this node (the engine's callback) break LR reservations
+ *    and make decoded code of their page be read again.
+ *
+ * Every message starts with the VM's id; one that names another VM, a bad
+ * hart or page, or comes from a node off the VM's list is dropped and
+ * counted, never acted on.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "coherence/coh_mem.h"
+#include "vmm/board.h"
+#include "vmm/span.h"
+
+enum {
+	SPAN_PMAP_REQ = VMM_MSG_FIRST,	/* a: guest page index, b: proposed machine address */
+	SPAN_PMAP_REP,			/* a: guest page index, b: its machine address */
+	SPAN_MMIO_REQ,			/* hart, a: gpa, b: value, c: size | write << 8 */
+	SPAN_MMIO_REP,			/* hart, b: value, rc */
+	SPAN_IRQ,			/* hart, a: irq, b: level */
+	SPAN_EXIT,			/* rc: exit code */
+	SPAN_HART_START,		/* hart, a: pc, b: a1 (opaque); priv S, a0 = hart */
+	SPAN_BOOT,			/* hart, a: pc, b: a1, c: a2; rc: priv | state << 4 | sbi << 8 */
+};
+
+struct span_msg {
+	uint32_t vm, hart;
+	uint64_t a, b, c;
+	int32_t rc;
+	uint32_t pad;
+};
+
+#define PM_VALID	(1ull << 63)
+#define PM_PEND		(1ull << 62)
+#define PM_ADDR		(PM_PEND - 1)
+
+struct mmio_req {
+	unsigned src, hart;
+	uint64_t gpa, val;
+	unsigned size;
+	bool write;
+};
+
+struct vm_span {
+	struct vmm_span_config cfg;
+	unsigned nodes[VM_MAX_HARTS];	/* the nodes taking part; [0] is home */
+	unsigned n_nodes;
+	unsigned hart_node[VM_MAX_HARTS];
+	bool home;
+	struct vmm_mem_ops mem;
+	uint64_t npages;
+	uint64_t *pm;			/* [npages]: PM_VALID | maddr, PM_PEND | proposal, or 0 */
+	uint64_t *rkey, *rval;		/* reverse map: machine page -> guest page index + 1 */
+	uint64_t rmask;
+	struct mmio_req *q;		/* home: forwarded MMIO waiting to be performed */
+	unsigned qn, qcap;
+	bool booting;
+	bool exit_sent;
+	struct vmm_span_stats st;
+};
+
+static int span_send(struct vm_span *s, unsigned node, unsigned type, const struct span_msg *m)
+{
+	int rc = s->cfg.send(s->cfg.opaque, node, type, m, sizeof(*m));
+
+	if (rc)
+		LOG_RATELIMITED(SUB_VMM, LOG_ERROR, "vm %u: cannot send message %u to node %u: %d",
+				s->cfg.vm_id, type, node, rc);
+	s->st.msgs_sent++;
+	return rc;
+}
+
+/* ---- reverse map ---- */
+
+static uint64_t rhash(uint64_t k)
+{
+	return (k * 0x9e3779b97f4a7c15ull) >> 17;
+}
+
+static void rmap_add(struct vm_span *s, uint64_t maddr, uint64_t idx)
+{
+	uint64_t k = maddr >> VM_PAGE_SHIFT, i = rhash(k) & s->rmask;
+
+	while (s->rval[i] && s->rkey[i] != k)
+		i = (i + 1) & s->rmask;
+	s->rkey[i] = k;
+	s->rval[i] = idx + 1;
+}
+
+static bool rmap_find(const struct vm_span *s, uint64_t maddr, uint64_t *idx)
+{
+	uint64_t k = maddr >> VM_PAGE_SHIFT, i = rhash(k) & s->rmask;
+
+	while (s->rval[i]) {
+		if (s->rkey[i] == k) {
+			*idx = s->rval[i] - 1;
+			return true;
+		}
+		i = (i + 1) & s->rmask;
+	}
+	return false;
+}
+
+static void pm_set(struct vm_span *s, uint64_t idx, uint64_t maddr)
+{
+	s->pm[idx] = PM_VALID | maddr;
+	rmap_add(s, maddr, idx);
+	s->st.pages_mapped++;
+	if (COH_MADDR_NODE(maddr) == s->cfg.self)
+		s->st.pages_here++;
+}
+
+static uint8_t *local_host(struct vm_span *s, uint64_t maddr)
+{
+	return (uint8_t *)coh_mem_base(s->cfg.coh) + COH_MADDR_OFF(maddr);
+}
+
+/* ---- set-up ---- */
+
+int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct vmm_mem_ops *mem,
+		char *err, size_t errlen)
+{
+	struct vm_span *s;
+	unsigned n;
+
+	if (!cfg->coh || !cfg->send || cfg->n_nodes == 0 || cfg->n_nodes > VM_MAX_HARTS) {
+		snprintf(err, errlen, "a VM on several nodes needs the coherence engine and 1 to %u nodes",
+			 VM_MAX_HARTS);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->cfg = *cfg;
+	s->mem = *mem;
+	n = cfg->n_nodes < vm->nharts ? cfg->n_nodes : vm->nharts;
+	for (unsigned i = 0; i < n; i++)
+		s->nodes[i] = cfg->nodes[i];
+	s->n_nodes = n;
+	s->home = cfg->self == s->nodes[0];
+	s->npages = vm->ram_size >> VM_PAGE_SHIFT;
+	s->pm = calloc(s->npages, sizeof(*s->pm));
+	for (s->rmask = 1; s->rmask < 2 * s->npages; s->rmask <<= 1)
+		;
+	s->rkey = calloc(s->rmask, sizeof(*s->rkey));
+	s->rval = calloc(s->rmask, sizeof(*s->rval));
+	s->rmask--;
+	if (!s->pm || !s->rkey || !s->rval) {
+		free(s->pm);
+		free(s->rkey);
+		free(s->rval);
+		free(s);
+		snprintf(err, errlen, "out of memory for the guest-physical map");
+		return -ENOMEM;
+	}
+	s->booting = true;
+	vm->span = s;
+	vm->start_ns = cfg->start_ns;
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		s->hart_node[i] = s->nodes[i % n];
+		hart_set_span(vm->harts[i], cfg->coh, s->hart_node[i] != cfg->self);
+	}
+	return 0;
+}
+
+void span_boot_done(struct vm *vm)
+{
+	if (vm->span)
+		vm->span->booting = false;
+}
+
+void span_free(struct vm *vm)
+{
+	struct vm_span *s = vm->span;
+
+	if (!s)
+		return;
+	for (uint64_t i = 0; i < s->npages; i++) {
+		uint64_t e = s->pm[i], a = e & PM_ADDR;
+		if ((e & (PM_VALID | PM_PEND)) && COH_MADDR_NODE(a) == s->cfg.self && s->mem.free_page)
+			s->mem.free_page(s->mem.opaque, local_host(s, a));
+	}
+	free(s->pm);
+	free(s->rkey);
+	free(s->rval);
+	free(s->q);
+	free(s);
+	vm->span = NULL;
+}
+
+bool span_is_home(const struct vm *vm)
+{
+	return !vm->span || vm->span->home;
+}
+
+unsigned span_hart_node(const struct vm *vm, unsigned i)
+{
+	return vm->span ? vm->span->hart_node[i] : 0;
+}
+
+void span_get_stats(const struct vm *vm, struct vmm_span_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (vm->span)
+		*st = vm->span->st;
+}
+
+/* ---- guest memory ---- */
+
+struct coh_mem *vm_coh(struct vm *vm)
+{
+	return vm->span ? vm->span->cfg.coh : NULL;
+}
+
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
+{
+	struct vm_span *s = vm->span;
+	uint64_t idx, e;
+	uint8_t *page;
+
+	if (!s || gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size)
+		return -EFAULT;
+	idx = (gpa - vm->ram_base) >> VM_PAGE_SHIFT;
+	e = s->pm[idx];
+	if (e & PM_VALID) {
+		*maddr = e & PM_ADDR;
+		return 0;
+	}
+	if (!(e & PM_PEND)) {
+		page = s->mem.alloc_page(s->mem.opaque);
+		if (!page) {
+			LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: node memory exhausted at gpa %#llx", vm->name,
+					(unsigned long long)gpa);
+			return -ENOMEM;
+		}
+		e = COH_MADDR(s->cfg.self, (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh)));
+		if (s->home) {
+			pm_set(s, idx, e);
+			*maddr = e;
+			return 0;
+		}
+		s->pm[idx] = PM_PEND | e;
+		struct span_msg m = { .vm = s->cfg.vm_id, .a = idx, .b = e };
+		s->st.pmap_requests++;
+		span_send(s, s->nodes[0], SPAN_PMAP_REQ, &m);
+	}
+	if (h) {
+		hart_stall(h, STALL_PMAP);
+		s->st.stalls_pmap++;
+	}
+	return -EAGAIN;
+}
+
+/* Blocking form for the monitor's own copies (devices, loader, SBI): serves the fabric meanwhile. */
+static int maddr_wait(struct vm *vm, uint64_t gpa, uint64_t *maddr)
+{
+	uint64_t t0 = vm_now_ns();
+	int rc;
+
+	while ((rc = vm_ram_maddr(vm, NULL, gpa, maddr)) == -EAGAIN) {
+		if (coh_mem_poll(vm->span->cfg.coh) < 0)
+			return -EIO;
+		if (vm_now_ns() - t0 > 10000000000ull) {
+			LOG(SUB_VMM, LOG_ERROR, "%s: the home node did not map gpa %#llx within 10 s", vm->name,
+			    (unsigned long long)gpa);
+			return -ETIMEDOUT;
+		}
+	}
+	return rc;
+}
+
+int span_gpa_copy(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool to_guest)
+{
+	struct vm_span *s = vm->span;
+	unsigned line = coh_mem_line_size(s->cfg.coh);
+	uint8_t *p = buf;
+
+	if (s->booting && !s->home) {
+		/* the home node loads the images; the others only learn where things are */
+		if (!to_guest)
+			memset(buf, 0, len);
+		return 0;
+	}
+	while (len) {
+		uint64_t m;
+		void *q;
+		int rc = maddr_wait(vm, gpa, &m);
+		size_t chunk;
+
+		if (rc)
+			return rc == -EFAULT ? -EFAULT : -ENOMEM;
+		m += gpa & (VM_PAGE_SIZE - 1);
+		chunk = line - (m & (line - 1));
+		if (chunk > len)
+			chunk = len;
+		q = coh_mem_lookup(s->cfg.coh, m, to_guest);
+		if (!q && coh_mem_get_wait(s->cfg.coh, m, to_guest ? COH_WRITE : COH_READ, &q, 10000))
+			return -EIO;
+		if (to_guest)
+			memcpy(q, p, chunk);
+		else
+			memcpy(p, q, chunk);
+		if (to_guest && pmap_code_find(vm->pmap, gpa))
+			vm_code_changed(vm, gpa);
+		p += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+uint64_t span_pages_here(const struct vm *vm)
+{
+	return vm->span ? vm->span->st.pages_here : 0;
+}
+
+void vm_code_changed(struct vm *vm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < vm->nharts; i++)
+		if (!hart_is_shadow(vm->harts[i]))
+			hart_code_lost(vm->harts[i], gpa);
+}
+
+void span_line_lost(struct vm *vm, uint64_t line)
+{
+	struct vm_span *s = vm->span;
+	uint64_t idx, mask;
+
+	if (!s || !rmap_find(s, line, &idx))
+		return;
+	mask = coh_mem_line_size(s->cfg.coh) - 1;
+	for (unsigned i = 0; i < vm->nharts; i++)
+		if (!hart_is_shadow(vm->harts[i]))
+			hart_line_lost(vm->harts[i], line, mask);
+	if (pmap_code_find(vm->pmap, vm->ram_base + (idx << VM_PAGE_SHIFT))) {
+		s->st.code_lost++;
+		vm_code_changed(vm, vm->ram_base + (idx << VM_PAGE_SHIFT));
+	}
+}
+
+/* ---- devices on the home node ---- */
+
+int span_mmio(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, bool write, uint64_t *val)
+{
+	struct vm_span *s = vm->span;
+	int rc = -1;
+
+	switch (hart_mmio_forwarded(h, gpa, size, write, val, &rc)) {
+	case 1:
+		return rc;
+	case 0: {
+		struct span_msg m = {
+			.vm = s->cfg.vm_id, .hart = hart_get_id(h), .a = gpa, .b = write ? *val : 0,
+			.c = size | (write ? 0x100u : 0),
+		};
+		s->st.mmio_forwarded++;
+		span_send(s, s->nodes[0], SPAN_MMIO_REQ, &m);
+		break;
+	}
+	default:
+		break;
+	}
+	hart_stall(h, STALL_MMIO);
+	return -EAGAIN;
+}
+
+bool span_forwards_mmio(const struct vm *vm, uint64_t gpa)
+{
+	return vm->span && !vm->span->home &&
+	       !(gpa >= VM_CLINT_BASE && gpa - VM_CLINT_BASE < VM_CLINT_SIZE);
+}
+
+void span_serve(struct vm *vm)
+{
+	struct vm_span *s = vm->span;
+
+	if (!s || !s->qn)
+		return;
+	/* performing one may serve the fabric (a device's DMA), which may queue more */
+	for (unsigned i = 0; i < s->qn; i++) {
+		struct mmio_req r = s->q[i];
+		struct span_msg m = { .vm = s->cfg.vm_id, .hart = r.hart };
+		uint64_t v = r.val;
+
+		if (r.write)
+			m.rc = vm_mmio_write(vm, vm->harts[r.hart], r.gpa, r.size, v);
+		else
+			m.rc = vm_mmio_read(vm, vm->harts[r.hart], r.gpa, r.size, &v);
+		m.b = v;
+		span_send(s, r.src, SPAN_MMIO_REP, &m);
+	}
+	s->qn = 0;
+}
+
+bool span_ready(const struct vm *vm)
+{
+	if (!vm->span)
+		return false;
+	if (vm->span->qn)
+		return true;
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		const struct hart *h = vm->harts[i];
+		if (!hart_is_shadow(h) && !hart_stalled(h) && hart_get_state(h) == HART_RUNNING)
+			return true;
+	}
+	return false;
+}
+
+/* ---- interrupts, harts, power ---- */
+
+void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level)
+{
+	struct vm_span *s = vm->span;
+
+	if (!s || hartid >= vm->nharts)
+		return;
+	struct span_msg m = { .vm = s->cfg.vm_id, .hart = hartid, .a = irq, .b = level };
+	s->st.irqs_forwarded++;
+	span_send(s, s->hart_node[hartid], SPAN_IRQ, &m);
+}
+
+void span_boot_hart(struct vm *vm, unsigned i, uint64_t pc, unsigned priv, uint64_t a1, uint64_t a2,
+		    unsigned state)
+{
+	struct vm_span *s = vm->span;
+	struct span_msg m = { .vm = s->cfg.vm_id, .hart = i, .a = pc, .b = a1, .c = a2,
+			      .rc = (int32_t)(priv | state << 4 | (vm->sbi ? 1u : 0u) << 8) };
+
+	span_send(s, s->hart_node[i], SPAN_BOOT, &m);
+}
+
+bool span_hart_start(struct vm *vm, unsigned i, uint64_t pc, uint64_t opaque)
+{
+	struct vm_span *s = vm->span;
+
+	if (!s || !hart_is_shadow(vm->harts[i]))
+		return false;
+	struct span_msg m = { .vm = s->cfg.vm_id, .hart = i, .a = pc, .b = opaque };
+	span_send(s, s->hart_node[i], SPAN_HART_START, &m);
+	return true;
+}
+
+void span_power_off(struct vm *vm)
+{
+	struct vm_span *s = vm->span;
+
+	if (!s || s->exit_sent)
+		return;
+	s->exit_sent = true;
+	struct span_msg m = { .vm = s->cfg.vm_id, .rc = vm->exit_code };
+	for (unsigned i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i] != s->cfg.self)
+			span_send(s, s->nodes[i], SPAN_EXIT, &m);
+}
+
+/* ---- messages ---- */
+
+static bool from_member(const struct vm_span *s, unsigned src)
+{
+	for (unsigned i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i] == src)
+			return true;
+	return false;
+}
+
+void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len)
+{
+	struct vm_span *s = vm->span;
+	struct span_msg m;
+
+	if (!s)
+		return;
+	if (len != sizeof(m) || !from_member(s, src)) {
+		s->st.dropped++;
+		return;
+	}
+	memcpy(&m, payload, sizeof(m));
+	s->st.msgs_recv++;
+	if ((type == SPAN_MMIO_REQ || type == SPAN_MMIO_REP || type == SPAN_IRQ || type == SPAN_HART_START) &&
+	    m.hart >= vm->nharts) {
+		s->st.dropped++;
+		return;
+	}
+	switch (type) {
+	case SPAN_PMAP_REQ: {
+		uint64_t e;
+		if (!s->home || m.a >= s->npages || COH_MADDR_NODE(m.b) != src) {
+			s->st.dropped++;
+			return;
+		}
+		e = s->pm[m.a];
+		if (!(e & PM_VALID))
+			pm_set(s, m.a, m.b & PM_ADDR);	/* first touch: the proposal wins */
+		m.b = s->pm[m.a] & PM_ADDR;
+		span_send(s, src, SPAN_PMAP_REP, &m);
+		break;
+	}
+	case SPAN_PMAP_REP: {
+		uint64_t e;
+		if (s->home || m.a >= s->npages || src != s->nodes[0]) {
+			s->st.dropped++;
+			return;
+		}
+		e = s->pm[m.a];
+		if (e & PM_VALID)
+			break;	/* a duplicate */
+		if ((e & PM_PEND) && (e & PM_ADDR) != m.b && s->mem.free_page)
+			s->mem.free_page(s->mem.opaque, local_host(s, e & PM_ADDR));	/* another node touched it first */
+		pm_set(s, m.a, m.b & PM_ADDR);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_wake(vm->harts[i], STALL_PMAP);
+		break;
+	}
+	case SPAN_MMIO_REQ:
+		if (!s->home || (m.c & 0xff) == 0 || (m.c & 0xff) > 8 || ((m.c & 0xff) & ((m.c & 0xff) - 1))) {
+			s->st.dropped++;
+			return;
+		}
+		if (s->qn == s->qcap) {
+			unsigned cap = s->qcap ? 2 * s->qcap : 16;
+			struct mmio_req *q = realloc(s->q, cap * sizeof(*q));
+			if (!q) {
+				m.rc = -1;
+				span_send(s, src, SPAN_MMIO_REP, &m);
+				return;
+			}
+			s->q = q;
+			s->qcap = cap;
+		}
+		s->q[s->qn++] = (struct mmio_req){ .src = src, .hart = m.hart, .gpa = m.a, .val = m.b,
+						   .size = (unsigned)(m.c & 0xff), .write = (m.c & 0x100) != 0 };
+		break;
+	case SPAN_MMIO_REP:
+		if (src != s->nodes[0] || hart_is_shadow(vm->harts[m.hart])) {
+			s->st.dropped++;
+			return;
+		}
+		hart_mmio_answer(vm->harts[m.hart], m.rc, m.b);
+		break;
+	case SPAN_IRQ:
+		if (hart_is_shadow(vm->harts[m.hart]) || m.a > 63) {
+			s->st.dropped++;
+			return;
+		}
+		hart_set_irq(vm->harts[m.hart], (unsigned)m.a, m.b != 0);
+		break;
+	case SPAN_HART_START:
+		if (hart_is_shadow(vm->harts[m.hart])) {
+			s->st.dropped++;
+			return;
+		}
+		hart_reset(vm->harts[m.hart], m.a, PRIV_S, m.hart, m.b);
+		hart_set_state(vm->harts[m.hart], HART_RUNNING);
+		break;
+	case SPAN_BOOT: {
+		unsigned priv = (unsigned)m.rc & 3, state = ((unsigned)m.rc >> 4) & 3;
+		if (hart_is_shadow(vm->harts[m.hart]) || src != s->nodes[0] || priv == 2 || state > HART_STOPPED) {
+			s->st.dropped++;
+			return;
+		}
+		vm->sbi = ((unsigned)m.rc >> 8) & 1;
+		hart_reset(vm->harts[m.hart], m.a, (enum priv)priv, m.hart, m.b);
+		hart_set_reg(vm->harts[m.hart], 12, m.c);	/* a2 */
+		hart_set_state(vm->harts[m.hart], (enum hart_state)state);
+		break;
+	}
+	case SPAN_EXIT:
+		s->exit_sent = true;	/* everyone heard it from the sender */
+		vm_power_off(vm, m.rc, "powered off on another node");
+		break;
+	default:
+		s->st.dropped++;
+	}
+}
