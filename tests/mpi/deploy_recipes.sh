@@ -66,6 +66,16 @@ w = yaml.safe_load(open(sys.argv[1]))
 jobs = w["jobs"]
 assert jobs and all("runs-on" in j and "steps" in j for j in jobs.values()), "jobs need runs-on and steps"
 assert any(str(j.get("container", {}).get("image", "")).startswith("debian:12") for j in jobs.values()), "no Debian 12 container job"
+# ../shared/RUNNING.md: a container's /dev/shm is 64 MB; Open MPI as root needs both variables
+for name, j in jobs.items():
+    c = j.get("container")
+    if not c:
+        continue
+    assert "--shm-size" in str(c.get("options", "")), name + ": the container has no --shm-size"
+    env = {**w.get("env", {}), **j.get("env", {})}
+    assert str(env.get("OMPI_ALLOW_RUN_AS_ROOT")) == "1" and str(env.get("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM")) == "1", \
+        name + ": Open MPI as root needs OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
+    assert str(env.get("FI_SHM_DISABLE_CMA")) == "1", name + ": containers block CMA: FI_SHM_DISABLE_CMA=1"
 PY
 else
   echo "   (python3-yaml not installed: YAML not parsed)"
@@ -73,8 +83,23 @@ fi
 grep -v '^ *#' "$ci" | check_paths "ci.yml"
 echo "ok: ci.yml"
 
-# 5. Slurm scripts parse
-for f in "$S"/deploy/slurm/*.sbatch; do bash -n "$f" || t_fail "$f does not parse"; done
+# 5. Slurm scripts parse and follow ../shared/RUNNING.md: --ntasks (not
+# --cpus-per-task), srun through pmix (pmi2 cannot start Debian's Open MPI)
+# naming libpmix-dev, interfaces pinned with include lists only
+for f in "$S"/deploy/slurm/*.sbatch; do
+  bash -n "$f" || t_fail "$f does not parse"
+  grep -q '^#SBATCH --ntasks=' "$f" || t_fail "$f does not ask for --ntasks"
+  grep -v '^ *#' "$f" | grep -q -- '--cpus-per-task' && t_fail "$f uses --cpus-per-task"
+  grep -v '^ *#' "$f" | grep -q 'if_exclude' && t_fail "$f uses an exclude list"
+done
+srun_cmd=$(grep -v '^ *#' "$S/deploy/slurm/disco-srun.sbatch" | grep -E '^\s*srun ')
+grep -q -- '--mpi=pmix' <<<"$srun_cmd" || t_fail "disco-srun.sbatch does not run srun --mpi=pmix: $srun_cmd"
+grep -q 'libpmix-dev' "$S/deploy/slurm/disco-srun.sbatch" "$S/deploy/slurm/README.md" \
+  || t_fail "the srun recipe does not say it needs libpmix-dev"
+for f in "$S"/deploy/slurm/*.sbatch; do
+  grep -q 'DISCO_IFACE' "$f" || continue
+  grep -q 'OMPI_MCA_btl_tcp_if_include=\$DISCO_IFACE' "$f" || t_fail "$f pins FI_TCP_IFACE but not Open MPI's btl_tcp_if_include"
+done
 echo "ok: deploy/slurm"
 
 # 6. the launch agent starts a machine: `docker exec HOST CMD` runs here
