@@ -28,6 +28,13 @@ step "packages (script/bootstrap)"
 script/bootstrap
 
 step "build (script/build: disco, disco-node, guest images, tests)"
+# a build/ copied in with the sources (a builder that ignores
+# Containerfile.dockerignore, as podman and docker's legacy builder may) was
+# configured for another source tree, and CMake refuses it: start afresh
+if [ -f build/CMakeCache.txt ] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$PWD" build/CMakeCache.txt; then
+  echo "build-steps.sh: build/ was configured for another source tree: removing it" >&2
+  rm -rf build
+fi
 script/build
 
 step "install into $prefix"
