@@ -34,6 +34,7 @@
 #include "launcher/launcher.h"
 
 int bench_disk(int argc, char **argv, int json);	/* bench_disk.c */
+int bench_net(int argc, char **argv, int json);		/* bench_net.c */
 
 static void usage(FILE *out)
 {
@@ -49,7 +50,10 @@ static void usage(FILE *out)
 		"           instructions per second and the ratio (QEMU: script/bootstrap --bench)\n"
 		"  disk [--seconds S] [--size MIB] [--direct]\n"
 		"           4 KiB sequential/random reads and writes through vdisk's io_uring server\n"
-		"           beside fio's io_uring engine on the same file: IOPS and the ratio\n");
+		"           beside fio's io_uring engine on the same file: IOPS and the ratio\n"
+		"  net [--provider shm|tcp] [--n SCALE]\n"
+		"           VM-to-VM round trip (64 B) and throughput (1500 B, 64 KiB frames) on one\n"
+		"           node and across two, beside the fabric's round trip and bandwidth\n");
 }
 
 /* Run a bare 2-node machine on one provider; return its median/min RTT from the report. */
@@ -337,7 +341,7 @@ int cmd_bench(int argc, char **argv)
 			return 0;
 		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];
-		} else if (name && (!strcmp(name, "coherence") || !strcmp(name, "disk"))) {
+		} else if (name && (!strcmp(name, "coherence") || !strcmp(name, "disk") || !strcmp(name, "net"))) {
 			continue;	/* their own options, read by bench_coherence, bench_disk */
 		} else {
 			fprintf(stderr, "disco bench: unexpected argument '%s'\n", argv[i]);
@@ -378,6 +382,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_coherence(argc, argv, json);
 	if (!strcmp(name, "disk"))
 		return bench_disk(argc, argv, json);	/* bench_disk.c */
-	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, coherence, cpu, disk)\n", name);
+	if (!strcmp(name, "net"))
+		return bench_net(argc, argv, json);	/* bench_net.c */
+	fprintf(stderr, "disco bench: unknown benchmark '%s' (have: fabric, coherence, cpu, disk, net)\n", name);
 	return 2;
 }

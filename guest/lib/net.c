@@ -4,7 +4,8 @@
  * Queues: 0 receive, 1 transmit, NET_RXQ entries each. Receive descriptor
  * i always points at rxbuf[i]; a used receive entry is handed to the
  * caller and re-posted at the next net_recv(). Transmit uses descriptor 0
- * and one buffer: a send waits until the previous one is used.
+ * and 1: the headers in txbuf, the payload where the caller keeps it; a
+ * send returns once the device has used the chain.
  */
 #include "net.h"
 
@@ -70,12 +71,13 @@ struct vq {
 
 static struct vq rxq, txq;
 static uint8_t rxbuf[NET_RXQ][BUF_MAX] __attribute__((aligned(4096)));
-static uint8_t txbuf[BUF_MAX] __attribute__((aligned(4096)));
+static uint8_t txbuf[HDR + NET_ETH_HLEN + 64] __attribute__((aligned(4096)));
 static uintptr_t base;
 static unsigned irq, mtu;
 static uint8_t mac[6];
 static int held = -1;		/* receive descriptor handed to the caller */
 static struct net_stats stats;
+static int poll_only;
 
 const uint8_t net_broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
@@ -167,6 +169,7 @@ const uint8_t *net_mac(void) { return mac; }
 unsigned net_mtu(void) { return mtu; }
 
 void net_get_stats(struct net_stats *st) { *st = stats; }
+void net_set_poll(int on) { poll_only = on; }
 
 /* Sleep until the NIC interrupts or the deadline (time CSR) passes. */
 static void wait_irq(uint64_t deadline)
@@ -188,19 +191,32 @@ static void wait_irq(uint64_t deadline)
 		rt_mmio_w32(PLIC_CLAIM(ctx), id);
 }
 
-int net_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, size_t len)
+/* Wait until the device has used every transmit chain offered (-1: it needs a reset). */
+static int tx_wait(void)
 {
-	uint8_t *f = txbuf + HDR;
-
-	if (len > mtu)
-		return -1;
-	while (txq.last_used != txq.avail.idx) {	/* the previous frame still in flight */
+	while (txq.last_used != txq.avail.idx) {
 		fence();
 		if (txq.used.idx != txq.last_used)
 			txq.last_used = txq.used.idx;
 		else if (rd(R_STATUS) & S_NEEDS_RESET)
 			return -1;
 	}
+	return 0;
+}
+
+/*
+ * One frame as a two-buffer chain: virtio header, Ethernet header and
+ * proto (proto_len bytes) in txbuf, then the payload where the caller has
+ * it, read by the device without a copy here. Returns once the device
+ * has used the chain, so the caller may reuse the payload at once.
+ */
+static int send_chain(const uint8_t dst[6], uint16_t ethertype, const uint8_t *proto, size_t proto_len,
+		      const void *payload, size_t len)
+{
+	uint8_t *f = txbuf + HDR;
+
+	if (proto_len + len > mtu || tx_wait() < 0)
+		return -1;
 	for (int i = 0; i < HDR; i++)
 		txbuf[i] = 0;
 	for (int i = 0; i < 6; i++) {
@@ -209,17 +225,26 @@ int net_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, size
 	}
 	f[12] = (uint8_t)(ethertype >> 8);
 	f[13] = (uint8_t)ethertype;
-	const uint8_t *p = payload;
-	for (size_t i = 0; i < len; i++)
-		f[NET_ETH_HLEN + i] = p[i];
-	txq.desc[0] = (struct desc){ (uintptr_t)txbuf, (uint32_t)(HDR + NET_ETH_HLEN + len), 0, 0 };
+	for (size_t i = 0; i < proto_len; i++)
+		f[NET_ETH_HLEN + i] = proto[i];
+	txq.desc[0] = (struct desc){ (uintptr_t)txbuf, (uint32_t)(HDR + NET_ETH_HLEN + proto_len), 0, 0 };
+	if (len) {
+		txq.desc[0].flags = 1;	/* NEXT */
+		txq.desc[0].next = 1;
+		txq.desc[1] = (struct desc){ (uintptr_t)payload, (uint32_t)len, 0, 0 };
+	}
 	txq.avail.ring[txq.avail.idx % NET_RXQ] = 0;
 	fence();
 	txq.avail.idx++;
 	fence();
 	wr(R_QUEUE_NOTIFY, 1);
 	stats.tx_frames++;
-	return 0;
+	return tx_wait();
+}
+
+int net_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, size_t len)
+{
+	return send_chain(dst, ethertype, 0, 0, payload, len);
 }
 
 long net_recv(const uint8_t **frame, uint64_t timeout)
@@ -253,27 +278,23 @@ long net_recv(const uint8_t **frame, uint64_t timeout)
 		}
 		if (deadline != NET_FOREVER && rt_rdtime() >= deadline)
 			return -1;
-		wait_irq(deadline);
+		if (!poll_only)
+			wait_irq(deadline);
 	}
 }
 
 int net_dgram_send(const uint8_t dst[6], uint16_t sport, uint16_t dport, uint32_t seq,
 		   const void *data, size_t len)
 {
-	static uint8_t pkt[65536];
-	const uint8_t *p = data;
+	uint8_t h[12];
 
-	if (len + 12 > mtu)
-		return -1;
-	pkt[0] = (uint8_t)sport; pkt[1] = (uint8_t)(sport >> 8);
-	pkt[2] = (uint8_t)dport; pkt[3] = (uint8_t)(dport >> 8);
+	h[0] = (uint8_t)sport; h[1] = (uint8_t)(sport >> 8);
+	h[2] = (uint8_t)dport; h[3] = (uint8_t)(dport >> 8);
 	for (int i = 0; i < 4; i++) {
-		pkt[4 + i] = (uint8_t)(seq >> (8 * i));
-		pkt[8 + i] = (uint8_t)(len >> (8 * i));
+		h[4 + i] = (uint8_t)(seq >> (8 * i));
+		h[8 + i] = (uint8_t)(len >> (8 * i));
 	}
-	for (size_t i = 0; i < len; i++)
-		pkt[12 + i] = p[i];
-	return net_send(dst, NET_ETH_DGRAM, pkt, len + 12);
+	return send_chain(dst, NET_ETH_DGRAM, h, sizeof(h), data, len);
 }
 
 static uint32_t le32(const uint8_t *p)

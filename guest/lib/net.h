@@ -8,9 +8,10 @@
  * Frames. net_send() builds an Ethernet frame (destination, this NIC's
  * address, EtherType) around the payload; net_recv() returns the next
  * frame whole. The driver keeps NET_RXQ receive buffers posted, each big
- * enough for the largest frame the device's MTU allows, and one transmit
- * buffer (the device consumes a transmit chain before returning from the
- * notify on disco; the driver still waits for it, as on QEMU).
+ * enough for the largest frame the device's MTU allows. A frame leaves as
+ * a chain of two buffers, the headers and then the caller's payload in
+ * place (no copy); a send returns once the device has used the chain (at
+ * once on disco, whose device serves the queue within the notify).
  *
  * Datagrams (EtherType NET_ETH_DGRAM, 0x88b5, an IEEE "local experimental"
  * type): a 12-byte little-endian header {u16 source port, u16 destination
@@ -63,6 +64,9 @@ int net_dgram_send(const uint8_t dst[6], uint16_t sport, uint16_t dport, uint32_
 		   const void *data, size_t len);
 /* Next datagram (other frames are skipped); 0, or -1 on timeout. */
 int net_dgram_recv(struct net_dgram *d, uint64_t timeout);
+
+/* Wait by polling the used ring instead of sleeping in WFI (lower latency, a busy VM). */
+void net_set_poll(int on);
 
 /* Driver counters. */
 struct net_stats {
