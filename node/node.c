@@ -394,6 +394,8 @@ static void dispatch_events(struct node *nd, int timeout_ms)
 			handle_signals(nd);
 		else if (ev[i].data.fd == STDIN_FILENO)
 			handle_stdin(nd);
+		else if (ev[i].data.fd == node_vms_disk_fd(nd->vms))
+			node_vms_disk_poll(nd->vms);
 	}
 }
 
@@ -416,6 +418,8 @@ static void loop(struct node *nd)
 		poll_fabric(nd);
 		if (nd->shutdown)
 			break;
+		/* disk requests the vCPUs queued go to the kernel in one batch; completions end here */
+		node_vms_disk_poll(nd->vms);
 		uint64_t t = now_ns();
 
 		if (!nd->local_done && node_vms_active(nd->vms) == 0 && t >= nd->idle_until_ns) {
@@ -541,6 +545,9 @@ static json_t *node_figures(struct node *nd)
 		"net", vnet_report(nd->net));
 	if (o && nd->probe_gbps > 0)
 		json_object_set_new(o, "fabric_gbps", json_real(nd->probe_gbps));
+	json_t *disk = o ? node_vms_disk_report(nd->vms) : NULL;
+	if (disk)
+		json_object_set_new(o, "disk", disk);
 	return o;
 }
 
@@ -876,6 +883,11 @@ int node_main(const struct node_options *opt)
 		if (!nd->vms)
 			fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);
 		goto out_vms;
+	}
+	if (node_vms_disk_fd(nd->vms) >= 0) {	/* disk completions wake a sleeping node */
+		struct epoll_event dev = { .events = EPOLLIN, .data.fd = node_vms_disk_fd(nd->vms) };
+		if (epoll_ctl(nd->epfd, EPOLL_CTL_ADD, dev.data.fd, &dev))
+			LOG(SUB_NODE, LOG_WARN, "the disk server's eventfd cannot be watched: %s", strerror(errno));
 	}
 	coh_mem_set_lost_cb(nd->coh, line_lost, nd);
 	node_vms_start(nd->vms);

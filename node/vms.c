@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "node/internal.h"
+#include "vdisk/vdisk.h"
 #include "vmm/vmm.h"
 #include "vnet/vnet.h"
 
@@ -49,6 +50,7 @@ struct node_vms {
 	struct vm_slot *slots;
 	unsigned n;
 	unsigned rr;			/* next slot to run */
+	struct vdisk_server *disk;	/* the node's io_uring disk server; NULL when no VM here has a disk */
 	struct node_vms_env env;
 };
 
@@ -168,6 +170,11 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 	v->slots = calloc(d->n_vms ? d->n_vms : 1, sizeof(*v->slots));
 	if (!v->slots)
 		goto oom;
+	/* one io_uring serves the disks of every VM whose devices live here (docs/disk.md) */
+	for (unsigned i = 0; i < d->n_vms && !v->disk; i++)
+		if (d->vms[i].disk[0] && d->vms[i].n_nodes && d->vms[i].nodes[0] == self &&
+		    !(v->disk = vdisk_server_new(256, err, errlen)))
+			goto fail;
 	for (unsigned i = 0; i < d->n_vms; i++) {
 		const struct desc_vm *dv = &d->vms[i];
 		unsigned k = vm_span_nodes(dv), j;
@@ -203,6 +210,9 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.append = dv->append[0] ? dv->append : NULL,
 			.disk = dv->disk[0] && s->home ? dv->disk : NULL,	/* devices live at home */
 			.quantum = d->machine.quantum,
+			/* desc_disk_overlay and vmm_disk_mode list the modes in the same order */
+			.disk_cfg = { .server = v->disk, .mode = (enum vmm_disk_mode)dv->disk_overlay,
+				      .overlay = dv->disk_overlay_file, .o_direct = dv->disk_direct },
 			.mem = { .opaque = mem, .alloc_page = node_mem_alloc_page, .free_page = node_mem_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
@@ -255,6 +265,7 @@ void node_vms_destroy(struct node_vms *v)
 			fclose(v->slots[i].log);
 	}
 	free(v->slots);
+	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
 	free(v);
 }
 
@@ -458,6 +469,53 @@ void node_vms_line_lost(struct node_vms *v, uint64_t line)
 			vmm_vm_line_lost(v->slots[i].vm, line);
 }
 
+/* ---- disks (docs/disk.md) ---- */
+
+int node_vms_disk_fd(const struct node_vms *v)
+{
+	return v && v->disk ? vdisk_server_fd(v->disk) : -1;
+}
+
+void node_vms_disk_poll(struct node_vms *v)
+{
+	if (v && v->disk)
+		vdisk_server_poll(v->disk);
+}
+
+/* The report's "disk" object of a VM, or of a node (the sum over its VMs). */
+static json_t *disk_json(const struct vmm_disk_stats *d)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"requests", (json_int_t)d->requests, "errors", (json_int_t)d->errors,
+		"reads", (json_int_t)d->reads, "writes", (json_int_t)d->writes, "flushes", (json_int_t)d->flushes,
+		"bytes_read", (json_int_t)d->bytes_read, "bytes_written", (json_int_t)d->bytes_written,
+		"bytes_read_from_disk", (json_int_t)(d->bytes_from_base + d->bytes_from_overlay),
+		"bytes_from_base", (json_int_t)d->bytes_from_base, "bytes_from_overlay", (json_int_t)d->bytes_from_overlay,
+		"bytes_from_cache", (json_int_t)0, "memory_saved_bytes", (json_int_t)0);
+}
+
+json_t *node_vms_disk_report(const struct node_vms *v)
+{
+	struct vmm_disk_stats sum = {0}, d;
+	bool any = false;
+
+	for (unsigned i = 0; v && i < v->n; i++) {
+		if (!v->slots[i].vm || !vmm_vm_disk_stats(v->slots[i].vm, &d))
+			continue;
+		any = true;
+		sum.requests += d.requests;
+		sum.errors += d.errors;
+		sum.reads += d.reads;
+		sum.writes += d.writes;
+		sum.flushes += d.flushes;
+		sum.bytes_read += d.bytes_read;
+		sum.bytes_written += d.bytes_written;
+		sum.bytes_from_base += d.bytes_from_base;
+		sum.bytes_from_overlay += d.bytes_from_overlay;
+	}
+	return any ? disk_json(&sum) : NULL;
+}
+
 json_t *node_vms_report(const struct node_vms *v)
 {
 	json_t *a = json_array();
@@ -488,6 +546,10 @@ json_t *node_vms_report(const struct node_vms *v)
 			"tlb_misses", (json_int_t)st.tlb_misses,
 			"pages_touched", (json_int_t)st.pages_touched,
 			"phases", phases));
+		struct vmm_disk_stats ds;
+		json_t *last = json_array_get(a, json_array_size(a) - 1);
+		if (last && vmm_vm_disk_stats(s->vm, &ds))
+			json_object_set_new(last, "disk", disk_json(&ds));
 		json_t *o = json_array_get(a, json_array_size(a) - 1);
 		if (o && s->span)
 			span_report(s, o);
