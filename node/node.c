@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <mpi.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,8 @@ struct node {
 	double loop_cpu_s;	/* CPU time used inside the event loop */
 	uint64_t last_work_ns;	/* last time a message was handled */
 	uint64_t last_events_ns;	/* last look at signals and console input while busy */
+	bool oversubscribed;		/* more ranks on this host than processors */
+	uint64_t last_yield_ns;
 	time_t start_wall, end_wall;
 };
 
@@ -203,6 +206,8 @@ static void fatal_fabric(struct node *nd)
  * costs more than that (the doorbell's wake-up is tens of microseconds).
  */
 #define SPIN_NS	50000ull
+/* How often a busy node of an oversubscribed host offers its processor to the host's other nodes. */
+#define YIELD_NS	100000ull
 
 static int poll_fabric(struct node *nd)
 {
@@ -454,6 +459,15 @@ static void loop(struct node *nd)
 
 		if (node_vms_runnable(nd->vms)) {
 			nd->instret += node_vms_run(nd->vms, budget);
+			/*
+			 * More ranks than cores on this host: a guest spinning
+			 * here must not keep a node that waits for this one's
+			 * answer off the processor for a whole time slice.
+			 */
+			if (nd->oversubscribed && t - nd->last_yield_ns > YIELD_NS) {
+				nd->last_yield_ns = t;
+				sched_yield();
+			}
 			/* a busy node still hears signals and console input, every millisecond */
 			if (t - nd->last_events_ns > 1000000) {
 				nd->last_events_ns = t;
@@ -875,6 +889,16 @@ int node_main(const struct node_options *opt)
 	/* 4. the VMs with harts here (the machine's clock starts now, the same on every node), and the loop */
 	uint64_t t0 = now_ns();
 	MPI_Bcast(&t0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+	{
+		MPI_Comm host;
+		int local = 1;
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host) == MPI_SUCCESS) {
+			MPI_Comm_size(host, &local);
+			MPI_Comm_free(&host);
+		}
+		nd->oversubscribed = cores > 0 && local > cores;
+	}
 	struct node_vms_env env = { .coh = nd->coh, .start_ns = t0, .opaque = nd, .send = vm_send };
 	if (net_create(nd, err, sizeof(err)) == 0)
 		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, &env,

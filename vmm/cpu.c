@@ -379,6 +379,21 @@ void hart_code_lost(struct hart *h, uint64_t gpa)
 	h->brk = 1;
 }
 
+void hart_data_lost(struct hart *h, uint64_t gpa)
+{
+	uint64_t pg = gpa & ~(VM_PAGE_SIZE - 1);
+
+	for (unsigned s = 0; s < TS_COUNT; s++) {
+		for (unsigned a = ACC_R; a <= ACC_W; a++) {
+			struct tlb_entry *x = h->tlb[s].e[a];
+			for (unsigned j = 0; j < TLB_SIZE; j++)
+				if (x[j].tag != TLB_INVALID && !(x[j].tag & TLB_COH) && x[j].gpa == pg)
+					x[j].tag = TLB_INVALID;
+		}
+	}
+	h->brk = 1;
+}
+
 void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask)
 {
 	if (h->resv_valid && (h->resv_line & ~line_mask) == line)

@@ -98,6 +98,23 @@ static uint32_t coh_maddr(struct hart *h, uint64_t gpa, uint64_t *m, enum acc a)
 	return rc ? EXC_FLAG | access_fault[a] : 0;
 }
 
+/* Whether every line of the page at machine address m is this node's with the right (2: write, 1: read). */
+static bool coh_page_direct(struct coh_mem *c, uint64_t m, bool write)
+{
+	const struct coh_mem_fast *f = (const struct coh_mem_fast *)c;
+	uint64_t off = COH_MADDR_OFF(m);
+	unsigned need = write ? 2 : 1, n = VM_PAGE_SIZE >> f->line_shift;
+	const uint8_t *hs;
+
+	if (COH_MADDR_NODE(m) != f->self || off + VM_PAGE_SIZE > f->mem_len)
+		return false;
+	hs = f->hstate + (off >> f->line_shift);
+	for (unsigned i = 0; i < (n ? n : 1); i++)
+		if (hs[i] < need)
+			return false;
+	return true;
+}
+
 /* Load size bytes at machine address m; an access across lines goes a byte at a time. */
 static uint32_t coh_load(struct hart *h, uint64_t m, unsigned size, uint64_t *val)
 {
@@ -198,6 +215,7 @@ static uint32_t coh_fetch_fill(struct hart *h, struct tlb_entry *t, uint64_t tag
 	cp = pmap_code_get(h->pmap, page, buf);
 	if (!cp)
 		return EXC_FLAG | EXC_INSN_ACCESS;
+	vm_direct_drop(h->vm, page);	/* stores to the page must now reach the snapshot's check */
 	code_page_validate(cp, buf);	/* the page may have changed while no line was held */
 	t->tag = tag;
 	t->addend = (uintptr_t)cp->snap - (uintptr_t)tag;
@@ -364,6 +382,20 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 			r = coh_fetch_fill(h, t, tag, page, m);
 			if (r)
 				return r;
+		} else if (coh_page_direct(h->coh, m, a == ACC_W) &&
+			   (a == ACC_R || !pmap_code_find(h->pmap, page))) {
+			/*
+			 * A page of this node that no other node holds a line of
+			 * (for reading: that no other node writes): the entry
+			 * points straight at it, as for a VM on one node. The
+			 * first line another node takes fires the lost-line
+			 * callback, which drops the entry (hart_data_lost).
+			 */
+			t->tag = tag;
+			t->addend = (uintptr_t)coh_mem_base(h->coh) + COH_MADDR_OFF(m) - (uintptr_t)tag;
+			t->gpa = page;
+			t->code = a == ACC_R ? NULL : pmap_code_find(h->pmap, page);
+			h->stats.direct_fills++;
 		} else {
 			t->tag = tag | TLB_COH;
 			t->addend = (uintptr_t)m;

@@ -350,6 +350,13 @@ void vm_code_changed(struct vm *vm, uint64_t gpa)
 			hart_code_lost(vm->harts[i], gpa);
 }
 
+void vm_direct_drop(struct vm *vm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < vm->nharts; i++)
+		if (!hart_is_shadow(vm->harts[i]))
+			hart_data_lost(vm->harts[i], gpa);
+}
+
 void span_line_lost(struct vm *vm, uint64_t line)
 {
 	struct vm_span *s = vm->span;
@@ -358,9 +365,13 @@ void span_line_lost(struct vm *vm, uint64_t line)
 	if (!s || !rmap_find(s, line, &idx))
 		return;
 	mask = coh_mem_line_size(s->cfg.coh) - 1;
-	for (unsigned i = 0; i < vm->nharts; i++)
-		if (!hart_is_shadow(vm->harts[i]))
-			hart_line_lost(vm->harts[i], line, mask);
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		if (hart_is_shadow(vm->harts[i]))
+			continue;
+		hart_line_lost(vm->harts[i], line, mask);
+		if (COH_MADDR_NODE(line) == s->cfg.self)
+			hart_data_lost(vm->harts[i], vm->ram_base + (idx << VM_PAGE_SHIFT));	/* direct entries */
+	}
 	if (pmap_code_find(vm->pmap, vm->ram_base + (idx << VM_PAGE_SHIFT))) {
 		s->st.code_lost++;
 		vm_code_changed(vm, vm->ram_base + (idx << VM_PAGE_SHIFT));

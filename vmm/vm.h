@@ -91,6 +91,7 @@ struct hart_stats {
 	uint64_t tlb_misses;	/* software-TLB misses (page walks or bare fills) */
 	uint64_t exceptions;	/* synchronous traps taken */
 	uint64_t interrupts;	/* interrupts taken */
+	uint64_t direct_fills;	/* a spanning VM: TLB entries made straight to a page of this node */
 };
 void hart_get_stats(const struct hart *h, struct hart_stats *st);
 
@@ -125,6 +126,8 @@ void hart_set_span(struct hart *h, struct coh_mem *coh, bool shadow);
 bool hart_is_shadow(const struct hart *h);
 void hart_code_lost(struct hart *h, uint64_t gpa);
 void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask);
+/* Drop the hart's direct data entries for page gpa (another node took a line of it). */
+void hart_data_lost(struct hart *h, uint64_t gpa);
 /* Finish a forwarded MMIO access: the home node answered rc and val. */
 void hart_mmio_answer(struct hart *h, int rc, uint64_t val);
 
@@ -172,6 +175,8 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h);
 struct coh_mem *vm_coh(struct vm *vm);
 int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr);
 void vm_code_changed(struct vm *vm, uint64_t gpa);
+/* Drop every direct data entry of page gpa that this node's harts hold. */
+void vm_direct_drop(struct vm *vm, uint64_t gpa);
 void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level);
 
 /* True once the guest powered off: harts return from hart_run promptly. */
