@@ -147,4 +147,23 @@ void vnet_peer_get_stats(const struct vnet *n, unsigned subnet, unsigned node, s
 /* Learned addresses that have not aged out at now_ns (for tests). */
 unsigned vnet_subnet_learned(const struct vnet *n, unsigned subnet, uint64_t now_ns);
 
+/* ---- the external port (stream.c) ---- */
+
+struct vnet_stream;
+
+/*
+ * vnet_stream_open - a port of subnet on a stream socket listening on
+ * 127.0.0.1:port (0: any free port) in QEMU's -netdev stream framing (a
+ * 4-byte big-endian length before each frame). Returns NULL with a message
+ * in err.
+ */
+struct vnet_stream *vnet_stream_open(struct vnet *n, unsigned subnet, uint16_t port, char *err, size_t errlen);
+void vnet_stream_close(struct vnet_stream *s);
+/* The fd for the node's epoll: readable when vnet_stream_poll() has work. */
+int vnet_stream_fd(const struct vnet_stream *s);
+/* The port it listens on. */
+uint16_t vnet_stream_port(const struct vnet_stream *s);
+/* Accept, read and write whatever is ready; never blocks. */
+void vnet_stream_poll(struct vnet_stream *s, uint64_t now_ns);
+
 #endif

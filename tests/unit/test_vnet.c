@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vnet/vnet.h"
 
@@ -428,6 +433,107 @@ static void test_malformed_fragments(void **state)
 	t_two_fini(&t);
 }
 
+/* ---- the external port: QEMU's -netdev stream framing on loopback ---- */
+
+static int t_connect(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = { .tv_sec = 5 };
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Poll the stream until cond holds (or 5 s pass). */
+#define T_POLL_UNTIL(s, cond) do { \
+	for (int _i = 0; _i < 5000 && !(cond); _i++) { \
+		vnet_stream_poll(s, 1 * MS); \
+		if (!(cond)) \
+			usleep(1000); \
+	} \
+	assert_true(cond); \
+} while (0)
+
+static void t_read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		assert_true(n > 0);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void test_stream_port(void **state)
+{
+	struct vnet_transport tr = { .self = 0, .nodes = 1, .msg_max = 4096 };
+	struct vnet_subnet_config c = { .name = "lan", .mtu = 1500, .qlen = 8, .aging_ns = 300 * S };
+	struct vnet *n = vnet_new(&tr);
+	struct t_nic nic = {0};
+	struct vnet_port *p;
+	struct vnet_stream *st;
+	char err[256];
+	uint8_t f[300], got[300], buf[4 + 300];
+	uint32_t be;
+	const void *q;
+	int fd, fd2;
+
+	assert_int_equal(vnet_subnet_add(n, &c), 0);
+	p = vnet_port_add(n, 0, "nic", &t_ops, &nic);
+	st = vnet_stream_open(n, 0, 0, err, sizeof(err));
+	if (!st)
+		skip();	/* no loopback socket here */
+	assert_true(vnet_stream_port(st) > 0);
+	assert_true(vnet_stream_fd(st) >= 0);
+	fd = t_connect(vnet_stream_port(st));
+	/* a framed broadcast from outside reaches the NIC */
+	t_frame(f, sizeof(f), BCAST, MAC_C);
+	be = htonl(sizeof(f));
+	memcpy(buf, &be, 4);
+	memcpy(buf + 4, f, sizeof(f));
+	assert_int_equal(send(fd, buf, 2, 0), 2);	/* split anywhere: the framing reassembles */
+	assert_int_equal(send(fd, buf + 2, sizeof(buf) - 2, 0), sizeof(buf) - 2);
+	T_POLL_UNTIL(st, vnet_port_queued(p) == 1);
+	assert_int_equal(vnet_port_peek(p, &q), sizeof(f));
+	assert_memory_equal(q, f, sizeof(f));
+	vnet_port_pop(p, true);
+	/* the NIC answers the address learned behind the external port: framed on the socket */
+	t_frame(f, 200, MAC_C, MAC_A);
+	assert_int_equal(vnet_port_input(p, f, 200, 2 * MS), 0);
+	t_read_all(fd, &be, 4);
+	assert_int_equal(ntohl(be), 200);
+	t_read_all(fd, got, 200);
+	assert_memory_equal(got, f, 200);
+	/* a second client is refused while the first is connected */
+	fd2 = t_connect(vnet_stream_port(st));
+	T_POLL_UNTIL(st, recv(fd2, got, 1, MSG_DONTWAIT) == 0);
+	close(fd2);
+	/* a length outside 14..MTU+18 ends the connection */
+	be = htonl(5);
+	assert_int_equal(send(fd, &be, 4, 0), 4);
+	T_POLL_UNTIL(st, recv(fd, got, 1, MSG_DONTWAIT) == 0);
+	close(fd);
+	/* frames wait in the port's bounded queue for the next client, then flow */
+	t_frame(f, 100, MAC_C, MAC_A);
+	vnet_port_input(p, f, 100, 3 * MS);
+	fd = t_connect(vnet_stream_port(st));
+	T_POLL_UNTIL(st, recv(fd, &be, 4, MSG_DONTWAIT | MSG_PEEK) == 4);
+	t_read_all(fd, &be, 4);
+	assert_int_equal(ntohl(be), 100);
+	t_read_all(fd, got, 100);
+	assert_memory_equal(got, f, 100);
+	close(fd);
+	vnet_stream_close(st);
+	vnet_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_two_nodes),
 		cmocka_unit_test(test_two_nodes_overflow),
 		cmocka_unit_test(test_malformed_fragments),
+		cmocka_unit_test(test_stream_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
