@@ -144,6 +144,8 @@ static const struct desc_key keys[] = {
 	  "Frames each switch output queue (one per VM NIC) holds while the VM has no receive buffers; more are dropped at the tail and counted." },
 	{ KS_MACHINE, "net_aging", KT_DURATION, "300s", 1000 * NS_US, NS_H, 0, NULL, NULL, NULL, FM(net_aging_ns),
 	  "How long a subnet switch remembers the port behind a MAC address it has not seen since; unknown addresses are flooded." },
+	{ KS_MACHINE, "net_port", KT_UINT, "0", 0, 65535, 0, NULL, "TCP port", "0 = off", FM(net_port),
+	  "External port of the subnets, for debugging: node 0 listens on 127.0.0.1, subnet i (in the order the VMs name them) on net_port + i, in QEMU's -netdev stream framing. 0: off." },
 
 	/* [policy] */
 	{ KS_POLICY, "policy", KT_ENUM, "both", 0, 0, 0, policy_names, NULL, NULL, FP(policy),

@@ -58,6 +58,7 @@ struct desc_machine {
 	unsigned net_mtu;		/* subnets' MTU, bytes after the Ethernet header, 68..65535; default 1500 */
 	unsigned net_queue;		/* frames per switch output queue; default 256 */
 	uint64_t net_aging_ns;		/* MAC learning aging time; default 300s */
+	unsigned net_port;		/* external port of subnet i on 127.0.0.1:net_port+i (node 0), 0 = off */
 };
 
 struct desc_policy_cfg {

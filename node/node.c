@@ -64,6 +64,8 @@ struct node {
 	struct coh_mem *coh;	/* the coherence engine (home directory, remote-line cache) */
 	struct node_vms *vms;
 	struct vnet *net;	/* the subnets' switches (NULL: no VM has a NIC) */
+	struct vnet_stream *streams[VNET_SUBNETS_MAX];	/* node 0: external ports ([machine] net_port) */
+	unsigned n_streams;
 	unsigned probe_recv, probe_total, probe_finished, probe_done;	/* DISCO_NET_PROBE */
 	double probe_gbps;
 	int epfd, sigfd;
@@ -401,6 +403,9 @@ static void dispatch_events(struct node *nd, int timeout_ms)
 			handle_stdin(nd);
 		else if (ev[i].data.fd == node_vms_disk_fd(nd->vms))
 			node_vms_disk_poll(nd->vms);
+		for (unsigned s = 0; s < nd->n_streams; s++)
+			if (ev[i].data.fd == vnet_stream_fd(nd->streams[s]))
+				vnet_stream_poll(nd->streams[s], now_ns());
 	}
 }
 
@@ -581,6 +586,34 @@ static void line_lost(void *opaque, coh_maddr_t line, enum coh_lost_how how)
 }
 
 /* ---- the virtual subnets ---- */
+
+/* Node 0: the subnets' external ports, watched by the event loop. */
+static int net_streams_open(struct node *nd, char *err, size_t errlen)
+{
+	unsigned base = nd->desc->machine.net_port, n = vnet_subnet_count(nd->net);
+	if (!base || nd->self != 0 || !n)
+		return 0;
+	if (base + n - 1 > 65535) {
+		snprintf(err, errlen, "[machine] net_port = %u: %u subnets need ports up to %u, past 65535",
+			 base, n, base + n - 1);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char serr[256];
+		struct vnet_stream *s = vnet_stream_open(nd->net, i, (uint16_t)(base + i), serr, sizeof(serr));
+		if (!s) {
+			snprintf(err, errlen, "[machine] net_port: subnet %u: %s", i, serr);
+			return -EINVAL;
+		}
+		nd->streams[nd->n_streams++] = s;
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = vnet_stream_fd(s) };
+		if (epoll_ctl(nd->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+			snprintf(err, errlen, "cannot watch the external port: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
 
 static void net_probe(struct node *nd)
 {
@@ -900,7 +933,7 @@ int node_main(const struct node_options *opt)
 		nd->oversubscribed = cores > 0 && local > cores;
 	}
 	struct node_vms_env env = { .coh = nd->coh, .start_ns = t0, .opaque = nd, .send = vm_send };
-	if (net_create(nd, err, sizeof(err)) == 0)
+	if (net_create(nd, err, sizeof(err)) == 0 && net_streams_open(nd, err, sizeof(err)) == 0)
 		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, &env,
 					  err, sizeof(err));
 	if (!agree(nd->vms != NULL)) {
@@ -938,6 +971,8 @@ int node_main(const struct node_options *opt)
 	free(nd->instret_of);
 out_vms:
 	node_vms_destroy(nd->vms);
+	for (unsigned i = 0; i < nd->n_streams; i++)
+		vnet_stream_close(nd->streams[i]);
 	vnet_free(nd->net);
 	nd->net = NULL;
 	if (nd->epfd >= 0)

@@ -170,6 +170,11 @@ int vnet_subnet_find(const struct vnet *n, const char *name)
 	return -ENOENT;
 }
 
+unsigned vnet_subnet_count(const struct vnet *n)
+{
+	return n ? n->n_sn : 0;
+}
+
 unsigned vnet_subnet_mtu(const struct vnet *n, unsigned subnet)
 {
 	return subnet < n->n_sn ? n->sn[subnet]->mtu : 0;

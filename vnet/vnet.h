@@ -110,6 +110,7 @@ int vnet_subnet_add(struct vnet *n, const struct vnet_subnet_config *cfg);
 /* Index of the subnet called name, or -ENOENT. */
 int vnet_subnet_find(const struct vnet *n, const char *name);
 unsigned vnet_subnet_mtu(const struct vnet *n, unsigned subnet);
+unsigned vnet_subnet_count(const struct vnet *n);
 
 /*
  * vnet_port_add - a local port on subnet for a NIC called name. Returns the
