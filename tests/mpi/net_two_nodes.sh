@@ -4,7 +4,8 @@
 # frames (split into fabric messages and reassembled) arrive with none
 # lost while the queues have room; a burst into a server that does not read
 # overflows the switch queue, and the drops are counted at its port; the
-# report carries per-NIC and per-port counters that agree with the guests.
+# report carries per-NIC and per-port counters that agree with the guests;
+# the key-value workload (guest/workloads/kv.c) runs across the two nodes.
 . "$(dirname "$0")/lib/common.bash"
 
 elf="$DISCO_BUILD/guest/net_ping.elf"
@@ -55,3 +56,12 @@ srv=$(port "$T/b.ini" srv)
 jq -e --argjson lost $((400 - got)) '.drops.queue_full >= $lost' <<<"$srv" >/dev/null ||
   t_fail "burst: $((400 - got)) datagrams lost but the port counted fewer tail drops: $srv"
 echo "ok: burst of 400, $got arrived, $(jq .drops.queue_full <<<"$srv") tail drops counted at the server's port"
+
+# 4. the key-value workload across the two nodes: 300 puts, 301 gets, every value checked
+kv="$DISCO_BUILD/guest/kv.elf"
+printf '[machine]\nnodes = 2\nmem = 256M\ntimeout = 60s\nreport = %s.json\n' "$T/kv.ini" > "$T/kv.ini"
+printf '[vm srv]\nnodes = 0\nkernel = %s\nappend = server=1\nnet = kvnet\n' "$kv" >> "$T/kv.ini"
+printf '[vm cli]\nnodes = 1\nkernel = %s\nappend = n=300 vlen=100\nnet = kvnet\n' "$kv" >> "$T/kv.ini"
+run "$T/kv.ini"
+grep -q "KV puts=300 gets=301" "$T/kv.ini.out" || t_fail "kv: $(cat "$T/kv.ini.out")"
+echo "ok: key-value client and server on two nodes: $(grep -o 'KV .*' "$T/kv.ini.out")"
