@@ -10,7 +10,8 @@
  * the fabric's figures come from the same run's report: fabric_rtt_us (the
  * median of node 0's bootstrap pings to node 1) and fabric_gbps (node 0
  * sending DISCO_NET_PROBE full-size messages to node 1 before the VMs
- * start). The guests time themselves with their time CSR around the
+ * start). Round trips are medians on both sides (the guest's of its
+ * round trips, the node's of its 32 pings). The guests time themselves with their time CSR around the
  * exchanges only, so start-up is not counted.
  *
  *   disco bench net [--json] [--provider shm|tcp] [--n N]
@@ -53,7 +54,7 @@ struct net_result {
 	double rtt_us, gbps, fabric_rtt_us, fabric_gbps;
 };
 
-/* Parse "NET rtt ... avg_ns=A" or "NET stream ... gbps=G" from the client's console log. */
+/* Parse "NET rtt ... median_ns=D" or "NET stream ... gbps=G" from the client's console log. */
 static int parse_console(const char *path, bool rtt, struct net_result *r)
 {
 	FILE *f = fopen(path, "r");
@@ -65,8 +66,8 @@ static int parse_console(const char *path, bool rtt, struct net_result *r)
 	while (fgets(line, sizeof(line), f)) {
 		char *p;
 
-		if (rtt && strstr(line, "NET rtt") && (p = strstr(line, "avg_ns="))) {
-			r->rtt_us = strtod(p + 7, NULL) / 1e3;
+		if (rtt && strstr(line, "NET rtt") && (p = strstr(line, "median_ns="))) {
+			r->rtt_us = strtod(p + 10, NULL) / 1e3;
 			found = 0;
 		} else if (!rtt && strstr(line, "NET stream") && (p = strstr(line, "gbps="))) {
 			r->gbps = strtod(p + 5, NULL);

@@ -3,7 +3,8 @@
  * talking in the datagram protocol of net.h. The client finds the server
  * by broadcasting hello datagrams, then, by mode=:
  *   0  round trips: n datagrams of size bytes, each echoed and checked;
- *      prints "NET rtt size=S n=N avg_ns=A min_ns=M";
+ *      prints "NET rtt size=S n=N avg_ns=A min_ns=M median_ns=D" (the median
+ *      of the first 4096);
  *   1  stream: n datagrams of size bytes with at most win unacknowledged,
  *      each acknowledged by the server; none may be lost (with win no more
  *      than the receive buffers and the switch queue hold);
@@ -28,6 +29,7 @@
 #define P_BYE	9
 
 static uint8_t payload[65536];
+static uint64_t samples[4096];	/* round-trip times, for the median */
 static uint8_t peer[6];
 static uint64_t ms;	/* time CSR ticks per millisecond */
 
@@ -135,12 +137,22 @@ static int client(void)
 				return 5;
 			}
 			total += dt;
+			if (i < 4096)
+				samples[i] = dt;
 			if (dt < min)
 				min = dt;
 		}
 		uint64_t ns_tick = 1000000000ull / rt_timebase_hz();
-		rt_printf("NET rtt size=%ld n=%ld avg_ns=%lu min_ns=%lu\n", size, n,
-			  (unsigned long)(total * ns_tick / (uint64_t)(n ? n : 1)), (unsigned long)(min * ns_tick));
+		long m = n < 4096 ? n : 4096;
+		for (long i = 1; i < m; i++)	/* insertion sort: a few thousand samples at most */
+			for (long j = i; j > 0 && samples[j - 1] > samples[j]; j--) {
+				uint64_t t = samples[j];
+				samples[j] = samples[j - 1];
+				samples[j - 1] = t;
+			}
+		rt_printf("NET rtt size=%ld n=%ld avg_ns=%lu min_ns=%lu median_ns=%lu\n", size, n,
+			  (unsigned long)(total * ns_tick / (uint64_t)(n ? n : 1)), (unsigned long)(min * ns_tick),
+			  (unsigned long)(m ? samples[m / 2] * ns_tick : 0));
 	} else if (mode == 1) {
 		uint32_t next = 0, acked = 0;
 		uint64_t t0 = rt_rdtime();
