@@ -643,6 +643,8 @@ static void net_probe(struct node *nd)
 static int net_send(void *opaque, unsigned dest, unsigned type, const void *payload, size_t len)
 {
 	struct node *nd = opaque;
+	/* an answer usually comes within a round trip: spin for it (SPIN_NS) rather than sleep at once */
+	nd->last_work_ns = now_ns();
 	return coh_fabric_send(nd->fab, dest, type, payload, len);
 }
 
