@@ -86,6 +86,13 @@ uint8_t *vm_ram_page(struct vm *vm, uint64_t gpa)
 	return pmap_page(vm->pmap, gpa);
 }
 
+uint8_t *vm_ram_page_write(struct vm *vm, uint64_t gpa)
+{
+	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size || vm->span)
+		return NULL;
+	return pmap_page_write(vm->pmap, gpa);	/* a page shared copy-on-write is copied first */
+}
+
 bool vm_gpa_is_ram(const struct vm *vm, uint64_t gpa, uint64_t len)
 {
 	return gpa >= vm->ram_base && gpa - vm->ram_base <= vm->ram_size &&
@@ -103,7 +110,7 @@ static int gpa_copy(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool to_
 	while (len) {
 		uint64_t in_page = gpa & (VM_PAGE_SIZE - 1);
 		size_t chunk = VM_PAGE_SIZE - in_page;
-		uint8_t *page = vm_ram_page(vm, gpa);
+		uint8_t *page = to_guest ? vm_ram_page_write(vm, gpa) : vm_ram_page(vm, gpa);
 
 		if (!page)
 			return -ENOMEM;

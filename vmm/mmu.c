@@ -321,6 +321,9 @@ static uint32_t walk(struct hart *h, uint64_t va, enum acc a, enum priv p, uint6
 					pte = set;
 				} else {
 					pte |= need;
+					host = vm_ram_page_write(h->vm, pa & ~(VM_PAGE_SIZE - 1));	/* never into a shared page */
+					if (!host)
+						return EXC_FLAG | access_fault[a];
 					memcpy(host + (pa & (VM_PAGE_SIZE - 1)), &pte, 8);
 				}
 				/* a page table page may also hold code: keep decode honest */
@@ -407,7 +410,9 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 		*e = t;
 		return 0;
 	}
-	host = vm_ram_page(h->vm, *gpa & ~(VM_PAGE_SIZE - 1));
+	/* a store's entry gets a private page: a page shared copy-on-write is copied now */
+	host = a == ACC_W ? vm_ram_page_write(h->vm, *gpa & ~(VM_PAGE_SIZE - 1))
+			  : vm_ram_page(h->vm, *gpa & ~(VM_PAGE_SIZE - 1));
 	if (!host) {
 		*e = NULL;
 		return 0;

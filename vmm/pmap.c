@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "vmm/cpu.h"
@@ -24,6 +25,8 @@ struct pmap {
 	uint64_t base, size, npages;
 	uint8_t **page;			/* [npages]: machine page or NULL */
 	struct code_page **code;	/* [npages]: decoded code or NULL */
+	const struct pmap_share_ops **shared;	/* [npages] once anything is shared: its owner, or NULL (private) */
+	uint64_t nshared;
 	uint64_t touched;
 	uint64_t epoch;			/* bumped by FENCE.I: code pages re-checked */
 	struct hart *harts[PMAP_MAX_HARTS];
@@ -65,9 +68,12 @@ void pmap_free(struct pmap *p)
 		return;
 	for (uint64_t i = 0; i < p->npages; i++) {
 		free(p->code[i]);
-		if (p->page[i] && p->mem.free_page)
+		if (p->shared && p->shared[i])
+			p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
+		else if (p->page[i] && p->mem.free_page)
 			p->mem.free_page(p->mem.opaque, p->page[i]);
 	}
+	free(p->shared);
 	free(p->code);
 	free(p->page);
 	free(p);
@@ -97,6 +103,85 @@ uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
 	}
 	p->touched++;
 	return p->page[i];
+}
+
+/* Drop every attached hart's TLB entries (all kinds) for RAM page pg. */
+static void tlb_drop_page(struct pmap *p, uint64_t pg)
+{
+	for (unsigned k = 0; k < p->nharts; k++) {
+		struct hart *h = p->harts[k];
+
+		for (unsigned s = 0; s < TS_COUNT; s++)
+			for (unsigned a = 0; a < 3; a++)
+				for (unsigned j = 0; j < TLB_SIZE; j++) {
+					struct tlb_entry *e = &h->tlb[s].e[a][j];
+
+					if (e->tag != TLB_INVALID && e->gpa == pg)
+						e->tag = TLB_INVALID;
+				}
+	}
+}
+
+int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops)
+{
+	uint64_t i;
+
+	if (!p || !pmap_index(p, gpa, &i) || !page || !ops)
+		return -EINVAL;
+	if (!p->shared) {
+		p->shared = calloc(p->npages, sizeof(*p->shared));
+		if (!p->shared)
+			return -ENOMEM;
+	}
+	if (p->shared[i] && p->page[i] == page)
+		return 0;		/* already this mapping */
+	ops->get(ops->opaque, page);
+	if (p->shared[i]) {
+		p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
+		p->nshared--;
+	} else if (p->page[i]) {
+		if (p->mem.free_page)
+			p->mem.free_page(p->mem.opaque, p->page[i]);
+		p->touched--;
+	}
+	p->page[i] = page;
+	p->shared[i] = ops;
+	p->nshared++;
+	tlb_drop_page(p, gpa & ~(VM_PAGE_SIZE - 1));
+	return 0;
+}
+
+uint8_t *pmap_page_write(struct pmap *p, uint64_t gpa)
+{
+	const struct pmap_share_ops *ops;
+	uint8_t *copy;
+	uint64_t i;
+
+	if (!p || !pmap_index(p, gpa, &i))
+		return NULL;
+	if (likely(!p->shared || !p->shared[i]))
+		return pmap_page(p, gpa);
+	/* the first store to a shared page: this VM gets its own copy */
+	copy = p->mem.alloc_page(p->mem.opaque);
+	if (!copy) {
+		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "pmap: node memory exhausted breaking a shared page at gpa %#llx",
+				(unsigned long long)gpa);
+		return NULL;
+	}
+	memcpy(copy, p->page[i], VM_PAGE_SIZE);
+	ops = p->shared[i];
+	p->shared[i] = NULL;
+	p->nshared--;
+	ops->put(ops->opaque, p->page[i]);
+	p->page[i] = copy;
+	p->touched++;
+	tlb_drop_page(p, gpa & ~(VM_PAGE_SIZE - 1));
+	return copy;
+}
+
+uint64_t pmap_pages_shared(const struct pmap *p)
+{
+	return p ? p->nshared : 0;
 }
 
 uint64_t pmap_pages_touched(const struct pmap *p)

@@ -140,12 +140,42 @@ void pmap_free(struct pmap *p);
 uint8_t *pmap_page(struct pmap *p, uint64_t gpa);
 uint64_t pmap_pages_touched(const struct pmap *p);
 
+/*
+ * Copy-on-write sharing of machine pages between VMs (addition by the disk
+ * side; the disk cache maps base-image blocks with it, and network payload
+ * pages may be remapped with it too).
+ *
+ * pmap_map_shared - map the machine page `page` at RAM page gpa of p,
+ * read-only, in place of what was there (a private page goes back to the
+ * node, a shared one is put). ops->get(ops->opaque, page) is called once
+ * for this mapping and ops->put(ops->opaque, page) when it ends: when a
+ * store breaks the sharing, when another page replaces it, or at
+ * pmap_free. The attached harts' TLB entries for gpa are dropped. Returns
+ * 0, or -EINVAL when gpa is not RAM. Call it between hart runs.
+ * Reading a shared page goes through pmap_page() as usual; anything that
+ * stores into guest memory uses pmap_page_write(), which first copies a
+ * shared page into a fresh private one (the sharing breaks for p alone).
+ * A write TLB entry never points at a shared page.
+ */
+struct pmap_share_ops {
+	void *opaque;
+	void (*get)(void *opaque, uint8_t *page);
+	void (*put)(void *opaque, uint8_t *page);
+};
+int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops);
+/* Host pointer to the page holding gpa, for a store: never a shared page. NULL as pmap_page. */
+uint8_t *pmap_page_write(struct pmap *p, uint64_t gpa);
+/* Pages of p that are shared mappings right now. */
+uint64_t pmap_pages_shared(const struct pmap *p);
+
 /* ---- provided by the board side ---- */
 
 /* The VM's pmap and RAM range. */
 struct pmap *vm_pmap(struct vm *vm);
 /* Guest-physical page to host pointer: RAM only, NULL otherwise (same as pmap_page on vm_pmap). */
 uint8_t *vm_ram_page(struct vm *vm, uint64_t gpa);
+/* The same for a store: a page shared copy-on-write is copied first (pmap_page_write). */
+uint8_t *vm_ram_page_write(struct vm *vm, uint64_t gpa);
 /*
  * MMIO: size is 1, 2, 4 or 8 and gpa is naturally aligned by the caller.
  * Return 0, or -1 when nothing answers there (the hart raises an access

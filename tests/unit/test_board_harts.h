@@ -166,4 +166,13 @@ uint64_t pmap_pages_touched(const struct pmap *p)
 	return p->touched;
 }
 
+/* The copy-on-write calls (vm.h) the board's disk path makes: this stub pmap never shares. */
+uint8_t *pmap_page_write(struct pmap *p, uint64_t gpa) { return pmap_page(p, gpa); }
+int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops)
+{
+	(void)p; (void)gpa; (void)page; (void)ops;
+	return -38;	/* -ENOSYS: the caller copies instead */
+}
+uint64_t pmap_pages_shared(const struct pmap *p) { (void)p; return 0; }
+
 #endif

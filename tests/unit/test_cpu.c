@@ -50,6 +50,7 @@ struct vm {
 
 struct pmap *vm_pmap(struct vm *vm) { return vm->pmap; }
 uint8_t *vm_ram_page(struct vm *vm, uint64_t gpa) { return pmap_page(vm->pmap, gpa); }
+uint8_t *vm_ram_page_write(struct vm *vm, uint64_t gpa) { return pmap_page_write(vm->pmap, gpa); }
 
 int vm_mmio_read(struct vm *vm, struct hart *h, uint64_t gpa, unsigned size, uint64_t *val)
 {
