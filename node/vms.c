@@ -1,9 +1,11 @@
 /*
  * vms.c — the VMs a node runs, and how their consoles reach the user.
  *
- * Until vCPUs can live on several nodes (the coherence work), a VM runs
- * whole on its home node: the first node of its `nodes` list. Its console
- * goes to the node's standard output (which mpirun forwards to the user's
+ * A VM runs on the first min(cpus, n) nodes of its `nodes` list, hart i on
+ * the list's node i mod that count (docs/coherence.md, "The monitor's
+ * memory path"); the first is its home, which holds its devices, console
+ * and report entry (the other nodes' parts are merged into it on node 0).
+ * Its console goes to the home node's standard output (which mpirun forwards to the user's
  * terminal), each line prefixed with the VM's name when the machine runs
  * more than one VM, and to console_log when the description asks for it.
  * Keyboard input reaches node 0's first VM (mpirun forwards stdin to rank 0
