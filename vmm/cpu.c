@@ -453,12 +453,20 @@ uint64_t hart_next_timer_ns(const struct hart *h)
 
 void hart_flush_tlb(struct hart *h)
 {
+	if (h->shadow) {	/* SBI RFENCE for a hart on another node: the flush travels there */
+		vm_flush_forward(h->vm, h->hartid, false);
+		return;
+	}
 	tlb_flush_all(h);
 	h->brk = 1;
 }
 
 void hart_flush_icache(struct hart *h)
 {
+	if (h->shadow) {
+		vm_flush_forward(h->vm, h->hartid, true);
+		return;
+	}
 	if (h->pmap)
 		pmap_epoch_bump(h->pmap);
 	for (unsigned s = 0; s < TS_COUNT; s++)

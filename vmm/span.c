@@ -48,6 +48,7 @@ enum {
 	SPAN_EXIT,			/* rc: exit code */
 	SPAN_HART_START,		/* hart, a: pc, b: a1 (opaque); priv S, a0 = hart */
 	SPAN_BOOT,			/* hart, a: pc, b: a1, c: a2; rc: priv | state << 4 | sbi << 8 */
+	SPAN_FLUSH,			/* hart, a: 0 TLB, 1 decoded code (SBI RFENCE, FENCE.I by SBI) */
 };
 
 struct span_msg {
@@ -469,6 +470,16 @@ void span_boot_hart(struct vm *vm, unsigned i, uint64_t pc, unsigned priv, uint6
 	span_send(s, s->hart_node[i], SPAN_BOOT, &m);
 }
 
+void vm_flush_forward(struct vm *vm, unsigned hartid, bool icache)
+{
+	struct vm_span *s = vm->span;
+
+	if (!s || hartid >= vm->nharts)
+		return;
+	struct span_msg m = { .vm = s->cfg.vm_id, .hart = hartid, .a = icache };
+	span_send(s, s->hart_node[hartid], SPAN_FLUSH, &m);
+}
+
 bool span_hart_start(struct vm *vm, unsigned i, uint64_t pc, uint64_t opaque)
 {
 	struct vm_span *s = vm->span;
@@ -516,7 +527,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 	}
 	memcpy(&m, payload, sizeof(m));
 	s->st.msgs_recv++;
-	if ((type == SPAN_MMIO_REQ || type == SPAN_MMIO_REP || type == SPAN_IRQ || type == SPAN_HART_START) &&
+	if ((type == SPAN_MMIO_REQ || type == SPAN_MMIO_REP || type == SPAN_IRQ || type == SPAN_HART_START ||
+	     type == SPAN_BOOT || type == SPAN_FLUSH) &&
 	    m.hart >= vm->nharts) {
 		s->st.dropped++;
 		return;
@@ -604,6 +616,16 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		hart_set_state(vm->harts[m.hart], (enum hart_state)state);
 		break;
 	}
+	case SPAN_FLUSH:
+		if (hart_is_shadow(vm->harts[m.hart])) {
+			s->st.dropped++;
+			return;
+		}
+		if (m.a)
+			hart_flush_icache(vm->harts[m.hart]);
+		else
+			hart_flush_tlb(vm->harts[m.hart]);
+		break;
 	case SPAN_EXIT:
 		s->exit_sent = true;	/* everyone heard it from the sender */
 		vm_power_off(vm, m.rc, "powered off on another node");

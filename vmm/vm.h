@@ -208,6 +208,8 @@ void vm_code_changed(struct vm *vm, uint64_t gpa);
 /* Drop every direct data entry of page gpa that this node's harts hold. */
 void vm_direct_drop(struct vm *vm, uint64_t gpa);
 void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level);
+/* A TLB (or, icache true, decoded-code) flush of a shadow hart: done on the hart's node. */
+void vm_flush_forward(struct vm *vm, unsigned hartid, bool icache);
 
 /* True once the guest powered off: harts return from hart_run promptly. */
 bool vm_exit_requested(const struct vm *vm);

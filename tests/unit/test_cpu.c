@@ -105,6 +105,7 @@ int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
 { (void)vm; (void)h; (void)gpa; (void)maddr; return -EFAULT; }
 void vm_code_changed(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
 void vm_direct_drop(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
+void vm_flush_forward(struct vm *vm, unsigned hartid, bool icache) { (void)vm; (void)hartid; (void)icache; }
 void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level)
 { (void)vm; (void)hartid; (void)irq; (void)level; }
 
