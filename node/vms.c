@@ -53,6 +53,7 @@ struct node_vms {
 	unsigned n;
 	unsigned rr;			/* next slot to run */
 	struct vdisk_server *disk;	/* the node's io_uring disk server; NULL when no VM here has a disk */
+	struct vdisk_cache *cache;	/* the node's global disk cache (with the server) */
 	struct node_vms_env env;
 };
 
@@ -177,6 +178,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		if (d->vms[i].disk[0] && d->vms[i].n_nodes && d->vms[i].nodes[0] == self &&
 		    !(v->disk = vdisk_server_new(256, err, errlen)))
 			goto fail;
+	if (v->disk && !(v->cache = vdisk_cache_new(node_mem_alloc_page, node_mem_free_page, mem)))
+		goto oom;
 	for (unsigned i = 0; i < d->n_vms; i++) {
 		const struct desc_vm *dv = &d->vms[i];
 		unsigned k = vm_span_nodes(dv), j;
@@ -214,7 +217,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.quantum = d->machine.quantum,
 			/* desc_disk_overlay and vmm_disk_mode list the modes in the same order */
 			.disk_cfg = { .server = v->disk, .mode = (enum vmm_disk_mode)dv->disk_overlay,
-				      .overlay = dv->disk_overlay_file, .o_direct = dv->disk_direct },
+				      .overlay = dv->disk_overlay_file, .o_direct = dv->disk_direct,
+				      .cache = v->cache },
 			.mem = { .opaque = mem, .alloc_page = node_mem_alloc_page, .free_page = node_mem_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
@@ -268,6 +272,7 @@ void node_vms_destroy(struct node_vms *v)
 	}
 	free(v->slots);
 	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
+	vdisk_cache_free(v->cache);	/* after the VMs: nothing maps its pages */
 	free(v);
 }
 
@@ -493,7 +498,7 @@ static json_t *disk_json(const struct vmm_disk_stats *d)
 		"bytes_read", (json_int_t)d->bytes_read, "bytes_written", (json_int_t)d->bytes_written,
 		"bytes_read_from_disk", (json_int_t)(d->bytes_from_base + d->bytes_from_overlay),
 		"bytes_from_base", (json_int_t)d->bytes_from_base, "bytes_from_overlay", (json_int_t)d->bytes_from_overlay,
-		"bytes_from_cache", (json_int_t)0, "memory_saved_bytes", (json_int_t)0);
+		"bytes_from_cache", (json_int_t)d->bytes_from_cache, "shared_bytes", (json_int_t)d->shared_bytes);
 }
 
 json_t *node_vms_disk_report(const struct node_vms *v)
@@ -514,8 +519,19 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 		sum.bytes_written += d.bytes_written;
 		sum.bytes_from_base += d.bytes_from_base;
 		sum.bytes_from_overlay += d.bytes_from_overlay;
+		sum.bytes_from_cache += d.bytes_from_cache;
+		sum.shared_bytes += d.shared_bytes;
 	}
-	return any ? disk_json(&sum) : NULL;
+	if (!any)
+		return NULL;
+	json_t *o = disk_json(&sum);
+	struct vdisk_cache_stats cs = {0};
+	if (v->cache)
+		vdisk_cache_get_stats(v->cache, &cs);
+	/* N mappings of one page would have been N pages: N - 1 saved */
+	json_object_set_new(o, "cache_pages", json_integer((json_int_t)cs.pages));
+	json_object_set_new(o, "memory_saved_bytes", json_integer((json_int_t)((cs.refs - cs.pages) * 4096)));
+	return o;
 }
 
 json_t *node_vms_report(const struct node_vms *v)

@@ -489,6 +489,18 @@ void vdisk_get_stats(const struct vdisk *d, struct vdisk_stats *st)
 	*st = d->st;
 }
 
+uint64_t vdisk_base_key(const struct vdisk *d)
+{
+	/* the base's recorded identity: two overlays over one base share its blocks */
+	return d->kind == VDISK_OVERLAY ? (d->hdr.base_hash ^ (d->hdr.base_size * 0x9e3779b97f4a7c15ull)) | 1 : 0;
+}
+
+bool vdisk_block_from_base(const struct vdisk *d, uint64_t off)
+{
+	return d->kind == VDISK_OVERLAY && off % VDISK_CLUSTER == 0 && off + VDISK_CLUSTER <= d->hdr.base_size &&
+	       off < d->size && d->map[off / VDISK_CLUSTER] == 0;
+}
+
 /* ---- requests ---- */
 
 struct vreq {

@@ -141,6 +141,45 @@ struct vdisk_stats {
 };
 void vdisk_get_stats(const struct vdisk *d, struct vdisk_stats *st);
 
+/*
+ * The global disk cache (one per node): a 4 KiB block of a base image that
+ * one VM read is kept once, in a machine page, and mapped copy-on-write into
+ * every VM that reads it (vmm's pmap_map_shared). Blocks are named by the
+ * base's identity (vdisk_base_key) and block number; a page lives while a
+ * VM maps it and goes back to the node when the last mapping ends.
+ */
+struct vdisk_cache;
+/* Layout-identical to vmm's struct pmap_share_ops: the cache's own references. */
+struct vdisk_cache_ops {
+	void *opaque;
+	void (*get)(void *opaque, uint8_t *page);
+	void (*put)(void *opaque, uint8_t *page);
+};
+struct vdisk_cache_stats {
+	uint64_t pages;		/* machine pages the cache holds */
+	uint64_t refs;		/* mappings of them by VMs */
+	uint64_t hits, misses;	/* lookups */
+};
+/* Pages come from and go back to the node through alloc_page/free_page. NULL when out of memory. */
+struct vdisk_cache *vdisk_cache_new(void *(*alloc_page)(void *opaque), void (*free_page)(void *opaque, void *page),
+				    void *opaque);
+/* Free the cache; every mapping must have ended (VMs destroyed first). */
+void vdisk_cache_free(struct vdisk_cache *c);
+/* The page holding block of base key, or NULL. */
+uint8_t *vdisk_cache_find(struct vdisk_cache *c, uint64_t key, uint64_t block);
+/*
+ * A page holding data as block of base key (the existing one if there is
+ * one), with no reference yet: the caller maps it (get) at once. NULL when
+ * the node's memory is full.
+ */
+uint8_t *vdisk_cache_add(struct vdisk_cache *c, uint64_t key, uint64_t block, const void *data);
+const struct vdisk_cache_ops *vdisk_cache_ops(struct vdisk_cache *c);
+void vdisk_cache_get_stats(const struct vdisk_cache *c, struct vdisk_cache_stats *st);
+/* The cache's name for d's base: nonzero for an overlay (read-only base), 0 when d cannot be cached (raw). */
+uint64_t vdisk_base_key(const struct vdisk *d);
+/* Whether the 4 KiB block at byte offset off (aligned) comes whole from the base image. */
+bool vdisk_block_from_base(const struct vdisk *d, uint64_t off);
+
 /* ---- the disk tool's verbs (docs/disk.md) ---- */
 
 /* Exit codes of vdisk_check, as qemu-img check has them. */

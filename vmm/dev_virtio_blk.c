@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct virtio_blk {
 /* ---- vdisk back end ---- */
 
 struct vdisk_backend {
+	struct vdisk_cache *cache;	/* the node's disk cache, or NULL */
 	struct vdisk_server *s;		/* the node's or our own */
 	bool own_server;
 	struct vdisk *d;
@@ -169,6 +171,7 @@ int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, ch
 		return -ENOMEM;
 	}
 	v->s = dc->server;
+	v->cache = dc->server ? dc->cache : NULL;	/* pages are mapped from the loop only */
 	if (!v->s) {
 		v->s = vdisk_server_new(64, err, errlen);
 		if (!v->s) {
@@ -306,6 +309,109 @@ static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nbyte
 	return nbytes % VIRTIO_BLK_SECTOR == 0 && sector <= b->capacity && nsec <= b->capacity - sector;
 }
 
+/* ---- the global disk cache (docs/disk.md) ---- */
+
+/* A whole guest page of an IN request that a base-image block fills. */
+struct share {
+	uint64_t gpa, block, pos;	/* guest page, disk block (4 KiB), offset in the request's data */
+};
+
+_Static_assert(sizeof(struct vdisk_cache_ops) == sizeof(struct pmap_share_ops) &&
+	       offsetof(struct vdisk_cache_ops, get) == offsetof(struct pmap_share_ops, get) &&
+	       offsetof(struct vdisk_cache_ops, put) == offsetof(struct pmap_share_ops, put),
+	       "the cache's reference ops are the pmap's");
+
+static struct vdisk_backend *cached_backend(const struct virtio_blk *b)
+{
+	struct vdisk_backend *v = b->be.ops == &vdisk_async_ops ? b->be.opaque : NULL;
+
+	return v && v->cache && !b->vm->span && vdisk_base_key(v->d) ? v : NULL;
+}
+
+/*
+ * The pages of an IN request of len bytes at sector that the cache can
+ * serve: page-aligned whole guest pages holding 4 KiB-aligned blocks that
+ * come whole from the base. Returns how many (in *out, malloc'ed), 0 for none.
+ */
+static unsigned find_shares(const struct virtio_blk *b, const struct virtio_req *req, uint64_t sector,
+			    uint64_t len, struct share **out)
+{
+	struct vdisk_backend *v = cached_backend(b);
+	struct share *s = NULL;
+	unsigned n = 0;
+	uint64_t so = 0;
+
+	*out = NULL;
+	if (!v || len < VM_PAGE_SIZE)
+		return 0;
+	for (unsigned i = 0; i < req->n_in && so < len; so += req->in[i].len, i++) {
+		uint64_t g = req->in[i].gpa, l = req->in[i].len;
+		uint64_t k = (VM_PAGE_SIZE - (g & (VM_PAGE_SIZE - 1))) & (VM_PAGE_SIZE - 1);
+
+		for (; k + VM_PAGE_SIZE <= l && so + k + VM_PAGE_SIZE <= len; k += VM_PAGE_SIZE) {
+			uint64_t off = sector * VIRTIO_BLK_SECTOR + so + k;
+
+			if (off % VM_PAGE_SIZE)
+				break;	/* the whole segment is misaligned with the disk's blocks */
+			if (!vdisk_block_from_base(v->d, off))
+				continue;
+			if (!s && !(s = malloc(sizeof(*s) * (len / VM_PAGE_SIZE))))
+				return 0;
+			s[n++] = (struct share){ g + k, off / VM_PAGE_SIZE, so + k };
+		}
+	}
+	*out = s;
+	return n;
+}
+
+/* Map page into the guest at sh->gpa; false if it could not be (the data was copied then). */
+static bool share_map(struct virtio_blk *b, const struct share *sh, uint8_t *page)
+{
+	struct vdisk_backend *v = b->be.opaque;
+	const struct pmap_share_ops *ops = (const struct pmap_share_ops *)vdisk_cache_ops(v->cache);
+
+	if (pmap_map_shared(vm_pmap(b->vm), sh->gpa, page, ops) == 0)
+		return true;
+	ops->get(ops->opaque, page);	/* a page no VM maps does not stay */
+	ops->put(ops->opaque, page);
+	return false;
+}
+
+/* Every block of the request in the cache: map them, no I/O. Returns true if it was served. */
+static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsigned n, uint64_t len)
+{
+	struct vdisk_backend *v = b->be.opaque;
+	uint64_t key = vdisk_base_key(v->d);
+
+	if ((uint64_t)n * VM_PAGE_SIZE != len)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (!vdisk_cache_find(v->cache, key, s[i].block))
+			return false;
+	for (unsigned i = 0; i < n; i++)
+		if (pmap_map_shared(vm_pmap(b->vm), s[i].gpa, vdisk_cache_find(v->cache, key, s[i].block),
+				    (const struct pmap_share_ops *)vdisk_cache_ops(v->cache)) < 0)
+			return false;	/* (no sharing here) the read goes to the disk */
+	b->st.bytes_from_cache += len;
+	return true;
+}
+
+/* After a read: the blocks it brought become cache pages mapped into the guest. */
+static void share_after_read(struct virtio_blk *b, const struct share *s, unsigned n, const uint8_t *buf)
+{
+	struct vdisk_backend *v = b->be.opaque;
+	uint64_t key = vdisk_base_key(v->d);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *page = vdisk_cache_find(v->cache, key, s[i].block);
+
+		if (!page)
+			page = vdisk_cache_add(v->cache, key, s[i].block, buf + s[i].pos);
+		if (!page || !share_map(b, &s[i], page))
+			return;	/* out of memory or no sharing: the guest has its copy already */
+	}
+}
+
 /* A request in flight on the asynchronous path. */
 struct blk_pending {
 	struct virtio_blk *b;
@@ -315,12 +421,15 @@ struct blk_pending {
 	uint64_t sector, len;	/* data bytes */
 	uint8_t *buf;		/* page-aligned bounce (O_DIRECT) */
 	struct virtio_req req;	/* its buffers, pointing into sg[] */
+	struct share *share;	/* IN: pages the disk cache takes over (find_shares) */
+	unsigned n_share;
 	unsigned n_sg;
 	struct virtio_sg sg[];
 };
 
 static void pending_free(struct blk_pending *p)
 {
+	free(p->share);
 	free(p->buf);
 	free(p);
 }
@@ -341,6 +450,8 @@ static void blk_complete(void *arg, int res)
 		      p->type == VIRTIO_BLK_T_OUT ? "disk write failed" : "flush failed";
 	else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0)
 		bad = "read buffer outside RAM";
+	else if (p->n_share)
+		share_after_read(b, p->share, p->n_share, p->buf);
 	if (bad) {
 		status = VIRTIO_BLK_S_IOERR;
 		b->st.errors++;
@@ -354,7 +465,9 @@ static void blk_complete(void *arg, int res)
 
 /*
  * Start one IN, OUT or FLUSH on the back end's asynchronous verbs. Returns
- * VIRTIO_REQ_PENDING, or 0 with *bad set (the caller answers IOERR now).
+ * VIRTIO_REQ_PENDING; the used length of an IN served from the disk cache
+ * at once; -EINVAL when that one has no status byte; or 0 with *bad set
+ * (the caller answers IOERR now).
  */
 static int64_t start_async(struct virtio_blk *b, unsigned q, const struct virtio_req *req,
 			   uint32_t type, uint64_t sector, uint64_t len, const char **bad)
@@ -380,6 +493,15 @@ static int64_t start_async(struct virtio_blk *b, unsigned q, const struct virtio
 			*bad = "out of memory";
 			goto fail;
 		}
+	}
+	if (type == VIRTIO_BLK_T_IN)
+		p->n_share = find_shares(b, req, sector, len, &p->share);
+	if (p->n_share && serve_from_cache(b, p->share, p->n_share, len)) {
+		uint8_t ok = VIRTIO_BLK_S_OK;
+		int64_t used = virtio_req_write(b->vm, req, req->in_len - 1, &ok, 1) < 0 ? -EINVAL : (int64_t)req->in_len;
+
+		pending_free(p);
+		return used;	/* served now, without I/O: the vCPU never waited either */
 	}
 	if (type == VIRTIO_BLK_T_OUT && virtio_req_read(b->vm, req, 16, p->buf, len) < 0) {
 		*bad = "write buffer outside RAM";
@@ -432,8 +554,10 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 				bad = "request larger than the device serves";
 				break;
 			}
-			if (start_async(b, q, req, hdr.type, hdr.sector, data, &bad) == VIRTIO_REQ_PENDING)
-				return VIRTIO_REQ_PENDING;
+			int64_t used = start_async(b, q, req, hdr.type, hdr.sector, data, &bad);
+
+			if (used)
+				return used;	/* in flight, or served from the disk cache */
 			break;
 		}
 		r = transfer(b, req, false, hdr.sector * VIRTIO_BLK_SECTOR, data);
@@ -531,6 +655,7 @@ bool vmm_vm_disk_stats(const struct vmm_vm *v, struct vmm_disk_stats *st)
 		return false;
 	b = m->opaque;
 	*st = b->st;
+	st->shared_bytes = b->vm->span ? 0 : pmap_pages_shared(vm_pmap(b->vm)) * VM_PAGE_SIZE;
 	if (b->be.ops->stats)
 		b->be.ops->stats(b->be.opaque, &st->bytes_from_base, &st->bytes_from_overlay, &st->clusters_allocated);
 	return true;

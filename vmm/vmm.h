@@ -86,6 +86,17 @@ struct vmm_span_config {
 	void *opaque;
 	/* send a message to another node; never blocks (the transport queues) */
 	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
+	/*
+	 * The NUMA policy ([policy], docs/coherence.md "Page migration"):
+	 * policy 0 off, 1 migrate, 2 replicate, 3 both (replication is not
+	 * built yet: 2 acts as off, 3 as migrate).
+	 */
+	unsigned policy;
+	uint64_t trigger;		/* misses to a page before the policy looks at it */
+	unsigned dominance;		/* percent of them one node needs to get the page */
+	uint64_t write_share;		/* write misses from each of two nodes that leave a page alone */
+	unsigned max_moves;		/* moves per page per reset interval */
+	uint64_t reset_ns, interval_ns;
 };
 
 #define VMM_MSG_FIRST	200
@@ -100,6 +111,14 @@ struct vmm_span_stats {
 	uint64_t irqs_forwarded;	/* interrupt levels sent to a hart's node */
 	uint64_t code_lost;		/* decoded-code pages read again after losing a line */
 	uint64_t msgs_sent, msgs_recv, dropped;
+	/* the NUMA policy */
+	uint64_t migrations;		/* home: pages moved to another node */
+	uint64_t pages_in;		/* pages copied into this node's memory by a migration */
+	uint64_t pages_out;		/* pages of this node's memory given up by a migration */
+	uint64_t shootdowns;		/* page translations dropped on this node before a move */
+	uint64_t moves_asked;		/* pages this node proposed to move */
+	uint64_t moves_refused;		/* home: proposals refused (a move in progress, max_moves) */
+	uint64_t write_shared;		/* pages left alone because several nodes write them */
 };
 
 /*
@@ -118,6 +137,7 @@ struct vmm_disk_config {
 	enum vmm_disk_mode mode;
 	const char *overlay;		/* KEEP, PERSISTENT: the overlay file; NULL or "": DISK.VMNAME.ovl */
 	bool o_direct;			/* O_DIRECT on the image files */
+	struct vdisk_cache *cache;	/* the node's global disk cache: base blocks shared copy-on-write; NULL: none */
 };
 struct vmm_disk_stats {
 	uint64_t requests, errors;	/* virtio-blk requests; those answered with an error status */
@@ -125,6 +145,8 @@ struct vmm_disk_stats {
 	uint64_t bytes_read, bytes_written;	/* guest bytes */
 	uint64_t bytes_from_base, bytes_from_overlay;	/* read from the files: base image, overlay */
 	uint64_t clusters_allocated;	/* overlay clusters this run added */
+	uint64_t bytes_from_cache;	/* read requests served from the disk cache without I/O */
+	uint64_t shared_bytes;		/* guest memory mapped from the disk cache right now */
 };
 /* Disk figures of a VM; false when it has no disk. */
 bool vmm_vm_disk_stats(const struct vmm_vm *vm, struct vmm_disk_stats *st);

@@ -1,0 +1,228 @@
+/*
+ * test_vdisk_share.c — the global disk cache: three VMs on one node read
+ * the same base-image blocks through virtio-blk (temporary overlays, the
+ * node's io_uring server and cache, as disco-node sets them up) and hold
+ * one copy of them; a store into one VM's copy breaks the sharing for that
+ * VM alone; a block the VM wrote to its overlay is its own. The requests go
+ * through the real transport and complete from a loop that polls the
+ * server, as the node's does.
+ *
+ * Links the real pmap and harts: must not include test_board_harts.h.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_board_util.h"
+#include "vdisk/vdisk.h"
+#include "vmm/board.h"
+#include "vmm/dev_virtio_blk.h"
+
+#define BASE		(VM_VIRTIO_BASE + VM_DISK_SLOT * VM_VIRTIO_STRIDE)
+#define QNUM		8
+#define DESC		(VM_RAM_BASE + 0x100000)
+#define AVAIL		(VM_RAM_BASE + 0x101000)
+#define USED		(VM_RAM_BASE + 0x102000)
+#define HDR		(VM_RAM_BASE + 0x103000)
+#define STATUS		(VM_RAM_BASE + 0x104000)
+#define DATA		(VM_RAM_BASE + 0x110000)	/* page-aligned */
+#define NBLK		8
+#define NVM		3
+
+struct t_vm {
+	struct t_console con;
+	struct vmm_vm *v;
+	struct vm *vm;
+	uint16_t avail_idx, used_seen;
+};
+
+static struct vdisk_server *t_srv;
+static struct vdisk_cache *t_cache;
+static char t_base[64];
+
+static void wr(struct t_vm *t, uint64_t off, uint32_t v)
+{
+	assert_int_equal(vm_mmio_write(t->vm, NULL, BASE + off, 4, v), 0);
+}
+
+static void gw(struct t_vm *t, uint64_t gpa, const void *buf, size_t len)
+{
+	assert_int_equal(vm_gpa_write(t->vm, gpa, buf, len), 0);
+}
+
+static void gr(struct t_vm *t, uint64_t gpa, void *buf, size_t len)
+{
+	assert_int_equal(vm_gpa_read(t->vm, gpa, buf, len), 0);
+}
+
+static void t_vm_up(struct t_vm *t)
+{
+	static const uint8_t loop[4] = { 0x6f };
+	struct vmm_vm_config cfg = t_config(1, 16 << 20, t_tmpfile(0, loop, sizeof(loop)), &t->con);
+	uint8_t zero[0x1000] = {0};
+	char err[256];
+
+	cfg.disk = t_base;
+	cfg.disk_cfg = (struct vmm_disk_config){ .server = t_srv, .mode = VMM_DISK_TEMP, .cache = t_cache };
+	t->v = vmm_vm_create(&cfg, err, sizeof(err));
+	unlink(cfg.kernel);
+	if (!t->v)
+		fail_msg("vmm_vm_create: %s", err);
+	t->vm = &t->v->vm;
+	wr(t, VIRTIO_MMIO_STATUS, 0);
+	wr(t, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(t, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(t, VIRTIO_MMIO_DRIVER_FEATURES, 1);	/* VIRTIO_F_VERSION_1 */
+	wr(t, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	gw(t, AVAIL, zero, sizeof(zero));
+	gw(t, USED, zero, sizeof(zero));
+	wr(t, VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(t, VIRTIO_MMIO_QUEUE_NUM, QNUM);
+	wr(t, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)DESC);
+	wr(t, VIRTIO_MMIO_QUEUE_DESC_HIGH, DESC >> 32);
+	wr(t, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)AVAIL);
+	wr(t, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, AVAIL >> 32);
+	wr(t, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)USED);
+	wr(t, VIRTIO_MMIO_QUEUE_USED_HIGH, USED >> 32);
+	wr(t, VIRTIO_MMIO_QUEUE_READY, 1);
+	wr(t, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+	   VIRTIO_STATUS_DRIVER_OK);
+}
+
+/* One request, completed by polling the server as the node's loop does; returns the status byte. */
+static uint8_t t_req(struct t_vm *t, uint32_t type, uint64_t sector, uint64_t data, uint32_t len, bool *at_once)
+{
+	struct { uint32_t type, reserved; uint64_t sector; } hdr = { type, 0, sector };
+	struct { uint64_t addr; uint32_t len; uint16_t flags, next; } d[3] = {
+		{ HDR, sizeof(hdr), VIRTQ_DESC_F_NEXT, 1 },
+		{ data, len, VIRTQ_DESC_F_NEXT | (type == VIRTIO_BLK_T_IN ? VIRTQ_DESC_F_WRITE : 0), 2 },
+		{ STATUS, 1, VIRTQ_DESC_F_WRITE, 0 },
+	};
+	uint16_t head = 0, used;
+	uint8_t status = 0xee;
+
+	gw(t, HDR, &hdr, sizeof(hdr));
+	gw(t, STATUS, &status, 1);
+	gw(t, DESC, d, sizeof(d));
+	gw(t, AVAIL + 4 + 2 * (t->avail_idx % QNUM), &head, 2);
+	t->avail_idx++;
+	gw(t, AVAIL + 2, &t->avail_idx, 2);
+	wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	gr(t, USED + 2, &used, 2);
+	*at_once = used == (uint16_t)(t->used_seen + 1);
+	for (int i = 0; i < 5000 && used != (uint16_t)(t->used_seen + 1); i++) {
+		vdisk_server_poll(t_srv);
+		usleep(1000);
+		gr(t, USED + 2, &used, 2);
+	}
+	assert_int_equal(used, (uint16_t)(t->used_seen + 1));
+	t->used_seen++;
+	gr(t, STATUS, &status, 1);
+	return status;
+}
+
+/* Block b of the base: every byte is (b * 7 + offset / 512) & 0xff. */
+static void t_expect_block(struct t_vm *t, uint64_t gpa, unsigned b)
+{
+	uint8_t buf[4096];
+
+	gr(t, gpa, buf, sizeof(buf));
+	for (unsigned i = 0; i < sizeof(buf); i += 511)
+		if (buf[i] != (uint8_t)(b * 7 + i / 512))
+			fail_msg("block %u byte %u: %#x", b, i, buf[i]);
+}
+
+static void test_shared_reads(void **state)
+{
+	static struct t_vm vms[NVM];
+	struct vdisk_cache_stats cs;
+	struct vmm_disk_stats ds;
+	uint8_t img[NBLK * 4096], mine[512];
+	char err[256];
+	bool at_once;
+
+	for (unsigned i = 0; i < sizeof(img); i++)
+		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
+	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
+	t_srv = vdisk_server_new(64, err, sizeof(err));
+	assert_non_null(t_srv);
+	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
+	assert_non_null(t_cache);
+	for (int i = 0; i < NVM; i++)
+		t_vm_up(&vms[i]);
+
+	/* the first VM reads the 8 blocks from the disk; they become cache pages */
+	assert_int_equal(t_req(&vms[0], VIRTIO_BLK_T_IN, 0, DATA, sizeof(img), &at_once), VIRTIO_BLK_S_OK);
+	assert_false(at_once);	/* the vCPU did not wait: the request completed later */
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.pages, NBLK);
+	assert_int_equal(cs.refs, NBLK);
+	/* the others get the same machine pages, without I/O */
+	for (int i = 1; i < NVM; i++) {
+		assert_int_equal(t_req(&vms[i], VIRTIO_BLK_T_IN, 0, DATA, sizeof(img), &at_once), VIRTIO_BLK_S_OK);
+		assert_true(at_once);
+		assert_true(vmm_vm_disk_stats(vms[i].v, &ds));
+		assert_int_equal(ds.bytes_from_cache, sizeof(img));
+		assert_int_equal(ds.bytes_from_base, 0);
+		assert_int_equal(ds.shared_bytes, sizeof(img));
+	}
+	for (unsigned b = 0; b < NBLK; b++) {
+		for (int i = 0; i < NVM; i++)
+			t_expect_block(&vms[i], DATA + b * 4096, b);
+		assert_ptr_equal(vm_ram_page(vms[0].vm, DATA + b * 4096), vm_ram_page(vms[2].vm, DATA + b * 4096));
+	}
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.pages, NBLK);		/* one copy ... */
+	assert_int_equal(cs.refs, NVM * NBLK);		/* ... mapped by every VM: (NVM - 1) * NBLK pages saved */
+
+	/* a store into VM 1's block 3 breaks the sharing for VM 1 alone */
+	memset(mine, 0xab, sizeof(mine));
+	gw(&vms[1], DATA + 3 * 4096, mine, sizeof(mine));
+	assert_ptr_not_equal(vm_ram_page(vms[1].vm, DATA + 3 * 4096), vm_ram_page(vms[0].vm, DATA + 3 * 4096));
+	t_expect_block(&vms[0], DATA + 3 * 4096, 3);
+	t_expect_block(&vms[2], DATA + 3 * 4096, 3);
+	gr(&vms[1], DATA + 3 * 4096, mine, sizeof(mine));
+	assert_int_equal(mine[0], 0xab);
+	gr(&vms[1], DATA + 3 * 4096 + 512, mine, 1);
+	assert_int_equal(mine[0], (uint8_t)(3 * 7 + 1));	/* the rest of the page was copied */
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.refs, NVM * NBLK - 1);
+
+	/* VM 2 writes block 5 to its overlay: its next read of it is its own, not the cache's */
+	memset(mine, 0x5c, sizeof(mine));
+	gw(&vms[2], DATA + 0x20000, mine, sizeof(mine));
+	assert_int_equal(t_req(&vms[2], VIRTIO_BLK_T_OUT, 5 * 8, DATA + 0x20000, 512, &at_once), VIRTIO_BLK_S_OK);
+	assert_int_equal(t_req(&vms[2], VIRTIO_BLK_T_IN, 5 * 8, DATA + 0x30000, 4096, &at_once), VIRTIO_BLK_S_OK);
+	assert_false(at_once);
+	gr(&vms[2], DATA + 0x30000, mine, 2);
+	assert_int_equal(mine[0], 0x5c);
+	assert_ptr_not_equal(vm_ram_page(vms[2].vm, DATA + 0x30000), vm_ram_page(vms[0].vm, DATA + 5 * 4096));
+	/* ... while VM 0 reading it again still gets the base's, shared */
+	assert_int_equal(t_req(&vms[0], VIRTIO_BLK_T_IN, 5 * 8, DATA + 0x30000, 4096, &at_once), VIRTIO_BLK_S_OK);
+	assert_true(at_once);
+	t_expect_block(&vms[0], DATA + 0x30000, 5);
+
+	/* a 512-byte read is not a whole page: copied, not shared */
+	assert_int_equal(t_req(&vms[0], VIRTIO_BLK_T_IN, 1, DATA + 0x40000, 512, &at_once), VIRTIO_BLK_S_OK);
+	assert_false(at_once);
+
+	for (int i = 0; i < NVM; i++)
+		vmm_vm_destroy(vms[i].v);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.refs, 0);
+	assert_int_equal(cs.pages, 0);	/* pages go back to the node with the last mapping */
+	vdisk_cache_free(t_cache);
+	vdisk_server_free(t_srv);
+	unlink(t_base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shared_reads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
