@@ -26,11 +26,6 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [ "${DISCO_TEST_CONTAINER:-}" = 1 ] \
   || skip "slow (apt-get and a full build in a fresh Debian 12 root, 15-30 min): set DISCO_TEST_CONTAINER=1 to run it"
-[ "$(id -u)" = 0 ] || skip "fresh-debian needs root (debootstrap, chroot, mount namespaces)"
-[ -x "$fresh" ] || skip "no $fresh (../shared/tools beside the checkout)"
-command -v git >/dev/null || skip "git is not installed (fresh-debian clones the committed HEAD)"
-command -v jq >/dev/null || skip "jq is not installed"
-command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 # inside a chroot (fresh-debian's own, when CI runs there) a second one fails.
 # A chroot into a directory sees no mount at "/" in its mountinfo (the kernel
 # hides mounts outside the process's root); where /proc/1/root is readable,
@@ -45,6 +40,11 @@ in_chroot() {
   [ "$r1" != "$(stat -c %d:%i /)" ]
 }
 in_chroot && skip "running inside a chroot (fresh-debian's own?): fresh-debian does not nest"
+[ "$(id -u)" = 0 ] || skip "fresh-debian needs root (debootstrap, chroot, mount namespaces)"
+[ -x "$fresh" ] || skip "no $fresh (../shared/tools beside the checkout)"
+command -v git >/dev/null || skip "git is not installed (fresh-debian clones the committed HEAD)"
+command -v jq >/dev/null || skip "jq is not installed"
+command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 unshare --mount true 2>/dev/null || skip "cannot create a mount namespace here (an unprivileged container?)"
 git -C "$S" rev-parse --git-dir >/dev/null 2>&1 || skip "$S is not a git checkout (fresh-debian clones its HEAD)"
 
