@@ -1,0 +1,131 @@
+/*
+ * disk_share: reads the first 8 blocks (32 KiB) of its disk with one
+ * virtio-blk request into a page-aligned buffer, so that each 4 KiB block
+ * fills one whole guest page: the case the global disk cache shares between
+ * VMs (docs/disk.md). Checks every sector's pattern ("disco sector NNNNNN"
+ * padded with '.', as tests/guest/CMakeLists.txt writes the image); with
+ * bootargs "write=1" it then stores into block 3 (breaking the sharing for
+ * this VM alone) and checks that block 3 holds the store and block 2 is
+ * still the disk's.
+ *  1-3  a virtio-blk device, FEATURES_OK, a queue;
+ *  10   the read's status is 0;
+ *  11   a sector does not hold its pattern;
+ *  20   the store is not there, or a neighbouring block changed.
+ */
+#include "rt.h"
+
+#define VIRTIO_BASE 0x10001000UL
+#define NSLOTS 8
+#define QSIZE 8
+
+#define R_MAGIC 0x000
+#define R_VERSION 0x004
+#define R_DEVICE_ID 0x008
+#define R_DEV_FEATURES 0x010
+#define R_DEV_FEATURES_SEL 0x014
+#define R_DRV_FEATURES 0x020
+#define R_DRV_FEATURES_SEL 0x024
+#define R_QUEUE_SEL 0x030
+#define R_QUEUE_NUM_MAX 0x034
+#define R_QUEUE_NUM 0x038
+#define R_QUEUE_READY 0x044
+#define R_QUEUE_NOTIFY 0x050
+#define R_INT_STATUS 0x060
+#define R_INT_ACK 0x064
+#define R_STATUS 0x070
+#define R_QUEUE_DESC 0x080
+#define R_QUEUE_DRIVER 0x090
+#define R_QUEUE_DEVICE 0x0a0
+#define R_CONFIG 0x100
+
+#define S_ACK 1
+#define S_DRIVER 2
+#define S_DRIVER_OK 4
+#define S_FEATURES_OK 8
+
+struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct avail { uint16_t flags, idx, ring[QSIZE], used_event; };
+struct used_elem { uint32_t id, len; };
+struct used { uint16_t flags, idx; struct used_elem ring[QSIZE]; uint16_t avail_event; };
+struct req_hdr { uint32_t type, reserved; uint64_t sector; };
+
+static struct desc descs[QSIZE] __attribute__((aligned(16)));
+static struct avail avail __attribute__((aligned(4)));
+static struct used used __attribute__((aligned(8)));
+static struct req_hdr hdr;
+static uint8_t blocks[8][4096] __attribute__((aligned(4096)));
+static volatile uint8_t status;
+static uintptr_t base;
+
+static uint32_t rd(unsigned off) { return rt_mmio_r32(base + off); }
+static void wr(unsigned off, uint32_t v) { rt_mmio_w32(base + off, v); }
+static void wr64(unsigned off, uint64_t v) { wr(off, (uint32_t)v); wr(off + 4, (uint32_t)(v >> 32)); }
+
+static void check_sector(int code, unsigned s)
+{
+	char want[512];
+	const uint8_t *got = &blocks[s / 8][(s % 8) * 512];
+
+	memset(want, '.', sizeof(want));
+	int n = rt_snprintf(want, sizeof(want), "disco sector %06u", s);
+	want[n] = '.';
+	want[511] = '\n';
+	if (memcmp(got, want, 512)) {
+		rt_printf("FAIL check %d: sector %u reads \"%.24s\"\n", code, s, (const char *)got);
+		rt_exit(code);
+	}
+}
+
+int main(void)
+{
+	for (int i = 0; i < NSLOTS && !base; i++) {
+		uintptr_t b = VIRTIO_BASE + 0x1000UL * i;
+		if (rt_mmio_r32(b + R_MAGIC) == 0x74726976 && rt_mmio_r32(b + R_DEVICE_ID) == 2)
+			base = b;
+	}
+	CHECK(1, base);
+	wr(R_STATUS, 0);
+	wr(R_STATUS, S_ACK | S_DRIVER);
+	wr(R_DRV_FEATURES_SEL, 1);
+	wr(R_DRV_FEATURES, 1);
+	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	CHECK(2, rd(R_STATUS) & S_FEATURES_OK);
+	wr(R_QUEUE_SEL, 0);
+	CHECK(3, rd(R_QUEUE_NUM_MAX) >= QSIZE);
+	wr(R_QUEUE_NUM, QSIZE);
+	wr64(R_QUEUE_DESC, (uintptr_t)descs);
+	wr64(R_QUEUE_DRIVER, (uintptr_t)&avail);
+	wr64(R_QUEUE_DEVICE, (uintptr_t)&used);
+	wr(R_QUEUE_READY, 1);
+	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+
+	hdr = (struct req_hdr){ 0, 0, 0 };
+	status = 0xff;
+	descs[0] = (struct desc){ (uintptr_t)&hdr, sizeof(hdr), 1, 1 };
+	descs[1] = (struct desc){ (uintptr_t)blocks, sizeof(blocks), 1 | 2, 2 };
+	descs[2] = (struct desc){ (uintptr_t)&status, 1, 2, 0 };
+	avail.ring[0] = 0;
+	__asm__ volatile("fence rw, rw" ::: "memory");
+	avail.idx = 1;
+	__asm__ volatile("fence rw, rw" ::: "memory");
+	wr(R_QUEUE_NOTIFY, 0);
+	uint64_t t0 = rt_rdtime();
+	while (*(volatile uint16_t *)&used.idx == 0)
+		if (rt_rdtime() - t0 > 10 * rt_timebase_hz())
+			rt_exit(10);
+	__asm__ volatile("fence rw, rw" ::: "memory");
+	CHECK_EQ(10, status, 0);
+	for (unsigned s = 0; s < 64; s++)
+		check_sector(11, s);
+
+	if (rt_bootarg_long("write", 0)) {
+		blocks[3][0] = 'X';
+		__asm__ volatile("fence rw, rw" ::: "memory");
+		CHECK_EQ(20, *(volatile uint8_t *)&blocks[3][0], 'X');
+		check_sector(20, 2 * 8);
+		check_sector(20, 3 * 8 + 1);
+	}
+	wr(R_STATUS, 0);
+	rt_printf("disk_share: ok\n");
+	return 0;
+}
