@@ -9,6 +9,9 @@
  * waits on its eventfd with poll(), as the node's epoll loop does. With
  * --direct both use O_DIRECT; by default both go through the page cache,
  * which measures the software path rather than the device.
+ *
+ * The memory figure runs N VMs of guest:disk_share on one node (disco run)
+ * and reads the global disk cache's figures from the report.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/paths.h"
 #include "launcher/launcher.h"
 #include "vdisk/vdisk.h"
 
@@ -202,15 +206,81 @@ static int make_file(const char *path, uint64_t size)
 	return r;
 }
 
+/*
+ * The memory figure: nvms VMs on one node read the same 8 blocks of one base
+ * (guest:disk_share, temporary overlays) and the run's report says how many
+ * machine pages hold them. Returns the report's node "disk" object, or NULL
+ * (message printed).
+ */
+static json_t *memory_case(const char *dir, unsigned nvms)
+{
+	char gdir[PATH_MAX], elf[PATH_MAX + 32], img[PATH_MAX], ini[PATH_MAX], rep[PATH_MAX];
+	json_t *r, *disk = NULL;
+	FILE *f;
+	int st;
+	pid_t pid;
+
+	disco_guest_dir(gdir, sizeof(gdir));
+	snprintf(elf, sizeof(elf), "%s/disk_share.elf", gdir);
+	if (access(elf, R_OK)) {
+		fprintf(stderr, "disco bench disk: %s is not built: no memory figure\n", elf);
+		return NULL;
+	}
+	snprintf(img, sizeof(img), "%s/disco-bench-share-%d.img", dir, (int)getpid());
+	snprintf(ini, sizeof(ini), "%s/disco-bench-share-%d.ini", dir, (int)getpid());
+	snprintf(rep, sizeof(rep), "%s/disco-bench-share-%d.json", dir, (int)getpid());
+	f = fopen(img, "w");
+	if (!f)
+		return NULL;
+	for (unsigned sec = 0; sec < 64; sec++) {	/* the pattern disk_share checks */
+		char b[512];
+
+		memset(b, '.', sizeof(b));
+		b[snprintf(b, sizeof(b), "disco sector %06u", sec)] = '.';
+		b[511] = '\n';
+		fwrite(b, 1, sizeof(b), f);
+	}
+	fclose(f);
+	f = fopen(ini, "w");
+	if (!f)
+		goto out;
+	fprintf(f, "[machine]\nnodes = 1\nmem = %uM\ntimeout = 60s\n", 32 + 16 * nvms);
+	for (unsigned i = 0; i < nvms; i++)
+		fprintf(f, "[vm v%u]\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n", i, elf, img);
+	fclose(f);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl("/proc/self/exe", "disco", "run", "--quiet", "--report", rep, ini, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	r = json_load_file(rep, 0, NULL);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || !r)
+		fprintf(stderr, "disco bench disk: the %u-VM run failed (exit %d)\n", nvms, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	else
+		disk = json_incref(json_object_get(json_array_get(json_object_get(r, "nodes"), 0), "disk"));
+	json_decref(r);
+out:
+	unlink(img);
+	unlink(ini);
+	unlink(rep);
+	return disk;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: disco bench disk [--json] [--seconds S] [--size MIB] [--direct] [--dir DIR]\n"
+		"usage: disco bench disk [--json] [--seconds S] [--size MIB] [--direct] [--dir DIR] [--vms N]\n"
 		"  4 KiB sequential and random reads (through an empty overlay: the base image's\n"
 		"  blocks) and writes (a raw image, in place) through vdisk's io_uring server and\n"
 		"  through fio --ioengine=io_uring on the same file, queue depth %d, IOPS of both and\n"
 		"  the ratio vdisk/fio. Defaults: 1 s per pattern and side, a 64 MiB file in /var/tmp,\n"
-		"  page cache on (--direct: O_DIRECT on both sides). fio: script/bootstrap --bench.\n", QD);
+		"  page cache on (--direct: O_DIRECT on both sides). fio: script/bootstrap --bench.\n"
+		"  Then the memory figure: N VMs (default 4) on one node read the same 8 blocks of a\n"
+		"  base (guest:disk_share): machine pages holding them, against N x 8 without sharing.\n", QD);
 }
 
 int bench_disk(int argc, char **argv, int json)
@@ -219,6 +289,7 @@ int bench_disk(int argc, char **argv, int json)
 	uint64_t size = 64ull << 20;
 	const char *dir = "/var/tmp";
 	bool direct = false, have_fio;
+	unsigned nvms = 4;
 	char base[PATH_MAX], ovl[PATH_MAX], err[512];
 	struct vdisk_server *srv;
 	struct vdisk_opts o = { 0 };
@@ -232,6 +303,8 @@ int bench_disk(int argc, char **argv, int json)
 			size = strtoull(argv[++i], NULL, 10) << 20;
 		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			dir = argv[++i];
+		else if (!strcmp(argv[i], "--vms") && i + 1 < argc)
+			nvms = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--direct"))
 			direct = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -243,8 +316,8 @@ int bench_disk(int argc, char **argv, int json)
 			return 2;
 		}
 	}
-	if (seconds <= 0 || size < (1 << 20)) {
-		fprintf(stderr, "disco bench disk: --seconds must be > 0 and --size at least 1 (MiB)\n");
+	if (seconds <= 0 || size < (1 << 20) || nvms < 1 || nvms > 64) {
+		fprintf(stderr, "disco bench disk: --seconds must be > 0, --size at least 1 (MiB), --vms 1 to 64\n");
 		return 2;
 	}
 	have_fio = launcher_have_program("fio");
@@ -297,10 +370,24 @@ int bench_disk(int argc, char **argv, int json)
 								      "ratio", v / f)
 							 : json_pack("{s:f, s:n, s:n}", "vdisk_iops", v, "fio_iops", "ratio"));
 	}
+	json_t *mem = memory_case(dir, nvms), *memo = json_null();
+
+	if (mem) {
+		json_int_t pages = json_integer_value(json_object_get(mem, "cache_pages"));
+		json_int_t saved = json_integer_value(json_object_get(mem, "memory_saved_bytes"));
+
+		memo = json_pack("{s:i, s:i, s:I, s:I, s:I}", "vms", (int)nvms, "blocks_per_vm", 8,
+				 "cache_pages", pages, "pages_without_sharing", (json_int_t)(8 * nvms),
+				 "memory_saved_bytes", saved);
+		if (!json)
+			printf("memory: %u VMs read the same 8 blocks: %lld machine pages hold them (%u without sharing), "
+			       "%lld KiB saved\n", nvms, (long long)pages, 8 * nvms, (long long)saved / 1024);
+		json_decref(mem);
+	}
 	if (json) {
-		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b}", "patterns", rows, "block_size", BS,
+		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o}", "patterns", rows, "block_size", BS,
 					"queue_depth", QD, "file_bytes", (json_int_t)size, "direct", direct,
-					"seconds", seconds, "fio", have_fio);
+					"seconds", seconds, "fio", have_fio, "memory", memo);
 		char *s = json_dumps(top, JSON_INDENT(2));
 
 		puts(s);
@@ -310,6 +397,7 @@ int bench_disk(int argc, char **argv, int json)
 		printf("(reads through an empty overlay, i.e. the base image; writes in place on a raw image;\n"
 		       " %s, %g s per side; target: reads >= 0.8 of fio)\n", direct ? "O_DIRECT" : "page cache", seconds);
 		json_decref(rows);
+		json_decref(memo);
 	}
 	rc = 0;
 out_files:
