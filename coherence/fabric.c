@@ -454,9 +454,16 @@ int coh_fabric_read(struct coh_fabric *f, unsigned src, uint64_t off, void *loca
 	}
 	LOG(SUB_COH, LOG_TRACE, "RMA read of %zu bytes from node %u at %#llx (key %#llx)", len, src,
 	    (unsigned long long)raddr, (unsigned long long)p->mem_key);
-	while (!b.done)
+	while (!b.done) {
+		/*
+		 * Without cross-memory attach (FI_SHM_DISABLE_CMA=1) shm serves
+		 * an RMA read only when the target polls: wake it if it sleeps
+		 * (a no-op when it does not, or where the provider has a CQ fd).
+		 */
+		ring_doorbell(f, src);
 		if (coh_fabric_poll(f) < 0 && !b.done)
 			return -EIO;
+	}
 	if (b.status == 0) {
 		f->st.rma_reads++;
 		f->st.rma_bytes += len;
