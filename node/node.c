@@ -944,7 +944,7 @@ int node_main(const struct node_options *opt)
 		goto out_vms;
 	}
 	if (node_vms_disk_fd(nd->vms) >= 0) {	/* disk completions wake a sleeping node */
-		struct epoll_event dev = { .events = EPOLLIN, .data.fd = node_vms_disk_fd(nd->vms) };
+		struct epoll_event dev = { .events = EPOLLIN | EPOLLET, .data.fd = node_vms_disk_fd(nd->vms) };
 		if (epoll_ctl(nd->epfd, EPOLL_CTL_ADD, dev.data.fd, &dev))
 			LOG(SUB_NODE, LOG_WARN, "the disk server's eventfd cannot be watched: %s", strerror(errno));
 	}

@@ -59,11 +59,11 @@ typedef void (*vdisk_cb)(void *arg, int res);
  */
 struct vdisk_server *vdisk_server_new(unsigned entries, char *err, size_t errlen);
 void vdisk_server_free(struct vdisk_server *s);
-/* The eventfd to watch (EPOLLIN) for completions. */
+/* The eventfd to watch for completions, edge-triggered (EPOLLIN | EPOLLET): vdisk_server_poll reads it only when it finds completions. */
 int vdisk_server_fd(const struct vdisk_server *s);
 /* Hand every queued SQE to the kernel (one system call). Returns 0 or -errno. */
 int vdisk_server_submit(struct vdisk_server *s);
-/* Submit, then run the callbacks of every completion that is there; never blocks. Returns how many ran. */
+/* Submit, then run the callbacks of every completion that is there; never blocks, no system call when there is nothing to do. Returns how many ran. */
 int vdisk_server_poll(struct vdisk_server *s);
 /* Submit and wait until nothing is in flight (tests, tools, callers without a loop). */
 int vdisk_server_drain(struct vdisk_server *s);

@@ -3,7 +3,8 @@
  * virtio-blk request into a page-aligned buffer, so that each 4 KiB block
  * fills one whole guest page: the case the global disk cache shares between
  * VMs (docs/disk.md). Checks every sector's pattern ("disco sector NNNNNN"
- * padded with '.', as tests/guest/CMakeLists.txt writes the image); with
+ * padded with '.', as tests/guest/CMakeLists.txt writes the image) but
+ * sector 10, which guest/virtio_blk writes; with
  * bootargs "write=1" it then stores into block 3 (breaking the sharing for
  * this VM alone) and checks that block 3 holds the store and block 2 is
  * still the disk's.
@@ -116,7 +117,8 @@ int main(void)
 	__asm__ volatile("fence rw, rw" ::: "memory");
 	CHECK_EQ(10, status, 0);
 	for (unsigned s = 0; s < 64; s++)
-		check_sector(11, s);
+		if (s != 10)	/* the sector guest/virtio_blk writes in place on the shared test image */
+			check_sector(11, s);
 
 	if (rt_bootarg_long("write", 0)) {
 		blocks[3][0] = 'X';
