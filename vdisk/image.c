@@ -41,6 +41,7 @@ struct vdisk {
 	uint8_t *dirty;			/* per map page: cmap changed since the last flush snapshot */
 	uint64_t npages;		/* map pages */
 	uint64_t next_free;		/* where the next cluster goes */
+	uint64_t base_key;		/* the disk cache's name for the base file (vdisk_base_key) */
 	struct vdisk_stats st;
 };
 
@@ -316,6 +317,24 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 			 (unsigned long long)d->hdr.base_size, bhash == d->hdr.base_hash ? "same" : "differs");
 		return -ESTALE;
 	}
+	{
+		/*
+		 * The cache's name for the base: which file it is (device and
+		 * inode) and its state, not only the sampled identity, which two
+		 * different images cloned from one template can share.
+		 */
+		struct stat bst;
+		uint64_t k[5];
+
+		if (fstat(d->base_fd, &bst) == 0) {
+			k[0] = bst.st_dev;
+			k[1] = bst.st_ino;
+			k[2] = bsize;
+			k[3] = (uint64_t)bmtime;
+			k[4] = bhash;
+			d->base_key = vdisk_fnv1a(FNV_INIT, k, sizeof(k)) | 1;
+		}
+	}
 	if (bmtime != d->hdr.base_mtime_ns)
 		LOG(SUB_DISK, LOG_INFO, "overlay %s: base %s was touched (mtime) but its size and sampled content match",
 		    d->path, base);
@@ -491,8 +510,7 @@ void vdisk_get_stats(const struct vdisk *d, struct vdisk_stats *st)
 
 uint64_t vdisk_base_key(const struct vdisk *d)
 {
-	/* the base's recorded identity: two overlays over one base share its blocks */
-	return d->kind == VDISK_OVERLAY ? (d->hdr.base_hash ^ (d->hdr.base_size * 0x9e3779b97f4a7c15ull)) | 1 : 0;
+	return d->kind == VDISK_OVERLAY ? d->base_key : 0;	/* 0 also when the base could not be named */
 }
 
 bool vdisk_block_from_base(const struct vdisk *d, uint64_t off)

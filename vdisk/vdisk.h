@@ -175,7 +175,7 @@ uint8_t *vdisk_cache_find(struct vdisk_cache *c, uint64_t key, uint64_t block);
 uint8_t *vdisk_cache_add(struct vdisk_cache *c, uint64_t key, uint64_t block, const void *data);
 const struct vdisk_cache_ops *vdisk_cache_ops(struct vdisk_cache *c);
 void vdisk_cache_get_stats(const struct vdisk_cache *c, struct vdisk_cache_stats *st);
-/* The cache's name for d's base: nonzero for an overlay (read-only base), 0 when d cannot be cached (raw). */
+/* The cache's name for d's base file (device, inode, size, mtime, sampled hash): nonzero for an overlay (read-only base), 0 when d cannot be cached (raw). */
 uint64_t vdisk_base_key(const struct vdisk *d);
 /* Whether the 4 KiB block at byte offset off (aligned) comes whole from the base image. */
 bool vdisk_block_from_base(const struct vdisk *d, uint64_t off);
