@@ -12,6 +12,7 @@
  * only). The VMs take turns a budget at a time.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,10 +108,10 @@ static void console_write(void *opaque, const char *buf, size_t len)
  * kicks the device, which fills the guest's receive buffers and raises its
  * interrupt; the VM is then no longer idle.
  */
-static void nic_tx(void *opaque, const void *frame, size_t len)
+static void nic_tx(void *opaque, const void *frame, size_t len, unsigned phase)
 {
 	struct vm_slot *s = opaque;
-	vnet_port_input(s->port, frame, len, now_ns());
+	vnet_port_input_phase(s->port, frame, len, phase, now_ns());
 }
 
 static size_t nic_rx_peek(void *opaque, const void **frame)
@@ -119,10 +120,22 @@ static size_t nic_rx_peek(void *opaque, const void **frame)
 	return vnet_port_peek(s->port, frame);
 }
 
-static void nic_rx_pop(void *opaque, bool delivered)
+/* vnet's frame references are the pages' sharing ops as the VM's pmap sees them */
+_Static_assert(sizeof(struct vnet_share) == sizeof(struct vmm_share_ops) &&
+	       offsetof(struct vnet_share, get) == offsetof(struct vmm_share_ops, get) &&
+	       offsetof(struct vnet_share, put) == offsetof(struct vmm_share_ops, put),
+	       "vnet_share and vmm_share_ops must stay layout-identical");
+
+static const struct vmm_share_ops *nic_rx_share(void *opaque)
 {
 	struct vm_slot *s = opaque;
-	vnet_port_pop(s->port, delivered);
+	return (const struct vmm_share_ops *)vnet_port_peek_share(s->port);
+}
+
+static void nic_rx_pop(void *opaque, bool delivered, size_t remapped)
+{
+	struct vm_slot *s = opaque;
+	vnet_port_pop_remapped(s->port, delivered, remapped);
 }
 
 static void nic_kick(void *opaque)
@@ -241,7 +254,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 				goto fail;
 			}
 			cfg.nic.ops = (struct vmm_nic_ops){ .opaque = s, .tx = nic_tx, .rx_peek = nic_rx_peek,
-							    .rx_pop = nic_rx_pop };
+							    .rx_share = nic_rx_share, .rx_pop = nic_rx_pop };
 		}
 		char verr[512] = "";
 		s->vm = vmm_vm_create(&cfg, verr, sizeof(verr));

@@ -2,14 +2,23 @@
  * dev_virtio_net.c — the virtio-net device model (see dev_virtio_net.h).
  *
  * Guest memory is reached only through the transport's request helpers
- * (virtio_req_read/write, which go through vm_gpa_read/write): frames are
- * copied between guest buffers and the back end, and counted as copied.
- * Remapping page-aligned payload pages copy-on-write waits for a
- * page-sharing primitive in the pmap; bytes_remapped stays 0 until then.
+ * (virtio_req_read/write, which go through vm_gpa_read/write) and, for
+ * remapping, the pmap's pmap_map_shared.
+ *
+ * Remapping. A received frame's bytes that fill a whole page-aligned page
+ * of a receive buffer, and that the back end holds in a page-aligned host
+ * page (its rx_share gives the reference counting), are mapped into the VM
+ * copy-on-write instead of copied: a store by the guest later gives it a
+ * private copy. Only for a VM that runs on this node alone (a spanning
+ * VM's pages go through the coherence engine); everything else is copied.
+ * Like virtio-blk's disk-cache mappings, a mapping may be made while the
+ * guest's own notify is served: pmap_map_shared drops the harts' TLB
+ * entries for the page. bytes_copied and bytes_remapped count the two.
  */
 #include "vmm/dev_virtio_net.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +86,17 @@ static int64_t net_tx(struct virtio_net *n, const struct virtio_req *req)
 				n->vm->name, (unsigned long long)len, n->nic.mtu);
 		return 0;
 	}
+	/* the page phase of frame byte 0, from the buffer holding most of the frame */
+	unsigned phase = 0;
+	uint64_t at = 0, best = 0;
+	for (unsigned i = 0; i < req->n_out; i++) {
+		uint64_t lo = at > h ? at : h, hi = at + req->out[i].len;
+		if (hi > lo && hi - lo > best) {
+			best = hi - lo;
+			phase = (unsigned)((req->out[i].gpa + (lo - at) - (lo - h)) & (VM_PAGE_SIZE - 1));
+		}
+		at += req->out[i].len;
+	}
 	if (virtio_req_read(n->vm, req, h, n->bounce, len) < 0) {
 		n->st.tx_drop_fault++;
 		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: virtio-net: transmit buffer outside RAM", n->vm->name);
@@ -86,9 +106,56 @@ static int64_t net_tx(struct virtio_net *n, const struct virtio_req *req)
 	n->st.tx_bytes += len;
 	n->st.bytes_copied += len;
 	if (n->nic.ops.tx)
-		n->nic.ops.tx(n->nic.ops.opaque, n->bounce, len);
+		n->nic.ops.tx(n->nic.ops.opaque, n->bounce, len, phase);
 	return 0;
 }
+
+/*
+ * Write frame (len bytes) at offset h of the request's writable stream,
+ * mapping whole aligned pages with share where it can. Returns the bytes
+ * remapped, or -EFAULT (buffers outside RAM or too short).
+ */
+static int64_t rx_write_remap(struct virtio_net *n, const struct virtio_req *req, unsigned h,
+			      const uint8_t *frame, size_t len, const struct vmm_share_ops *share)
+{
+	uint64_t so = 0;	/* stream offset of segment i */
+	int64_t remapped = 0;
+	size_t k = 0;		/* frame bytes placed */
+
+	for (unsigned i = 0; i < req->n_in && k < len; i++) {
+		uint64_t seg = req->in[i].len, lo = so, gpa = req->in[i].gpa;
+
+		so += seg;
+		if (so <= h + k)
+			continue;
+		/* frame byte k sits at stream offset h + k, inside this segment */
+		uint64_t skip = h + k - lo;
+		gpa += skip;
+		seg -= skip;
+		while (seg && k < len) {
+			uint64_t chunk = VM_PAGE_SIZE - (gpa & (VM_PAGE_SIZE - 1));
+			if (chunk > seg)
+				chunk = seg;
+			if (chunk > len - k)
+				chunk = len - k;
+			if (chunk == VM_PAGE_SIZE && !((uintptr_t)(frame + k) & (VM_PAGE_SIZE - 1)) &&
+			    pmap_map_shared(n->vm->pmap, gpa, (uint8_t *)(frame + k),
+					    (const struct pmap_share_ops *)share) == 0) {
+				remapped += VM_PAGE_SIZE;
+			} else if (vm_gpa_write(n->vm, gpa, frame + k, chunk) < 0) {
+				return -EFAULT;
+			}
+			gpa += chunk;
+			seg -= chunk;
+			k += chunk;
+		}
+	}
+	return k == len ? remapped : -EFAULT;
+}
+
+_Static_assert(sizeof(struct vmm_share_ops) == sizeof(struct pmap_share_ops) &&
+	       offsetof(struct vmm_share_ops, put) == offsetof(struct pmap_share_ops, put),
+	       "vmm_share_ops and pmap_share_ops must stay layout-identical");
 
 static int64_t net_rx(struct virtio_net *n, const struct virtio_req *req)
 {
@@ -109,19 +176,26 @@ static int64_t net_rx(struct virtio_net *n, const struct virtio_req *req)
 			n->st.rx_drop_small_buffer++;
 			LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: virtio-net: frame of %zu bytes dropped: receive buffer of %llu bytes",
 					n->vm->name, len, (unsigned long long)req->in_len);
-			n->nic.ops.rx_pop(n->nic.ops.opaque, false);
+			n->nic.ops.rx_pop(n->nic.ops.opaque, false, 0);
 			continue;
 		}
-		if (virtio_req_write(n->vm, req, 0, hdr, h) < 0 || virtio_req_write(n->vm, req, h, frame, len) < 0) {
+		const struct vmm_share_ops *share = NULL;
+		int64_t remapped = 0;
+		if (!n->vm->span && len >= VM_PAGE_SIZE && n->nic.ops.rx_share)
+			share = n->nic.ops.rx_share(n->nic.ops.opaque);
+		if (virtio_req_write(n->vm, req, 0, hdr, h) < 0 ||
+		    (share ? (remapped = rx_write_remap(n, req, h, frame, len, share)) < 0
+			   : virtio_req_write(n->vm, req, h, frame, len) < 0)) {
 			n->st.rx_drop_fault++;
 			LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: virtio-net: receive buffer outside RAM", n->vm->name);
-			n->nic.ops.rx_pop(n->nic.ops.opaque, false);
+			n->nic.ops.rx_pop(n->nic.ops.opaque, false, 0);
 			return 0;
 		}
 		n->st.rx_frames++;
 		n->st.rx_bytes += len;
-		n->st.bytes_copied += len;
-		n->nic.ops.rx_pop(n->nic.ops.opaque, true);
+		n->st.bytes_copied += len - (uint64_t)remapped;
+		n->st.bytes_remapped += (uint64_t)remapped;
+		n->nic.ops.rx_pop(n->nic.ops.opaque, true, (size_t)remapped);
 		return (int64_t)(h + len);
 	}
 }

@@ -37,14 +37,33 @@ struct vmm_console_ops {
  * A NIC's back end (the node connects it to a vnet switch port). Frames are
  * Ethernet frames from the destination address on, without virtio's header.
  */
+/*
+ * Page sharing between a NIC's back end and the VM: layout-identical to the
+ * pmap's share ops. get/put are called once per page mapped into the VM
+ * copy-on-write, when the mapping begins and ends.
+ */
+struct vmm_share_ops {
+	void *opaque;
+	void (*get)(void *opaque, uint8_t *page);
+	void (*put)(void *opaque, uint8_t *page);
+};
+
 struct vmm_nic_ops {
 	void *opaque;
-	/* The guest sent a frame. */
-	void (*tx)(void *opaque, const void *frame, size_t len);
+	/*
+	 * The guest sent a frame; byte 0 sat at offset phase (0..4095) of a page
+	 * in the guest's memory, as far as the frame's largest buffer says.
+	 */
+	void (*tx)(void *opaque, const void *frame, size_t len, unsigned phase);
 	/* The next frame for the guest: its length (0: none), *frame valid until rx_pop. */
 	size_t (*rx_peek)(void *opaque, const void **frame);
-	/* Done with that frame: delivered into the guest's buffers, or dropped. */
-	void (*rx_pop)(void *opaque, bool delivered);
+	/*
+	 * Optional: the sharing ops of that frame, when its page-aligned bytes
+	 * may be mapped into the guest instead of copied (NULL: copy).
+	 */
+	const struct vmm_share_ops *(*rx_share)(void *opaque);
+	/* Done with that frame: delivered (remapped of its bytes mapped, not copied), or dropped. */
+	void (*rx_pop)(void *opaque, bool delivered, size_t remapped);
 };
 
 struct vmm_nic_config {
@@ -61,7 +80,7 @@ struct vmm_nic_stats {
 	uint64_t tx_drop_too_big, tx_drop_runt, tx_drop_fault;
 	uint64_t rx_drop_small_buffer, rx_drop_fault;
 	uint64_t bytes_copied;		/* frame bytes copied into or out of guest memory */
-	uint64_t bytes_remapped;	/* payload pages remapped instead (0: no page-sharing primitive yet) */
+	uint64_t bytes_remapped;	/* payload pages mapped into the guest copy-on-write instead of copied */
 	uint64_t device_errors;		/* rule breaks that made the device need a reset */
 };
 

@@ -16,9 +16,20 @@
 
 #include "common/log.h"
 
+/*
+ * A queued frame. Frames that can hold a whole page keep their bytes at the
+ * sender's page phase, (data + k) % 4096 == (phase + k) % 4096, so that a
+ * page the sender had page-aligned is a page-aligned host page here, which
+ * a receiving NIC may map into its VM copy-on-write instead of copying
+ * (vnet_port_peek_share). The frame lives while its queue or a mapping
+ * holds it (refs).
+ */
 struct frame {
+	struct vnet_share share;	/* opaque = the frame; handed to the VM's pmap */
+	int refs;
 	uint32_t len;
-	uint8_t data[];
+	uint8_t *data;
+	void *mem;
 };
 
 struct vnet_port {
@@ -57,6 +68,7 @@ struct reasm {
 	bool active;
 	unsigned subnet;
 	uint32_t id, total, got;
+	unsigned phase;			/* the sender's page phase of byte 0 */
 	uint8_t *buf;
 };
 
@@ -75,6 +87,7 @@ struct frag_hdr {
 	uint32_t id, total, off;
 };
 _Static_assert(sizeof(struct frag_hdr) == VNET_FRAG_HDR, "fragment header");
+#define FRAG_PHASE	0x8000	/* flags: the low 12 bits are the frame's page phase */
 
 struct vnet *vnet_new(const struct vnet_transport *t)
 {
@@ -95,10 +108,53 @@ struct vnet *vnet_new(const struct vnet_transport *t)
 	return n;
 }
 
+static void frame_put(struct frame *fr)
+{
+	if (--fr->refs == 0) {
+		free(fr->mem);
+		free(fr);
+	}
+}
+
+static void share_get(void *opaque, uint8_t *page)
+{
+	((struct frame *)opaque)->refs++;
+}
+
+static void share_put(void *opaque, uint8_t *page)
+{
+	frame_put(opaque);
+}
+
+static struct frame *frame_new(const void *bytes, size_t len, unsigned phase)
+{
+	struct frame *fr = malloc(sizeof(*fr));
+
+	if (!fr)
+		return NULL;
+	phase &= VNET_PAGE - 1;
+	if (len >= VNET_PAGE) {
+		fr->mem = aligned_alloc(VNET_PAGE, (phase + len + VNET_PAGE - 1) & ~(size_t)(VNET_PAGE - 1));
+		fr->data = (uint8_t *)fr->mem + phase;
+	} else {
+		fr->mem = malloc(len ? len : 1);
+		fr->data = fr->mem;
+	}
+	if (!fr->mem) {
+		free(fr);
+		return NULL;
+	}
+	memcpy(fr->data, bytes, len);
+	fr->len = (uint32_t)len;
+	fr->refs = 1;
+	fr->share = (struct vnet_share){ .opaque = fr, .get = share_get, .put = share_put };
+	return fr;
+}
+
 static void port_flush(struct vnet_port *p)
 {
 	while (p->count) {
-		free(p->q[p->head]);
+		frame_put(p->q[p->head]);
 		p->head = (p->head + 1) % p->sn->qlen;
 		p->count--;
 	}
@@ -286,11 +342,12 @@ unsigned vnet_subnet_learned(const struct vnet *n, unsigned subnet, uint64_t now
 
 /* ---- output ---- */
 
-static void send_to_peer(struct vnet_port *p, const void *frame, size_t len)
+static void send_to_peer(struct vnet_port *p, const void *frame, size_t len, unsigned phase)
 {
 	struct vnet *n = p->sn->n;
 	size_t chunk_max = n->t.msg_max - VNET_FRAG_HDR;
-	struct frag_hdr h = { .subnet = (uint16_t)p->sn->idx, .id = n->next_id++, .total = (uint32_t)len };
+	struct frag_hdr h = { .subnet = (uint16_t)p->sn->idx, .flags = (uint16_t)(FRAG_PHASE | (phase & (VNET_PAGE - 1))),
+			      .id = n->next_id++, .total = (uint32_t)len };
 	const uint8_t *f = frame;
 
 	for (size_t off = 0; off < len; off += chunk_max) {
@@ -310,7 +367,7 @@ static void send_to_peer(struct vnet_port *p, const void *frame, size_t len)
 	p->st.out_bytes += len;
 }
 
-static void enqueue(struct vnet_port *p, const void *frame, size_t len)
+static void enqueue(struct vnet_port *p, const void *frame, size_t len, unsigned phase)
 {
 	struct subnet *sn = p->sn;
 	struct frame *fr;
@@ -319,29 +376,28 @@ static void enqueue(struct vnet_port *p, const void *frame, size_t len)
 		p->st.drop_queue_full++;
 		return;
 	}
-	fr = malloc(sizeof(*fr) + len);
+	fr = frame_new(frame, len, phase);
 	if (!fr) {
 		p->st.drop_queue_full++;
 		return;
 	}
-	fr->len = (uint32_t)len;
-	memcpy(fr->data, frame, len);
 	p->q[(p->head + p->count) % sn->qlen] = fr;
 	p->count++;
 	if (p->ops && p->ops->kick)
 		p->ops->kick(p->opaque);
 }
 
-static void output(struct vnet_port *p, const void *frame, size_t len)
+static void output(struct vnet_port *p, const void *frame, size_t len, unsigned phase)
 {
 	if (p->peer)
-		send_to_peer(p, frame, len);
+		send_to_peer(p, frame, len, phase);
 	else
-		enqueue(p, frame, len);
+		enqueue(p, frame, len, phase);
 }
 
 /* Learn the source, then forward to the destination's port or flood. */
-static void forward(struct subnet *sn, struct vnet_port *in, const uint8_t *frame, size_t len, uint64_t now)
+static void forward(struct subnet *sn, struct vnet_port *in, const uint8_t *frame, size_t len, unsigned phase,
+		    uint64_t now)
 {
 	const uint8_t *dst = frame, *src = frame + 6;
 	struct mac_entry *e;
@@ -350,17 +406,17 @@ static void forward(struct subnet *sn, struct vnet_port *in, const uint8_t *fram
 		mac_learn(sn, src, in, now);
 	if (!(dst[0] & 1) && (e = mac_lookup(sn, dst, now))) {
 		if (e->port != in)
-			output(e->port, frame, len);
+			output(e->port, frame, len, phase);
 		return;
 	}
 	for (unsigned i = 0; i < sn->n_local; i++)
 		if (sn->local[i] != in)
-			output(sn->local[i], frame, len);
+			output(sn->local[i], frame, len, phase);
 	if (in->peer)
 		return;		/* split horizon: the sender flooded to every node */
 	for (unsigned i = 0; i < sn->n->t.nodes; i++)
 		if (i != sn->n->t.self)
-			output(&sn->peers[i], frame, len);
+			output(&sn->peers[i], frame, len, phase);
 }
 
 static size_t frame_limit(const struct subnet *sn, const uint8_t *frame, size_t len)
@@ -371,6 +427,11 @@ static size_t frame_limit(const struct subnet *sn, const uint8_t *frame, size_t 
 }
 
 int vnet_port_input(struct vnet_port *p, const void *frame, size_t len, uint64_t now_ns)
+{
+	return vnet_port_input_phase(p, frame, len, 0, now_ns);
+}
+
+int vnet_port_input_phase(struct vnet_port *p, const void *frame, size_t len, unsigned phase, uint64_t now_ns)
 {
 	struct subnet *sn = p->sn;
 
@@ -384,7 +445,7 @@ int vnet_port_input(struct vnet_port *p, const void *frame, size_t len, uint64_t
 	}
 	p->st.in_frames++;
 	p->st.in_bytes += len;
-	forward(sn, p, frame, len, now_ns);
+	forward(sn, p, frame, len, phase, now_ns);
 	return 0;
 }
 
@@ -396,19 +457,32 @@ size_t vnet_port_peek(struct vnet_port *p, const void **frame)
 	return p->q[p->head]->len;
 }
 
+const struct vnet_share *vnet_port_peek_share(const struct vnet_port *p)
+{
+	return p->count && p->q[p->head]->len >= VNET_PAGE ? &p->q[p->head]->share : NULL;
+}
+
 void vnet_port_pop(struct vnet_port *p, bool delivered)
+{
+	vnet_port_pop_remapped(p, delivered, 0);
+}
+
+void vnet_port_pop_remapped(struct vnet_port *p, bool delivered, size_t remapped)
 {
 	struct frame *fr;
 
 	if (!p->count)
 		return;
 	fr = p->q[p->head];
+	if (remapped > fr->len)
+		remapped = fr->len;
 	if (delivered) {
 		p->st.out_frames++;
 		p->st.out_bytes += fr->len;
-		p->st.bytes_copied += fr->len;
+		p->st.bytes_copied += fr->len - remapped;
+		p->st.bytes_remapped += remapped;
 	}
-	free(fr);
+	frame_put(fr);
 	p->head = (p->head + 1) % p->sn->qlen;
 	p->count--;
 }
@@ -462,6 +536,7 @@ void vnet_on_msg(struct vnet *n, unsigned src, unsigned type, const void *payloa
 		r->id = h.id;
 		r->total = h.total;
 		r->got = 0;
+		r->phase = (h.flags & FRAG_PHASE) ? h.flags & (VNET_PAGE - 1) : 0;
 	} else if (!r->active || r->id != h.id || r->subnet != h.subnet || r->got != h.off ||
 		   r->total != h.total) {
 		if (r->active)
@@ -487,7 +562,7 @@ void vnet_on_msg(struct vnet *n, unsigned src, unsigned type, const void *payloa
 	}
 	peer->st.in_frames++;
 	peer->st.in_bytes += r->total;
-	forward(sn, peer, r->buf, r->total, now_ns);
+	forward(sn, peer, r->buf, r->total, r->phase, now_ns);
 }
 
 /* ---- report ---- */

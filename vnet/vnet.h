@@ -54,6 +54,7 @@ struct vnet_port;
 #define VNET_FRAG_HDR		16
 #define VNET_MAC_MAX		1024	/* learned addresses per subnet switch */
 #define VNET_SUBNETS_MAX	64
+#define VNET_PAGE		4096
 
 /* The node's transport, as vnet sees it. */
 struct vnet_transport {
@@ -123,13 +124,36 @@ struct vnet_port *vnet_port_add(struct vnet *n, unsigned subnet, const char *nam
  * vnet_port_input - a frame the port's VM sent, at host time now_ns: the
  * switch learns its source and forwards it. Returns 0, or -EMSGSIZE / -EINVAL
  * when it was dropped as too big / too short (counted either way).
+ * vnet_port_input_phase - the same, for a frame whose byte 0 sat at offset
+ * phase of a page in the sender's memory: queued copies keep that phase, so
+ * that the sender's page-aligned payload pages are whole host pages at the
+ * receiving port (and at ports on other nodes: the phase travels along).
  */
 int vnet_port_input(struct vnet_port *p, const void *frame, size_t len, uint64_t now_ns);
+int vnet_port_input_phase(struct vnet_port *p, const void *frame, size_t len, unsigned phase, uint64_t now_ns);
+
+/*
+ * A queued frame's reference counting for page sharing: layout-identical to
+ * vmm's page-sharing ops (opaque first, then get and put of one page).
+ * vnet_port_peek_share - for the head frame of p's queue (NULL: none, or
+ * too short to hold a whole page): a receiving NIC that maps a page-aligned
+ * host page of the frame's bytes (as vnet_port_peek gives them) into its
+ * VM copy-on-write calls get once per mapping and put when it ends; the
+ * frame lives until its last mapping ends, even once popped.
+ */
+struct vnet_share {
+	void *opaque;
+	void (*get)(void *opaque, uint8_t *page);
+	void (*put)(void *opaque, uint8_t *page);
+};
+const struct vnet_share *vnet_port_peek_share(const struct vnet_port *p);
 
 /* The frame at the head of p's output queue: its length (0: none), *frame until vnet_port_pop. */
 size_t vnet_port_peek(struct vnet_port *p, const void **frame);
 /* Remove the head frame; delivered says whether the VM got it (counted as out and copied). */
 void vnet_port_pop(struct vnet_port *p, bool delivered);
+/* The same, remapped of its bytes having been mapped into the VM rather than copied. */
+void vnet_port_pop_remapped(struct vnet_port *p, bool delivered, size_t remapped);
 /* Frames waiting in p's output queue. */
 unsigned vnet_port_queued(const struct vnet_port *p);
 void vnet_port_get_stats(const struct vnet_port *p, struct vnet_port_stats *st);

@@ -1,9 +1,13 @@
 /*
  * net.c: the guest's virtio-net driver and datagram protocol (see net.h).
  *
- * Queues: 0 receive, 1 transmit, NET_RXQ entries each. Receive descriptor
- * i always points at rxbuf[i]; a used receive entry is handed to the
- * caller and re-posted at the next net_recv(). Transmit uses descriptor 0
+ * Queues: 0 receive, 1 transmit, QN descriptors each. Receive buffer i is
+ * the chain of descriptors 2i (virtio header and the first NET_RX_HEAD
+ * bytes of the frame: Ethernet and datagram headers) and 2i+1 (the rest,
+ * in its own page-aligned buffer, so that a datagram's payload pages are
+ * page-aligned and the monitor may map them instead of copying); a used
+ * receive buffer is handed to the caller and re-posted at the next
+ * net_recv(). Transmit uses descriptor 0
  * and 1: the headers in txbuf, the payload where the caller keeps it; a
  * send returns once the device has used the chain.
  */
@@ -58,19 +62,23 @@
 #define MIE_MTIE	(1UL << 7)
 
 struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
-struct avail { uint16_t flags, idx, ring[NET_RXQ], used_event; };
+#define QN		(2 * NET_RXQ)	/* descriptors per queue */
+
+struct avail { uint16_t flags, idx, ring[QN], used_event; };
 struct used_elem { uint32_t id, len; };
-struct used { uint16_t flags, idx; struct used_elem ring[NET_RXQ], avail_event; };
+struct used { uint16_t flags, idx; struct used_elem ring[QN], avail_event; };
 
 struct vq {
-	struct desc desc[NET_RXQ] __attribute__((aligned(16)));
+	struct desc desc[QN] __attribute__((aligned(16)));
 	struct avail avail __attribute__((aligned(4)));
 	struct used used __attribute__((aligned(8)));
 	uint16_t last_used;
 };
 
 static struct vq rxq, txq;
-static uint8_t rxbuf[NET_RXQ][BUF_MAX] __attribute__((aligned(4096)));
+static uint8_t rxhead[NET_RXQ][HDR + NET_RX_HEAD] __attribute__((aligned(16)));
+#define RXBUF		((FRAME_MAX + 4095) & ~4095)	/* every buffer starts a page */
+static uint8_t rxbuf[NET_RXQ][RXBUF] __attribute__((aligned(4096)));
 static uint8_t txbuf[HDR + NET_ETH_HLEN + 64] __attribute__((aligned(4096)));
 static uintptr_t base;
 static unsigned irq, mtu;
@@ -89,9 +97,9 @@ static void fence(void) { __asm__ volatile("fence rw, rw" ::: "memory"); }
 static int queue_setup(unsigned q, struct vq *v)
 {
 	wr(R_QUEUE_SEL, q);
-	if (rd(R_QUEUE_READY) || rd(R_QUEUE_NUM_MAX) < NET_RXQ)
+	if (rd(R_QUEUE_READY) || rd(R_QUEUE_NUM_MAX) < QN)
 		return -1;
-	wr(R_QUEUE_NUM, NET_RXQ);
+	wr(R_QUEUE_NUM, QN);
 	wr64(R_QUEUE_DESC, (uintptr_t)v->desc);
 	wr64(R_QUEUE_DRIVER, (uintptr_t)&v->avail);
 	wr64(R_QUEUE_DEVICE, (uintptr_t)&v->used);
@@ -101,7 +109,7 @@ static int queue_setup(unsigned q, struct vq *v)
 
 static void rx_post(unsigned i)
 {
-	rxq.avail.ring[rxq.avail.idx % NET_RXQ] = (uint16_t)i;
+	rxq.avail.ring[rxq.avail.idx % QN] = (uint16_t)(2 * i);
 	fence();
 	rxq.avail.idx++;
 	fence();
@@ -153,7 +161,10 @@ int net_init(void)
 		return -1;
 	}
 	for (unsigned i = 0; i < NET_RXQ; i++) {
-		rxq.desc[i] = (struct desc){ (uintptr_t)rxbuf[i], HDR + mtu + NET_ETH_HLEN + 4, 2 /* WRITE */, 0 };
+		rxq.desc[2 * i] = (struct desc){ (uintptr_t)rxhead[i], HDR + NET_RX_HEAD, 2 | 1 /* WRITE, NEXT */,
+						 (uint16_t)(2 * i + 1) };
+		rxq.desc[2 * i + 1] = (struct desc){ (uintptr_t)rxbuf[i], mtu + NET_ETH_HLEN + 4 - NET_RX_HEAD,
+						     2 /* WRITE */, 0 };
 		rx_post(i);
 	}
 	/* the NIC's interrupt to this hart's M context; WFI wakes on it */
@@ -233,7 +244,7 @@ static int send_chain(const uint8_t dst[6], uint16_t ethertype, const uint8_t *p
 		txq.desc[0].next = 1;
 		txq.desc[1] = (struct desc){ (uintptr_t)payload, (uint32_t)len, 0, 0 };
 	}
-	txq.avail.ring[txq.avail.idx % NET_RXQ] = 0;
+	txq.avail.ring[txq.avail.idx % QN] = 0;
 	fence();
 	txq.avail.idx++;
 	fence();
@@ -247,7 +258,7 @@ int net_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, size
 	return send_chain(dst, ethertype, 0, 0, payload, len);
 }
 
-long net_recv(const uint8_t **frame, uint64_t timeout)
+long net_recv(const uint8_t **head, const uint8_t **rest, uint64_t timeout)
 {
 	uint64_t deadline = timeout == NET_FOREVER ? NET_FOREVER : rt_rdtime() + timeout;
 	int repost = held >= 0;
@@ -261,19 +272,20 @@ long net_recv(const uint8_t **frame, uint64_t timeout)
 	for (;;) {
 		fence();
 		if (rxq.used.idx != rxq.last_used) {
-			struct used_elem e = rxq.used.ring[rxq.last_used % NET_RXQ];
+			struct used_elem e = rxq.used.ring[rxq.last_used % QN];
+			unsigned i = e.id / 2;
 
 			rxq.last_used++;
-			if (e.id >= NET_RXQ)
+			if (e.id % 2 || i >= NET_RXQ)
 				continue;
-			held = (int)e.id;
 			stats.rx_frames++;
 			if (e.len < HDR + NET_ETH_HLEN) {
-				rx_post(e.id);
-				held = -1;
+				rx_post(i);
 				continue;
 			}
-			*frame = rxbuf[e.id] + HDR;
+			held = (int)i;
+			*head = rxhead[i] + HDR;
+			*rest = rxbuf[i];
 			return (long)(e.len - HDR);
 		}
 		if (deadline != NET_FOREVER && rt_rdtime() >= deadline)
@@ -307,13 +319,13 @@ int net_dgram_recv(struct net_dgram *d, uint64_t timeout)
 	uint64_t deadline = timeout == NET_FOREVER ? NET_FOREVER : rt_rdtime() + timeout;
 
 	for (;;) {
-		const uint8_t *f;
+		const uint8_t *f, *rest;
 		uint64_t now = rt_rdtime();
-		long n = net_recv(&f, deadline == NET_FOREVER ? NET_FOREVER : (deadline > now ? deadline - now : 0));
+		long n = net_recv(&f, &rest, deadline == NET_FOREVER ? NET_FOREVER : (deadline > now ? deadline - now : 0));
 
 		if (n < 0)
 			return -1;
-		if (n < NET_ETH_HLEN + 12 || f[12] != (NET_ETH_DGRAM >> 8) || f[13] != (NET_ETH_DGRAM & 0xff)) {
+		if (n < NET_RX_HEAD || f[12] != (NET_ETH_DGRAM >> 8) || f[13] != (NET_ETH_DGRAM & 0xff)) {
 			stats.rx_skipped++;
 			continue;
 		}
@@ -328,7 +340,7 @@ int net_dgram_recv(struct net_dgram *d, uint64_t timeout)
 			stats.rx_skipped++;
 			continue;
 		}
-		d->data = h + 12;
+		d->data = rest;		/* the payload: its own page-aligned buffer */
 		return 0;
 	}
 }

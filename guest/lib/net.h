@@ -8,7 +8,10 @@
  * Frames. net_send() builds an Ethernet frame (destination, this NIC's
  * address, EtherType) around the payload; net_recv() returns the next
  * frame whole. The driver keeps NET_RXQ receive buffers posted, each big
- * enough for the largest frame the device's MTU allows. A frame leaves as
+ * enough for the largest frame the device's MTU allows, in two parts: the
+ * headers, and the payload in a page-aligned buffer of its own, so that the
+ * monitor can map a datagram's whole payload pages into the VM instead of
+ * copying them (net_recv). A frame leaves as
  * a chain of two buffers, the headers and then the caller's payload in
  * place (no copy); a send returns once the device has used the chain (at
  * once on disco, whose device serves the queue within the notify).
@@ -31,7 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_RXQ		16
+#define NET_RXQ		16		/* receive buffers */
+#define NET_RX_HEAD	26		/* frame bytes in a receive buffer's first part: Ethernet + datagram headers */
 #define NET_ETH_HLEN	14
 #define NET_ETH_DGRAM	0x88b5
 #define NET_FOREVER	UINT64_MAX
@@ -54,10 +58,12 @@ extern const uint8_t net_broadcast[6];
 int net_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, size_t len);
 /*
  * Wait up to timeout ticks of the time CSR (NET_FOREVER: no limit) for a
- * frame; returns its length and points *frame at it (valid until the next
- * net_recv), or -1 on timeout.
+ * frame; returns its length, or -1 on timeout. The frame comes in two
+ * parts, valid until the next net_recv: *head holds its first NET_RX_HEAD
+ * bytes (fewer if it is shorter), *rest the others, in a page-aligned
+ * buffer.
  */
-long net_recv(const uint8_t **frame, uint64_t timeout);
+long net_recv(const uint8_t **head, const uint8_t **rest, uint64_t timeout);
 
 /* Datagrams: payload len bytes, at most net_mtu() - 12. Returns 0 or -1. */
 int net_dgram_send(const uint8_t dst[6], uint16_t sport, uint16_t dport, uint32_t seq,

@@ -28,7 +28,7 @@
 #define P_COUNT	5
 #define P_BYE	9
 
-static uint8_t payload[65536];
+static uint8_t payload[65536] __attribute__((aligned(4096)));	/* page-aligned: the monitor may remap it */
 static uint64_t samples[4096];	/* round-trip times, for the median */
 static uint8_t peer[6];
 static uint64_t ms;	/* time CSR ticks per millisecond */

@@ -45,13 +45,15 @@ struct t_be {
 	size_t tx_last_len;
 	unsigned tx_n;
 	size_t tx_max_seen, tx_min_seen;
+	unsigned tx_last_phase;
 };
 
-static void be_tx(void *opaque, const void *frame, size_t len)
+static void be_tx(void *opaque, const void *frame, size_t len, unsigned phase)
 {
 	struct t_be *b = opaque;
 
 	b->tx_n++;
+	b->tx_last_phase = phase;
 	if (len > b->tx_max_seen)
 		b->tx_max_seen = len;
 	if (!b->tx_min_seen || len < b->tx_min_seen)
@@ -72,7 +74,7 @@ static size_t be_peek(void *opaque, const void **frame)
 	return b->rx_len[b->rx_head % 64];
 }
 
-static void be_pop(void *opaque, bool delivered)
+static void be_pop(void *opaque, bool delivered, size_t remapped)
 {
 	struct t_be *b = opaque;
 
@@ -298,6 +300,8 @@ static void test_tx(void **state)
 	assert_int_equal(t->be.tx_n, 2);
 	assert_memory_equal(t->be.tx_last, f, sizeof(f));
 	assert_int_equal(t_used_idx(t, 1), 2);
+	/* the frame's page phase, from its largest buffer: byte 0 at BUF + 12 */
+	assert_int_equal(t->be.tx_last_phase, 12);
 	/* over the MTU, and a runt: dropped and counted, the chains still returned */
 	t_frame(big, sizeof(big), 2);
 	gw(t, BUF + 0x10000, hdr, 12);
