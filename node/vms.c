@@ -238,6 +238,10 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		struct vmm_span_config span = {
 			.coh = v->env.coh, .self = self, .nodes = dv->nodes, .n_nodes = k, .vm_id = i,
 			.start_ns = v->env.start_ns, .opaque = v->env.opaque, .send = v->env.send,
+			.policy = (unsigned)d->policy.policy, .machine_nodes = d->machine.nodes,
+			.trigger = d->policy.trigger, .dominance = d->policy.dominance,
+			.write_share = d->policy.write_share, .max_moves = d->policy.max_moves,
+			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,
 		};
 		if (s->span)
 			cfg.span = &span;
@@ -398,12 +402,18 @@ void node_vms_stop(struct node_vms *v, const char *why)
 
 static json_t *span_stats_json(const struct vmm_span_stats *t)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"pages_mapped", (json_int_t)t->pages_mapped, "pages_here", (json_int_t)t->pages_here,
 		"pmap_requests", (json_int_t)t->pmap_requests, "stalls_pmap", (json_int_t)t->stalls_pmap,
 		"mmio_forwarded", (json_int_t)t->mmio_forwarded, "irqs_forwarded", (json_int_t)t->irqs_forwarded,
 		"code_lost", (json_int_t)t->code_lost, "msgs_sent", (json_int_t)t->msgs_sent,
 		"msgs_recv", (json_int_t)t->msgs_recv, "dropped", (json_int_t)t->dropped);
+	json_object_set_new(o, "policy", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"migrations", (json_int_t)t->migrations, "pages_in", (json_int_t)t->pages_in,
+		"pages_out", (json_int_t)t->pages_out, "shootdowns", (json_int_t)t->shootdowns,
+		"moves_asked", (json_int_t)t->moves_asked, "moves_refused", (json_int_t)t->moves_refused,
+		"write_shared", (json_int_t)t->write_shared));
+	return o;
 }
 
 /* A spanning VM's entry: its nodes, and per node (this one now, the others merged on node 0) its harts' work. */

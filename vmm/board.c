@@ -542,6 +542,7 @@ enum vmm_status vmm_vm_run(struct vmm_vm *v, uint64_t budget)
 	bool ran = true;
 
 	span_serve(vm);		/* home: MMIO that harts on other nodes sent */
+	span_policy(vm);	/* the NUMA policy: look at this node's pages, copy pages moved here */
 	if (vm->span) {
 		/*
 		 * A hart whose stall ended goes first: the engine holds its line

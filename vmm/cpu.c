@@ -394,6 +394,22 @@ void hart_data_lost(struct hart *h, uint64_t gpa)
 	h->brk = 1;
 }
 
+void hart_page_unmapped(struct hart *h, uint64_t gpa)
+{
+	uint64_t pg = gpa & ~(VM_PAGE_SIZE - 1);
+
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++) {
+			struct tlb_entry *x = h->tlb[s].e[a];
+			for (unsigned j = 0; j < TLB_SIZE; j++)
+				if (x[j].tag != TLB_INVALID && x[j].gpa == pg)
+					x[j].tag = TLB_INVALID;
+		}
+	if (h->resv_valid && (h->resv_addr & ~(VM_PAGE_SIZE - 1)) == pg)
+		h->resv_valid = false;
+	h->brk = 1;
+}
+
 void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask)
 {
 	if (h->resv_valid && (h->resv_line & ~line_mask) == line)

@@ -49,6 +49,13 @@ enum {
 	SPAN_HART_START,		/* hart, a: pc, b: a1 (opaque); priv S, a0 = hart */
 	SPAN_BOOT,			/* hart, a: pc, b: a1, c: a2; rc: priv | state << 4 | sbi << 8 */
 	SPAN_FLUSH,			/* hart, a: 0 TLB, 1 decoded code (SBI RFENCE, FENCE.I by SBI) */
+	/* page migration (the NUMA policy): one move at a time per VM, run by its home */
+	SPAN_MOVE_REQ,			/* page's node -> home: a: page index, b: its machine address, hart: target node */
+	SPAN_UNMAP,			/* home -> every node: a: page index; forget it, drop translations */
+	SPAN_UNMAP_ACK,			/* every node -> home: a: page index */
+	SPAN_COPY,			/* home -> target: a: page index, b: the old machine address */
+	SPAN_COPIED,			/* target -> home: a: page index, b: the new machine address (rc < 0: failed) */
+	SPAN_MAPPED,			/* home -> every node: a: page index, b: new, c: old machine address */
 };
 
 struct span_msg {
@@ -85,6 +92,22 @@ struct vm_span {
 	bool booting;
 	bool exit_sent;
 	struct vmm_span_stats st;
+
+	/* the NUMA policy */
+	uint64_t next_tick, next_reset;
+	uint8_t *moves;			/* home: moves of each page since the last reset */
+	struct {
+		bool on;
+		uint64_t idx, from;
+		unsigned to, acks;
+	} mv;				/* home: the move in progress */
+	struct {
+		bool on;
+		uint64_t idx, from;
+	} cp;				/* target: the copy to make from the loop */
+	uint64_t *to_free;		/* old pages of this node, freed once no other node holds a line */
+	unsigned n_free, cap_free;
+	struct vm *vm;
 };
 
 static int span_send(struct vm_span *s, unsigned node, unsigned type, const struct span_msg *m)
@@ -105,28 +128,56 @@ static uint64_t rhash(uint64_t k)
 	return (k * 0x9e3779b97f4a7c15ull) >> 17;
 }
 
+#define RMAP_TOMB	UINT64_MAX	/* a deleted entry: lookups go on past it */
+
+static bool rmap_slot(const struct vm_span *s, uint64_t k, uint64_t *slot)
+{
+	uint64_t i = rhash(k) & s->rmask;
+
+	for (uint64_t n = 0; n <= s->rmask && s->rval[i]; n++, i = (i + 1) & s->rmask) {
+		if (s->rval[i] != RMAP_TOMB && s->rkey[i] == k) {
+			*slot = i;
+			return true;
+		}
+	}
+	return false;
+}
+
 static void rmap_add(struct vm_span *s, uint64_t maddr, uint64_t idx)
 {
-	uint64_t k = maddr >> VM_PAGE_SHIFT, i = rhash(k) & s->rmask;
+	uint64_t k = maddr >> VM_PAGE_SHIFT, i;
 
-	while (s->rval[i] && s->rkey[i] != k)
-		i = (i + 1) & s->rmask;
-	s->rkey[i] = k;
-	s->rval[i] = idx + 1;
+	if (rmap_slot(s, k, &i)) {
+		s->rval[i] = idx + 1;
+		return;
+	}
+	i = rhash(k) & s->rmask;
+	for (uint64_t n = 0; n <= s->rmask; n++, i = (i + 1) & s->rmask) {
+		if (!s->rval[i] || s->rval[i] == RMAP_TOMB) {
+			s->rkey[i] = k;
+			s->rval[i] = idx + 1;
+			return;
+		}
+	}
+	LOG_RATELIMITED(SUB_VMM, LOG_WARN, "vm %u: reverse page map full", s->cfg.vm_id);
+}
+
+static void rmap_del(struct vm_span *s, uint64_t maddr)
+{
+	uint64_t i;
+
+	if (rmap_slot(s, maddr >> VM_PAGE_SHIFT, &i))
+		s->rval[i] = RMAP_TOMB;
 }
 
 static bool rmap_find(const struct vm_span *s, uint64_t maddr, uint64_t *idx)
 {
-	uint64_t k = maddr >> VM_PAGE_SHIFT, i = rhash(k) & s->rmask;
+	uint64_t i;
 
-	while (s->rval[i]) {
-		if (s->rkey[i] == k) {
-			*idx = s->rval[i] - 1;
-			return true;
-		}
-		i = (i + 1) & s->rmask;
-	}
-	return false;
+	if (!rmap_slot(s, maddr >> VM_PAGE_SHIFT, &i))
+		return false;
+	*idx = s->rval[i] - 1;
+	return true;
 }
 
 static void pm_set(struct vm_span *s, uint64_t idx, uint64_t maddr)
@@ -170,20 +221,23 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 	s->home = cfg->self == s->nodes[0];
 	s->npages = vm->ram_size >> VM_PAGE_SHIFT;
 	s->pm = calloc(s->npages, sizeof(*s->pm));
-	for (s->rmask = 1; s->rmask < 2 * s->npages; s->rmask <<= 1)
+	for (s->rmask = 1; s->rmask < 4 * s->npages; s->rmask <<= 1)
 		;
 	s->rkey = calloc(s->rmask, sizeof(*s->rkey));
 	s->rval = calloc(s->rmask, sizeof(*s->rval));
 	s->rmask--;
-	if (!s->pm || !s->rkey || !s->rval) {
+	s->moves = calloc(s->npages, 1);
+	if (!s->pm || !s->rkey || !s->rval || !s->moves) {
 		free(s->pm);
 		free(s->rkey);
 		free(s->rval);
+		free(s->moves);
 		free(s);
 		snprintf(err, errlen, "out of memory for the guest-physical map");
 		return -ENOMEM;
 	}
 	s->booting = true;
+	s->vm = vm;
 	vm->span = s;
 	vm->start_ns = cfg->start_ns;
 	for (unsigned i = 0; i < vm->nharts; i++) {
@@ -207,12 +261,17 @@ void span_free(struct vm *vm)
 		return;
 	for (uint64_t i = 0; i < s->npages; i++) {
 		uint64_t e = s->pm[i], a = e & PM_ADDR;
-		if ((e & (PM_VALID | PM_PEND)) && COH_MADDR_NODE(a) == s->cfg.self && s->mem.free_page)
+		if ((e & (PM_VALID | PM_PEND)) && a && COH_MADDR_NODE(a) == s->cfg.self && s->mem.free_page)
 			s->mem.free_page(s->mem.opaque, local_host(s, a));
 	}
 	free(s->pm);
 	free(s->rkey);
 	free(s->rval);
+	for (unsigned i = 0; i < s->n_free; i++)
+		if (s->mem.free_page)
+			s->mem.free_page(s->mem.opaque, local_host(s, s->to_free[i]));
+	free(s->to_free);
+	free(s->moves);
 	free(s->q);
 	free(s);
 	vm->span = NULL;
@@ -437,7 +496,7 @@ bool span_ready(const struct vm *vm)
 {
 	if (!vm->span)
 		return false;
-	if (vm->span->qn)
+	if (vm->span->qn || vm->span->cp.on || vm->span->n_free)
 		return true;
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		const struct hart *h = vm->harts[i];
@@ -504,6 +563,182 @@ void span_power_off(struct vm *vm)
 			span_send(s, s->nodes[i], SPAN_EXIT, &m);
 }
 
+/* ---- page migration: the NUMA policy (docs/coherence.md, "Page migration") ---- */
+
+/* Deliver a message to a node of the VM, this one included (handled at once). */
+static void span_deliver(struct vm_span *s, unsigned node, unsigned type, struct span_msg *m)
+{
+	if (node == s->cfg.self)
+		span_handle(s->vm, node, type, m, sizeof(*m));
+	else
+		span_send(s, node, type, m);
+}
+
+static bool is_member(const struct vm_span *s, unsigned node)
+{
+	for (unsigned i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i] == node)
+			return true;
+	return false;
+}
+
+/* Forget page idx until MAPPED: every translation of it on this node goes. */
+static void unmap_apply(struct vm *vm, uint64_t idx)
+{
+	struct vm_span *s = vm->span;
+	uint64_t e = s->pm[idx], gpa = vm->ram_base + (idx << VM_PAGE_SHIFT);
+
+	if (e & PM_VALID) {
+		rmap_del(s, e & PM_ADDR);
+		if (COH_MADDR_NODE(e & PM_ADDR) == s->cfg.self)
+			s->st.pages_here--;
+		s->pm[idx] = PM_PEND;	/* (no proposal: a touch now waits for MAPPED) */
+	} else if (!(e & PM_PEND)) {
+		s->pm[idx] = PM_PEND;
+	}
+	for (unsigned i = 0; i < vm->nharts; i++)
+		if (!hart_is_shadow(vm->harts[i]))
+			hart_page_unmapped(vm->harts[i], gpa);
+	s->st.shootdowns++;
+}
+
+static void mapped_apply(struct vm *vm, uint64_t idx, uint64_t to, uint64_t from)
+{
+	struct vm_span *s = vm->span;
+	uint64_t e = s->pm[idx], prop = (e & PM_PEND) ? e & PM_ADDR : 0;
+
+	if (prop && prop != to && COH_MADDR_NODE(prop) == s->cfg.self && s->mem.free_page)
+		s->mem.free_page(s->mem.opaque, local_host(s, prop));	/* a first touch that lost */
+	if (e & PM_VALID) {
+		rmap_del(s, e & PM_ADDR);
+		if (COH_MADDR_NODE(e & PM_ADDR) == s->cfg.self)
+			s->st.pages_here--;
+	}
+	s->pm[idx] = PM_VALID | to;
+	rmap_add(s, to, idx);
+	if (COH_MADDR_NODE(to) == s->cfg.self)
+		s->st.pages_here++;
+	if (from != to && COH_MADDR_NODE(from) == s->cfg.self) {
+		/* the old page: freed once no other node holds a line of it (span_serve) */
+		if (s->n_free == s->cap_free) {
+			unsigned cap = s->cap_free ? 2 * s->cap_free : 16;
+			uint64_t *f = realloc(s->to_free, cap * sizeof(*f));
+			if (f) {
+				s->to_free = f;
+				s->cap_free = cap;
+			}
+		}
+		if (s->n_free < s->cap_free)
+			s->to_free[s->n_free++] = from;	/* (else the page is leaked, never reused) */
+		s->st.pages_out++;
+	}
+	for (unsigned i = 0; i < vm->nharts; i++)
+		hart_wake(vm->harts[i], STALL_PMAP);
+}
+
+/*
+ * The policy, on every node for the pages of its own memory: a page whose
+ * misses since the last reset reach `trigger`, of which one other node of
+ * the VM has `dominance` percent, and that is not written by two nodes
+ * (`write_share` write misses each), is proposed to the VM's home for a
+ * move to that node.
+ */
+static void policy_tick(struct vm *vm, uint64_t now)
+{
+	struct vm_span *s = vm->span;
+	unsigned nn = s->cfg.machine_nodes, best;
+	uint32_t cnt[3 * 256];
+
+	if (!(s->cfg.policy & 1) || now < s->next_tick || nn > 256)
+		return;
+	s->next_tick = now + s->cfg.interval_ns;
+	if (now >= s->next_reset) {
+		if (s->next_reset)
+			coh_mem_page_misses_reset(s->cfg.coh);
+		memset(s->moves, 0, s->npages);
+		s->next_reset = now + s->cfg.reset_ns;
+		return;
+	}
+	for (uint64_t idx = 0; idx < s->npages; idx++) {
+		uint64_t e = s->pm[idx], off, total = 0, bestc = 0;
+		unsigned writers = 0;
+
+		if (!(e & PM_VALID) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self)
+			continue;
+		off = COH_MADDR_OFF(e & PM_ADDR);
+		if (!coh_mem_page_remote_seen(s->cfg.coh, off) ||
+		    coh_mem_page_misses(s->cfg.coh, off, cnt, 3 * nn))
+			continue;
+		best = s->cfg.self;
+		for (unsigned n = 0; n < nn; n++) {
+			uint64_t c = (uint64_t)cnt[3 * n] + cnt[3 * n + 1] + cnt[3 * n + 2];
+			total += c;
+			if (c > bestc) {
+				bestc = c;
+				best = n;
+			}
+			if ((uint64_t)cnt[3 * n + 1] + cnt[3 * n + 2] >= s->cfg.write_share)
+				writers++;
+		}
+		if (total < s->cfg.trigger || best == s->cfg.self || !is_member(s, best))
+			continue;
+		if (writers >= 2) {
+			s->st.write_shared++;
+			continue;
+		}
+		if (bestc * 100 < (uint64_t)s->cfg.dominance * total)
+			continue;
+		struct span_msg m = { .vm = s->cfg.vm_id, .hart = best, .a = idx, .b = e & PM_ADDR };
+		s->st.moves_asked++;
+		span_deliver(s, s->nodes[0], SPAN_MOVE_REQ, &m);
+		return;		/* one at a time: the home moves one page at a time */
+	}
+}
+
+/* From the loop: the copy this node was asked to make, and old pages to free. */
+static void moves_serve(struct vm *vm)
+{
+	struct vm_span *s = vm->span;
+
+	if (s->cp.on) {
+		struct span_msg m = { .vm = s->cfg.vm_id, .a = s->cp.idx, .b = s->cp.from };
+		uint8_t *page = s->mem.alloc_page(s->mem.opaque);
+
+		s->cp.on = false;
+		if (!page) {
+			m.rc = -ENOMEM;
+		} else {
+			uint64_t off = (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh));
+			m.rc = coh_mem_page_copy_wait(s->cfg.coh, s->cp.from, off);
+			if (m.rc == 0) {
+				m.b = COH_MADDR(s->cfg.self, off);
+				s->st.pages_in++;
+			} else if (s->mem.free_page) {
+				s->mem.free_page(s->mem.opaque, page);
+			}
+		}
+		span_deliver(s, s->nodes[0], SPAN_COPIED, &m);
+	}
+	for (unsigned i = 0; i < s->n_free;) {
+		uint64_t a = s->to_free[i];
+		if (coh_mem_page_recall(s->cfg.coh, COH_MADDR_OFF(a)) == 0) {
+			if (s->mem.free_page)
+				s->mem.free_page(s->mem.opaque, local_host(s, a));
+			s->to_free[i] = s->to_free[--s->n_free];
+		} else {
+			i++;
+		}
+	}
+}
+
+void span_policy(struct vm *vm)
+{
+	if (!vm->span)
+		return;
+	policy_tick(vm, vm_now_ns());
+	moves_serve(vm);
+}
+
 /* ---- messages ---- */
 
 static bool from_member(const struct vm_span *s, unsigned src)
@@ -541,6 +776,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			return;
 		}
 		e = s->pm[m.a];
+		if (s->mv.on && s->mv.idx == m.a)
+			break;	/* moving: the requester hears MAPPED with every node */
 		if (!(e & PM_VALID))
 			pm_set(s, m.a, m.b & PM_ADDR);	/* first touch: the proposal wins */
 		m.b = s->pm[m.a] & PM_ADDR;
@@ -556,7 +793,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		e = s->pm[m.a];
 		if (e & PM_VALID)
 			break;	/* a duplicate */
-		if ((e & PM_PEND) && (e & PM_ADDR) != m.b && s->mem.free_page)
+		if ((e & PM_PEND) && (e & PM_ADDR) && (e & PM_ADDR) != m.b && s->mem.free_page)
 			s->mem.free_page(s->mem.opaque, local_host(s, e & PM_ADDR));	/* another node touched it first */
 		pm_set(s, m.a, m.b & PM_ADDR);
 		for (unsigned i = 0; i < vm->nharts; i++)
@@ -625,6 +862,77 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			hart_flush_icache(vm->harts[m.hart]);
 		else
 			hart_flush_tlb(vm->harts[m.hart]);
+		break;
+	case SPAN_MOVE_REQ:
+		if (!s->home || m.a >= s->npages || !is_member(s, m.hart)) {
+			s->st.dropped++;
+			return;
+		}
+		if (s->mv.on || s->pm[m.a] != (PM_VALID | m.b) || s->moves[m.a] >= s->cfg.max_moves ||
+		    COH_MADDR_NODE(m.b) == m.hart) {
+			s->st.moves_refused++;
+			return;
+		}
+		s->moves[m.a]++;
+		s->mv.on = true;
+		s->mv.idx = m.a;
+		s->mv.from = m.b;
+		s->mv.to = m.hart;
+		s->mv.acks = 0;
+		for (unsigned i = 0; i < s->n_nodes; i++) {
+			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a };
+			span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);
+		}
+		break;
+	case SPAN_UNMAP:
+		if (src != s->nodes[0] || m.a >= s->npages) {
+			s->st.dropped++;
+			return;
+		}
+		unmap_apply(vm, m.a);
+		span_deliver(s, s->nodes[0], SPAN_UNMAP_ACK, &m);
+		break;
+	case SPAN_UNMAP_ACK:
+		if (!s->home || !s->mv.on || m.a != s->mv.idx) {
+			s->st.dropped++;
+			return;
+		}
+		if (++s->mv.acks == s->n_nodes) {
+			struct span_msg c = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = s->mv.from };
+			span_deliver(s, s->mv.to, SPAN_COPY, &c);
+		}
+		break;
+	case SPAN_COPY:
+		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on) {
+			s->st.dropped++;
+			return;
+		}
+		s->cp.on = true;	/* made from the loop: copying blocks */
+		s->cp.idx = m.a;
+		s->cp.from = m.b;
+		break;
+	case SPAN_COPIED: {
+		uint64_t to;
+		if (!s->home || !s->mv.on || m.a != s->mv.idx || src != s->mv.to) {
+			s->st.dropped++;
+			return;
+		}
+		to = m.rc == 0 && COH_MADDR_NODE(m.b) == src ? m.b : s->mv.from;	/* failed: back where it was */
+		s->mv.on = false;
+		if (to != s->mv.from)
+			s->st.migrations++;
+		for (unsigned i = 0; i < s->n_nodes; i++) {
+			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a, .b = to, .c = s->mv.from };
+			span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
+		}
+		break;
+	}
+	case SPAN_MAPPED:
+		if (src != s->nodes[0] || m.a >= s->npages) {
+			s->st.dropped++;
+			return;
+		}
+		mapped_apply(vm, m.a, m.b & PM_ADDR, m.c & PM_ADDR);
 		break;
 	case SPAN_EXIT:
 		s->exit_sent = true;	/* everyone heard it from the sender */

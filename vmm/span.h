@@ -40,6 +40,8 @@ void span_boot_hart(struct vm *vm, unsigned i, uint64_t pc, unsigned priv, uint6
 bool span_hart_start(struct vm *vm, unsigned i, uint64_t pc, uint64_t opaque);
 /* The VM powered off here: tell its other nodes. */
 void span_power_off(struct vm *vm);
+/* From the loop: the NUMA policy's periodic look at this node's pages, copies and frees it was asked for. */
+void span_policy(struct vm *vm);
 void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len);
 /* The engine lost a line of this node (its machine address). */
 void span_line_lost(struct vm *vm, uint64_t line);

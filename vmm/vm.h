@@ -128,6 +128,8 @@ void hart_code_lost(struct hart *h, uint64_t gpa);
 void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask);
 /* Drop the hart's direct data entries for page gpa (another node took a line of it). */
 void hart_data_lost(struct hart *h, uint64_t gpa);
+/* The page at gpa moves: drop every translation of it (data, fetch) and an LR reservation in it. */
+void hart_page_unmapped(struct hart *h, uint64_t gpa);
 /* Finish a forwarded MMIO access: the home node answered rc and val. */
 void hart_mmio_answer(struct hart *h, int rc, uint64_t val);
 

@@ -111,6 +111,7 @@ struct vmm_span_config {
 	 * built yet: 2 acts as off, 3 as migrate).
 	 */
 	unsigned policy;
+	unsigned machine_nodes;		/* nodes of the whole machine (counters are per node) */
 	uint64_t trigger;		/* misses to a page before the policy looks at it */
 	unsigned dominance;		/* percent of them one node needs to get the page */
 	uint64_t write_share;		/* write misses from each of two nodes that leave a page alone */

@@ -106,6 +106,7 @@ bool hart_is_shadow(const struct hart *h) { (void)h; return false; }
 void hart_code_lost(struct hart *h, uint64_t gpa) { (void)h; (void)gpa; }
 void hart_line_lost(struct hart *h, uint64_t line, uint64_t mask) { (void)h; (void)line; (void)mask; }
 void hart_data_lost(struct hart *h, uint64_t gpa) { (void)h; (void)gpa; }
+void hart_page_unmapped(struct hart *h, uint64_t gpa) { (void)h; (void)gpa; }
 void hart_mmio_answer(struct hart *h, int rc, uint64_t val) { (void)h; (void)rc; (void)val; }
 void hart_stall(struct hart *h, unsigned why) { (void)h; (void)why; }
 bool hart_take_woke(struct hart *h) { (void)h; return false; }
