@@ -2,7 +2,8 @@
 # Two VMs on one subnet, each on its own node (real ranks under mpirun,
 # loopback): a windowed stream of 1400-byte datagrams and one of 64 KiB
 # frames (split into fabric messages and reassembled) arrive with none
-# lost while the queues have room; a burst into a server that does not read
+# lost while the queues have room, their payload pages remapped into the
+# receiver rather than copied (across nodes and on one); a burst into a server that does not read
 # overflows the switch queue, and the drops are counted at its port; the
 # report carries per-NIC and per-port counters that agree with the guests;
 # the key-value workload (guest/workloads/kv.c) runs across the two nodes.
@@ -44,7 +45,20 @@ run "$T/j.ini"
 grep -q "NET stream size=65500 n=150" "$T/j.ini.out" || t_fail "no jumbo stream line: $(cat "$T/j.ini.out")"
 t_json "$T/j.ini.json" '[.nodes[].net[].ports[].drops[]] | add == 0' || t_fail "drops with 64 KiB frames"
 t_json "$T/j.ini.json" '[.vms[] | select(.name == "srv")][0].nic.rx_bytes >= 150 * 65500' || t_fail "server did not receive the jumbo bytes"
-echo "ok: 150 frames of 64 KiB across two nodes, none lost"
+# the payload's 15 whole pages per frame were mapped into the server, not copied (the page phase crossed the fabric)
+t_json "$T/j.ini.json" '[.vms[] | select(.name == "srv")][0].nic.bytes_remapped >= 150 * 15 * 4096' ||
+  t_fail "jumbo payload pages were not remapped: $(jq -c '[.vms[] | .nic]' "$T/j.ini.json")"
+t_json "$T/j.ini.json" '([.nodes[].net[].ports[] | select(.name == "srv")][0].bytes_remapped) >= 150 * 15 * 4096' ||
+  t_fail "the server's switch port does not count the remapped bytes"
+echo "ok: 150 frames of 64 KiB across two nodes, none lost, $(jq '[.vms[] | select(.name == "srv")][0].nic.bytes_remapped' "$T/j.ini.json") bytes remapped"
+
+# 2b. the same on one node: sender and receiver share it
+desc "$T/o.ini" "mode=1 n=100 size=65500 win=4" "net_mtu = 65535"
+sed -i '/^\[vm cli\]/,$ s/^nodes = 1$/nodes = 0/' "$T/o.ini"
+run "$T/o.ini"
+t_json "$T/o.ini.json" '[.vms[] | select(.name == "srv")][0].nic.bytes_remapped >= 100 * 15 * 4096' ||
+  t_fail "one node: jumbo payload pages were not remapped: $(jq -c '[.vms[] | .nic]' "$T/o.ini.json")"
+echo "ok: one node, 100 frames of 64 KiB, $(jq '[.vms[] | select(.name == "srv")][0].nic.bytes_remapped' "$T/o.ini.json") bytes remapped"
 
 # 3. a burst of 400 into a server that stalls 300 ms: the queue (16) overflows, drops are counted
 desc "$T/b.ini" "mode=2 n=400 size=1000" "net_queue = 16" "stall=300"
