@@ -22,7 +22,8 @@
  *
  * Between nodes. A frame travels as one or more messages of type
  * VNET_MSG_FRAME (>= 128: the node hands them to vnet_on_msg), each with a
- * 16-byte header {u16 subnet, u16 flags, u32 frame id, u32 frame length,
+ * 16-byte header {u16 subnet, u16 flags (0x8000 | the frame's page phase),
+ * u32 frame id, u32 frame length,
  * u32 offset} and up to msg_max - 16 bytes of the frame. The transport
  * delivers one sender's messages in order (FI_ORDER_SAS) and a node sends
  * a frame's fragments back to back, so one reassembly buffer per source
