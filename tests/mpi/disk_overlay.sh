@@ -15,6 +15,9 @@ img="$DISCO_BUILD/guest/disk-pattern.img"
 [ -f "$elf" ] && [ -f "$img" ] || t_skip "guest images not built (DISCO_GUESTS=OFF)"
 
 cp "$img" "$T/base.img"
+# sector 10 is the one the guest writes: clear it, so that a write in place shows
+# (guest/virtio_blk may have written the shared test image already)
+dd if=/dev/zero of="$T/base.img" bs=512 seek=10 count=1 conv=notrunc status=none
 sum0=$(sha256sum < "$T/base.img")
 
 # desc FILE MODE [OVERLAY_FILE] [NVMS]
