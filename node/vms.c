@@ -431,6 +431,15 @@ static void span_report(const struct vm_slot *s, json_t *o)
 			 "span", span_stats_json(&t));
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "parts", json_pack("[o]", part));
+	/* where the harts' time went besides executing (hart-seconds; summed over the nodes on node 0) */
+	struct vmm_vm_stats vs;
+	vmm_vm_get_stats(s->vm, &vs);
+	json_object_set_new(o, "local_stall_s", json_real((double)vs.stall_local_ns / 1e9));
+	json_object_set_new(o, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
+	json_object_set_new(o, "monitor_stall_s", json_real((double)vs.stall_monitor_ns / 1e9));
+	json_object_set_new(part, "run_s", json_real((double)vs.run_ns / 1e9));
+	json_object_set_new(part, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
+	json_object_set_new(o, "migrations", json_integer((json_int_t)t.migrations));
 	if (!s->home) {
 		json_object_set_new(o, "part", json_true());
 		json_object_del(o, "exit_status");
@@ -458,6 +467,10 @@ void node_vms_merge_parts(json_t *vms)
 				json_int_t b = json_integer_value(json_object_get(p, sums[j]));
 				json_object_set_new(h, sums[j], json_integer(a + b));
 			}
+			static const char *const rsums[] = { "local_stall_s", "remote_stall_s", "monitor_stall_s", "run_s" };
+			for (size_t j = 0; j < sizeof(rsums) / sizeof(rsums[0]); j++)
+				json_object_set_new(h, rsums[j], json_real(json_number_value(json_object_get(h, rsums[j])) +
+									  json_number_value(json_object_get(p, rsums[j]))));
 			double rt = json_real_value(json_object_get(h, "runtime_s"));
 			json_int_t ins = json_integer_value(json_object_get(h, "instructions"));
 			json_object_set_new(h, "mips", json_real(rt > 0 ? (double)ins / rt / 1e6 : 0.0));

@@ -693,6 +693,9 @@ void vmm_vm_get_stats(const struct vmm_vm *v, struct vmm_vm_stats *st)
 		hart_get_stats(vm->harts[i], &hs);
 		st->instret += hart_instret(vm->harts[i]);
 		st->tlb_misses += hs.tlb_misses;
+		st->stall_local_ns += hs.stall_local_ns;
+		st->stall_remote_ns += hs.stall_remote_ns;
+		st->stall_monitor_ns += hs.stall_monitor_ns;
 		st->exceptions += hs.exceptions;
 		st->interrupts += hs.interrupts;
 	}

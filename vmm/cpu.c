@@ -24,6 +24,7 @@
  * a trap, or after another hart ran, fails.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "vmm/cpu.h"
@@ -337,9 +338,25 @@ bool hart_stalled(const struct hart *h)
 	return h->stall != STALL_NONE;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void hart_wake(struct hart *h, unsigned why)
 {
 	if (h->stall == why) {
+		uint64_t d = mono_ns() - h->stall_t0;
+
+		if (why != STALL_MEM)
+			h->stats.stall_monitor_ns += d;
+		else if (h->stall_remote)
+			h->stats.stall_remote_ns += d;
+		else
+			h->stats.stall_local_ns += d;
 		h->stall = STALL_NONE;
 		h->woke = true;
 	}
@@ -418,6 +435,8 @@ void hart_line_lost(struct hart *h, uint64_t line, uint64_t line_mask)
 
 void hart_stall(struct hart *h, unsigned why)
 {
+	if (h->stall != why)
+		h->stall_t0 = mono_ns();
 	h->stall = (uint8_t)why;
 }
 

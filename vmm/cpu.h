@@ -232,6 +232,8 @@ struct hart {
 	bool shadow;			/* runs on another node: a stand-in for its devices */
 	uint8_t stall;			/* enum hart_stall: why the hart waits */
 	bool woke;			/* a stall ended: the hart should have the next turn */
+	bool stall_remote;		/* the stall is on a line of another node's memory */
+	uint64_t stall_t0;		/* when the stall began (CLOCK_MONOTONIC ns) */
 	uint64_t resv_line;		/* machine address of the reserved line */
 	uint64_t irq_fwd;		/* shadow: mip levels last sent to the hart's node */
 	struct coh_req creq;		/* the hart's one outstanding coherence miss */

@@ -73,7 +73,7 @@ static uint32_t coh_ptr(struct hart *h, uint64_t m, int write, uint8_t **p, enum
 		return 0;
 	}
 	if (h->creq.pending) {		/* cannot happen: a stalled hart does not run */
-		h->stall = STALL_MEM;
+		hart_stall(h, STALL_MEM);
 		return EXC_FLAG | EXC_STALL;
 	}
 	rc = coh_mem_get(h->coh, m, write, &q, &h->creq);
@@ -82,7 +82,8 @@ static uint32_t coh_ptr(struct hart *h, uint64_t m, int write, uint8_t **p, enum
 		return 0;
 	}
 	if (rc == -EAGAIN) {
-		h->stall = STALL_MEM;
+		h->stall_remote = COH_MADDR_NODE(m) != ((const struct coh_mem_fast *)h->coh)->self;
+		hart_stall(h, STALL_MEM);
 		return EXC_FLAG | EXC_STALL;
 	}
 	return EXC_FLAG | access_fault[a];

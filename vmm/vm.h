@@ -92,6 +92,7 @@ struct hart_stats {
 	uint64_t exceptions;	/* synchronous traps taken */
 	uint64_t interrupts;	/* interrupts taken */
 	uint64_t direct_fills;	/* a spanning VM: TLB entries made straight to a page of this node */
+	uint64_t stall_local_ns, stall_remote_ns, stall_monitor_ns;	/* a spanning VM: time stalled */
 };
 void hart_get_stats(const struct hart *h, struct hart_stats *st);
 

@@ -200,6 +200,10 @@ struct vmm_vm_stats {
 	uint64_t tlb_misses;
 	uint64_t exceptions, interrupts;
 	uint64_t pages_touched;		/* machine pages allocated by first touch */
+	/* a VM spanning nodes: hart-time stalled (ns, summed over harts) */
+	uint64_t stall_local_ns;	/* on lines of this node's memory (another node held them) */
+	uint64_t stall_remote_ns;	/* on lines of other nodes' memory */
+	uint64_t stall_monitor_ns;	/* on the monitor: pages being mapped or moved, MMIO forwarded home */
 };
 
 /*
