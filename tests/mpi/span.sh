@@ -75,3 +75,28 @@ run time shm 4 4 "$G/time_smp.elf"
 echo "ok: time_smp on 4 nodes"
 run sbi shm 2 2 "$G/sbi_calls.elf"
 echo "ok: sbi_calls (S mode, HSM) on 2 nodes"
+
+# the NUMA policy moves pages while harts on several nodes read and write them
+# (migrate_smp checks every word and that none is seen going backwards)
+policy_run() {  # NAME PROVIDER NODES POLICY
+  printf '[machine]\nnodes = %s\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = %s\ntrigger = 32\ninterval = 1ms\nreset = 50ms\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-%s\nkernel = %s\n' \
+    "$3" "$4" "$(($3 - 1))" "$G/migrate_smp.elf" > "$T/$1.ini"
+  out=$(timeout 120 "$DISCO" run --quiet --provider "$2" --report "$T/$1.json" "$T/$1.ini" 2>&1)
+  rc=$?
+  [ $rc = 0 ] && grep -q "migrate_smp: ok" <<<"$out" || t_fail "migrate_smp on $3 nodes ($2, policy $4): exit $rc: $out"
+  R=$T/$1.json
+}
+for cfg in "shm 2" "tcp 2" "shm 4" "tcp 4"; do
+  set -- $cfg
+  policy_run mig-$1-$2 "$1" "$2" migrate
+  t_json "$R" '.vms[0].migrations > 0' || t_fail "$2 nodes ($1): the policy moved no page: $(jq -c '.vms[0].parts' "$R")"
+  t_json "$R" '([.vms[0].parts[].span.policy.pages_in] | add) == ([.vms[0].parts[].span.policy.pages_out] | add)' \
+    || t_fail "$2 nodes ($1): pages copied in and given up do not match"
+  t_json "$R" 'all(.vms[0].parts[]; .span.policy.shootdowns >= 1 and .span.dropped == 0)' \
+    || t_fail "$2 nodes ($1): a node did not drop its translations before a move"
+  echo "ok: migrate_smp on $2 nodes ($1): $(jq '.vms[0].migrations' "$R") pages moved, every word exact"
+done
+policy_run mig-off shm 2 off
+t_json "$R" '.vms[0].migrations == 0 and all(.vms[0].parts[]; .span.policy.moves_asked == 0)' \
+  || t_fail "policy = off moved pages"
+echo "ok: policy = off moves nothing"
