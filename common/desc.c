@@ -100,6 +100,7 @@ static const char *const policy_names[] = { "off", "migrate", "replicate", "both
 static const char *const placement_names[] = {
 	"first-touch", "round-robin", "fixed", "interleave", "block", NULL };
 static const char *const time_names[] = { "host", "instret", NULL };
+static const char *const onoff_names[] = { "off", "on", NULL };
 static const char *const disk_overlay_names[] = { "none", "temp", "keep", "persistent", NULL };
 static const char *const off_on_names[] = { "off", "on", NULL };
 
@@ -146,6 +147,8 @@ static const struct desc_key keys[] = {
 	  "How long a subnet switch remembers the port behind a MAC address it has not seen since; unknown addresses are flooded." },
 	{ KS_MACHINE, "net_port", KT_UINT, "0", 0, 65535, 0, NULL, "TCP port", "0 = off", FM(net_port),
 	  "External port of the subnets, for debugging: node 0 listens on 127.0.0.1, subnet i (in the order the VMs name them) on net_port + i, in QEMU's -netdev stream framing. 0: off." },
+	{ KS_MACHINE, "net_remap", KT_ENUM, "on", 0, 0, 0, onoff_names, NULL, NULL, FM(net_remap),
+	  "Whether a received frame's whole page-aligned payload pages are mapped into the VM copy-on-write instead of copied (Disco's remapping); off copies everything, to measure what remapping costs or saves." },
 
 	/* [policy] */
 	{ KS_POLICY, "policy", KT_ENUM, "both", 0, 0, 0, policy_names, NULL, NULL, FP(policy),

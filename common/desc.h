@@ -59,6 +59,7 @@ struct desc_machine {
 	unsigned net_queue;		/* frames per switch output queue; default 256 */
 	uint64_t net_aging_ns;		/* MAC learning aging time; default 300s */
 	unsigned net_port;		/* external port of subnet i on 127.0.0.1:net_port+i (node 0), 0 = off */
+	unsigned net_remap;		/* 1: map received payload pages copy-on-write instead of copying; default 1 */
 };
 
 struct desc_policy_cfg {

@@ -258,7 +258,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 				goto fail;
 			}
 			cfg.nic.ops = (struct vmm_nic_ops){ .opaque = s, .tx = nic_tx, .rx_peek = nic_rx_peek,
-							    .rx_share = nic_rx_share, .rx_pop = nic_rx_pop };
+							    .rx_share = d->machine.net_remap ? nic_rx_share : NULL,
+							    .rx_pop = nic_rx_pop };
 		}
 		char verr[512] = "";
 		s->vm = vmm_vm_create(&cfg, verr, sizeof(verr));
