@@ -243,8 +243,12 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.write_share = d->policy.write_share, .max_moves = d->policy.max_moves,
 			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,
 		};
-		if (s->span)
+		if (s->span) {
 			cfg.span = &span;
+			if (s->home && (d->policy.policy == POLICY_REPLICATE || d->policy.policy == POLICY_BOTH))
+				LOG(SUB_NODE, LOG_INFO, "[vm %s] policy = %s: page replication is not built yet, "
+				    "only migration acts", dv->name, desc_policy_name(d->policy.policy));
+		}
 		if (dv->net[0] && s->home) {
 			int sn = net ? vnet_subnet_find(net, dv->net) : -ENOENT;
 			if (sn < 0 || !(s->port = vnet_port_add(net, (unsigned)sn, dv->name, &nic_port_ops, s))) {
@@ -520,10 +524,9 @@ int node_vms_disk_fd(const struct node_vms *v)
 	return v && v->disk ? vdisk_server_fd(v->disk) : -1;
 }
 
-void node_vms_disk_poll(struct node_vms *v)
+int node_vms_disk_poll(struct node_vms *v)
 {
-	if (v && v->disk)
-		vdisk_server_poll(v->disk);
+	return v && v->disk ? vdisk_server_poll(v->disk) : 0;
 }
 
 /* The report's "disk" object of a VM, or of a node (the sum over its VMs). */

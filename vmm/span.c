@@ -76,6 +76,9 @@ struct mmio_req {
 	bool write;
 };
 
+#define MOVE_QUEUE	256	/* moves a home keeps waiting */
+#define MOVES_PER_TICK	32	/* pages a node proposes per policy interval */
+
 struct vm_span {
 	struct vmm_span_config cfg;
 	unsigned nodes[VM_MAX_HARTS];	/* the nodes taking part; [0] is home */
@@ -96,6 +99,12 @@ struct vm_span {
 	/* the NUMA policy */
 	uint64_t next_tick, next_reset;
 	uint8_t *moves;			/* home: moves of each page since the last reset */
+	uint8_t *asked;			/* this node asked to move the page since the last reset */
+	struct move_req {
+		uint64_t idx, from;
+		unsigned to;
+	} mq[MOVE_QUEUE];		/* home: moves waiting for the one in progress */
+	unsigned mq_n;
 	struct {
 		bool on;
 		uint64_t idx, from;
@@ -227,11 +236,13 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 	s->rval = calloc(s->rmask, sizeof(*s->rval));
 	s->rmask--;
 	s->moves = calloc(s->npages, 1);
-	if (!s->pm || !s->rkey || !s->rval || !s->moves) {
+	s->asked = calloc(s->npages, 1);
+	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked) {
 		free(s->pm);
 		free(s->rkey);
 		free(s->rval);
 		free(s->moves);
+		free(s->asked);
 		free(s);
 		snprintf(err, errlen, "out of memory for the guest-physical map");
 		return -ENOMEM;
@@ -272,6 +283,7 @@ void span_free(struct vm *vm)
 			s->mem.free_page(s->mem.opaque, local_host(s, s->to_free[i]));
 	free(s->to_free);
 	free(s->moves);
+	free(s->asked);
 	free(s->q);
 	free(s);
 	vm->span = NULL;
@@ -656,14 +668,16 @@ static void policy_tick(struct vm *vm, uint64_t now)
 		if (s->next_reset)
 			coh_mem_page_misses_reset(s->cfg.coh);
 		memset(s->moves, 0, s->npages);
+		memset(s->asked, 0, s->npages);
 		s->next_reset = now + s->cfg.reset_ns;
 		return;
 	}
-	for (uint64_t idx = 0; idx < s->npages; idx++) {
+	unsigned asked = 0;
+	for (uint64_t idx = 0; idx < s->npages && asked < MOVES_PER_TICK; idx++) {
 		uint64_t e = s->pm[idx], off, total = 0, bestc = 0;
 		unsigned writers = 0;
 
-		if (!(e & PM_VALID) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self)
+		if (!(e & PM_VALID) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self || s->asked[idx])
 			continue;
 		off = COH_MADDR_OFF(e & PM_ADDR);
 		if (!coh_mem_page_remote_seen(s->cfg.coh, off) ||
@@ -690,8 +704,38 @@ static void policy_tick(struct vm *vm, uint64_t now)
 			continue;
 		struct span_msg m = { .vm = s->cfg.vm_id, .hart = best, .a = idx, .b = e & PM_ADDR };
 		s->st.moves_asked++;
+		s->asked[idx] = 1;
+		asked++;
 		span_deliver(s, s->nodes[0], SPAN_MOVE_REQ, &m);
-		return;		/* one at a time: the home moves one page at a time */
+	}
+}
+
+/* Home: start moving page idx from machine address from to node to (every node forgets it first). */
+static bool move_start(struct vm_span *s, uint64_t idx, uint64_t from, unsigned to)
+{
+	if (s->pm[idx] != (PM_VALID | from) || s->moves[idx] >= s->cfg.max_moves)
+		return false;	/* moved since it was asked, or often enough */
+	s->moves[idx]++;
+	s->mv.on = true;
+	s->mv.idx = idx;
+	s->mv.from = from;
+	s->mv.to = to;
+	s->mv.acks = 0;
+	for (unsigned i = 0; i < s->n_nodes; i++) {
+		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx };
+		span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);
+	}
+	return true;
+}
+
+/* Home: the next waiting move, if any is still worth making. */
+static void move_next(struct vm_span *s)
+{
+	while (!s->mv.on && s->mq_n) {
+		struct move_req r = s->mq[0];
+		memmove(s->mq, s->mq + 1, --s->mq_n * sizeof(s->mq[0]));
+		if (!move_start(s, r.idx, r.from, r.to))
+			s->st.moves_refused++;
 	}
 }
 
@@ -868,21 +912,23 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			s->st.dropped++;
 			return;
 		}
-		if (s->mv.on || s->pm[m.a] != (PM_VALID | m.b) || s->moves[m.a] >= s->cfg.max_moves ||
-		    COH_MADDR_NODE(m.b) == m.hart) {
+		if (COH_MADDR_NODE(m.b) == m.hart || (s->mv.on && s->mv.idx == m.a)) {
 			s->st.moves_refused++;
 			return;
 		}
-		s->moves[m.a]++;
-		s->mv.on = true;
-		s->mv.idx = m.a;
-		s->mv.from = m.b;
-		s->mv.to = m.hart;
-		s->mv.acks = 0;
-		for (unsigned i = 0; i < s->n_nodes; i++) {
-			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a };
-			span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);
+		if (!s->mv.on) {
+			if (!move_start(s, m.a, m.b, m.hart))
+				s->st.moves_refused++;
+			return;
 		}
+		for (unsigned i = 0; i < s->mq_n; i++)
+			if (s->mq[i].idx == m.a)
+				return;		/* asked already */
+		if (s->mq_n == MOVE_QUEUE) {
+			s->st.moves_refused++;
+			return;
+		}
+		s->mq[s->mq_n++] = (struct move_req){ .idx = m.a, .from = m.b, .to = m.hart };
 		break;
 	case SPAN_UNMAP:
 		if (src != s->nodes[0] || m.a >= s->npages) {
@@ -925,6 +971,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a, .b = to, .c = s->mv.from };
 			span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
 		}
+		move_next(s);
 		break;
 	}
 	case SPAN_MAPPED:
