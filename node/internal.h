@@ -48,6 +48,7 @@ struct coh_mem;
  */
 struct node_vms_env {
 	struct coh_mem *coh;
+	unsigned machine_nodes;
 	uint64_t start_ns;
 	void *opaque;
 	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
@@ -70,9 +71,9 @@ void node_vms_line_lost(struct node_vms *v, uint64_t line);
 /* Node 0, assembling the report: fold the parts of spanning VMs into their home's entry. */
 void node_vms_merge_parts(json_t *vms);
 void node_vms_destroy(struct node_vms *v);
-/* The disk server's eventfd for the node's epoll set (-1: no disks), and its completions run from the loop. */
+/* The disk server's eventfd for the node's epoll set (-1: no disks), and its completions run from the loop (returns how many). */
 int node_vms_disk_fd(const struct node_vms *v);
-void node_vms_disk_poll(struct node_vms *v);
+int node_vms_disk_poll(struct node_vms *v);
 /* Disk figures summed over the node's VMs, or NULL when none has a disk. */
 json_t *node_vms_disk_report(const struct node_vms *v);
 /* How many of this node's VMs have not exited. */

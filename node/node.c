@@ -429,7 +429,8 @@ static void loop(struct node *nd)
 		if (nd->shutdown)
 			break;
 		/* disk requests the vCPUs queued go to the kernel in one batch; completions end here */
-		node_vms_disk_poll(nd->vms);
+		if (node_vms_disk_poll(nd->vms) > 0)
+			nd->last_work_ns = now_ns();	/* more may follow soon: spin a little before sleeping */
 		uint64_t t = now_ns();
 
 		if (!nd->local_done && node_vms_active(nd->vms) == 0 && t >= nd->idle_until_ns) {
@@ -934,7 +935,8 @@ int node_main(const struct node_options *opt)
 		}
 		nd->oversubscribed = cores > 0 && local > cores;
 	}
-	struct node_vms_env env = { .coh = nd->coh, .start_ns = t0, .opaque = nd, .send = vm_send };
+	struct node_vms_env env = { .coh = nd->coh, .machine_nodes = nd->n, .start_ns = t0, .opaque = nd,
+				    .send = vm_send };
 	if (net_create(nd, err, sizeof(err)) == 0 && net_streams_open(nd, err, sizeof(err)) == 0)
 		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, &env,
 					  err, sizeof(err));

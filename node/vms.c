@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/paths.h"
+#include "coherence/coh_mem.h"
 #include "node/internal.h"
 #include "vdisk/vdisk.h"
 #include "vmm/vmm.h"
@@ -44,6 +45,7 @@ struct vm_slot {
 	unsigned id;			/* the VM's place in the description */
 	bool home;			/* this node is the VM's home (devices, console, report) */
 	bool span;			/* the VM's harts run on several nodes */
+	json_t *heat_before;		/* this node's pages' misses when the policy first acted */
 };
 
 struct node_vms {
@@ -162,6 +164,8 @@ static void resolve_image(const char *in, char *out, size_t len)
 		snprintf(out, len, "%s", in);	/* too long a path: the loader names what it cannot open */
 }
 
+static void heat_before(void *opaque);
+
 /*
  * The nodes that take part in VM dv: the first min(cpus, n_nodes) of its
  * list (hart i runs on the list's node i mod that count; the first is home).
@@ -242,6 +246,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.trigger = d->policy.trigger, .dominance = d->policy.dominance,
 			.write_share = d->policy.write_share, .max_moves = d->policy.max_moves,
 			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,
+			.policy_acts = heat_before, .policy_opaque = s,
 		};
 		if (s->span) {
 			cfg.span = &span;
@@ -291,6 +296,7 @@ void node_vms_destroy(struct node_vms *v)
 			vmm_vm_destroy(v->slots[i].vm);
 		if (v->slots[i].log)
 			fclose(v->slots[i].log);
+		json_decref(v->slots[i].heat_before);
 	}
 	free(v->slots);
 	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
@@ -349,6 +355,7 @@ uint64_t node_vms_run(struct node_vms *v, uint64_t budget)
 			continue;
 		enum vmm_status st = vmm_vm_run(s->vm, budget);
 		s->idle = st == VMM_IDLE;
+
 		if (st == VMM_EXITED)
 			finish(s, vmm_vm_exit_code(s->vm), "poweroff");
 		else if (s->out_len && (s->idle || now_ns() - s->out_since > CONSOLE_HOLD_NS))
@@ -405,6 +412,49 @@ void node_vms_stop(struct node_vms *v, const char *why)
 
 /* ---- VMs whose harts run on several nodes ---- */
 
+#define HEAT_PAGES	1024	/* pages per node in a heat map */
+
+/*
+ * heat_pages - the misses on this node's pages of the VM, by requesting
+ * node: {"t_s", "nodes", "pages": [[gpa, home node, misses of node 0, of
+ * node 1, ...], ...]} for the pages with any miss since the last reset.
+ */
+static json_t *heat_pages(const struct vm_slot *s)
+{
+	static uint64_t gpa[HEAT_PAGES], ma[HEAT_PAGES];
+	struct coh_mem *coh = s->owner->env.coh;
+	unsigned nn = s->owner->env.machine_nodes;
+	size_t n = vmm_vm_local_pages(s->vm, gpa, ma, HEAT_PAGES);
+	uint32_t *c = calloc((size_t)nn * COH_MISS_KINDS, sizeof(*c));
+	json_t *rows = json_array();
+	for (size_t i = 0; c && i < n && i < HEAT_PAGES; i++) {
+		uint64_t total = 0;
+		if (coh_mem_page_misses(coh, COH_MADDR_OFF(ma[i]), c, (size_t)nn * COH_MISS_KINDS))
+			continue;
+		json_t *row = json_pack("[I, i]", (json_int_t)gpa[i], (int)COH_MADDR_NODE(ma[i]));
+		for (unsigned k = 0; k < nn; k++) {
+			uint64_t m = (uint64_t)c[k * COH_MISS_KINDS] + c[k * COH_MISS_KINDS + 1] + c[k * COH_MISS_KINDS + 2];
+			total += m;
+			json_array_append_new(row, json_integer((json_int_t)m));
+		}
+		if (total)
+			json_array_append_new(rows, row);
+		else
+			json_decref(row);
+	}
+	free(c);
+	return json_pack("{s:f, s:i, s:o}", "t_s", (double)(now_ns() - s->t_start) / 1e9, "nodes", (int)nn,
+			 "pages", rows);
+}
+
+/* The policy is about to ask for its first move here: keep the heat map of that moment. */
+static void heat_before(void *opaque)
+{
+	struct vm_slot *s = opaque;
+	if (!s->heat_before)
+		s->heat_before = heat_pages(s);
+}
+
 static json_t *span_stats_json(const struct vmm_span_stats *t)
 {
 	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -443,6 +493,7 @@ static void span_report(const struct vm_slot *s, json_t *o)
 	json_object_set_new(o, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
 	json_object_set_new(o, "monitor_stall_s", json_real((double)vs.stall_monitor_ns / 1e9));
 	json_object_set_new(part, "run_s", json_real((double)vs.run_ns / 1e9));
+	json_object_set_new(part, "heat", json_pack("{s:O?, s:o}", "before", s->heat_before, "after", heat_pages(s)));
 	json_object_set_new(part, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
 	json_object_set_new(o, "migrations", json_integer((json_int_t)t.migrations));
 	if (!s->home) {

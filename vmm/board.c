@@ -747,6 +747,11 @@ void vmm_vm_get_span_stats(const struct vmm_vm *v, struct vmm_span_stats *st)
 	span_get_stats(&v->vm, st);
 }
 
+size_t vmm_vm_local_pages(const struct vmm_vm *v, uint64_t *gpa, uint64_t *maddr, size_t max)
+{
+	return span_local_pages(&v->vm, gpa, maddr, max);
+}
+
 size_t vmm_vm_get_phases(const struct vmm_vm *v, struct vmm_vm_phase *out, size_t max)
 {
 	const struct vm *vm = &v->vm;

@@ -306,6 +306,24 @@ void span_get_stats(const struct vm *vm, struct vmm_span_stats *st)
 		*st = vm->span->st;
 }
 
+size_t span_local_pages(const struct vm *vm, uint64_t *gpa, uint64_t *maddr, size_t max)
+{
+	const struct vm_span *s = vm->span;
+	size_t n = 0;
+
+	for (uint64_t i = 0; s && i < s->npages; i++) {
+		uint64_t e = s->pm[i];
+		if (!(e & PM_VALID) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self)
+			continue;
+		if (n < max) {
+			gpa[n] = vm->ram_base + (i << VM_PAGE_SHIFT);
+			maddr[n] = e & PM_ADDR;
+		}
+		n++;
+	}
+	return n;
+}
+
 /* ---- guest memory ---- */
 
 struct coh_mem *vm_coh(struct vm *vm)
@@ -703,6 +721,8 @@ static void policy_tick(struct vm *vm, uint64_t now)
 		if (bestc * 100 < (uint64_t)s->cfg.dominance * total)
 			continue;
 		struct span_msg m = { .vm = s->cfg.vm_id, .hart = best, .a = idx, .b = e & PM_ADDR };
+		if (!s->st.moves_asked && s->cfg.policy_acts)
+			s->cfg.policy_acts(s->cfg.policy_opaque);
 		s->st.moves_asked++;
 		s->asked[idx] = 1;
 		asked++;

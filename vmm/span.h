@@ -47,5 +47,6 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 void span_line_lost(struct vm *vm, uint64_t line);
 uint64_t span_pages_here(const struct vm *vm);
 void span_get_stats(const struct vm *vm, struct vmm_span_stats *st);
+size_t span_local_pages(const struct vm *vm, uint64_t *gpa, uint64_t *maddr, size_t max);
 
 #endif

@@ -117,6 +117,9 @@ struct vmm_span_config {
 	uint64_t write_share;		/* write misses from each of two nodes that leave a page alone */
 	unsigned max_moves;		/* moves per page per reset interval */
 	uint64_t reset_ns, interval_ns;
+	/* called once, right before this node first asks to move a page (a heat map "before") */
+	void (*policy_acts)(void *opaque);
+	void *policy_opaque;
 };
 
 #define VMM_MSG_FIRST	200
@@ -264,5 +267,11 @@ bool vmm_vm_is_home(const struct vmm_vm *vm);
 /* Harts of this VM that run on this node. */
 unsigned vmm_vm_local_harts(const struct vmm_vm *vm);
 void vmm_vm_get_span_stats(const struct vmm_vm *vm, struct vmm_span_stats *st);
+/*
+ * vmm_vm_local_pages - a spanning VM's guest pages whose machine page is in
+ * this node's memory: up to max (guest-physical address, machine address)
+ * pairs, in guest order; returns how many there are.
+ */
+size_t vmm_vm_local_pages(const struct vmm_vm *vm, uint64_t *gpa, uint64_t *maddr, size_t max);
 
 #endif

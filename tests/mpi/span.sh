@@ -100,3 +100,15 @@ policy_run mig-off shm 2 off
 t_json "$R" '.vms[0].migrations == 0 and all(.vms[0].parts[]; .span.policy.moves_asked == 0)' \
   || t_fail "policy = off moved pages"
 echo "ok: policy = off moves nothing"
+
+# the heat map of the last migrating run: misses per page by node, before and after the policy acted
+R=$T/mig-tcp-4.json
+t_json "$R" '[.vms[0].parts[].heat.after.pages[]] | length > 0 and all(.[]; length == 2 + 4)' \
+  || t_fail "the report has no per-page, per-node miss counts"
+t_json "$R" '[.vms[0].parts[].heat.before | select(. != null)] | length > 0' \
+  || t_fail "no heat map of the moment the policy first acted"
+if command -v gnuplot >/dev/null; then
+  "$DISCO" report "$R" --heatmap "$T/heat.png" >/dev/null || t_fail "disco report --heatmap failed"
+  [ -s "$T/heat.png" ] && grep -q "index 1" "$T/heat.png.gp" || t_fail "no two-panel heat map"
+  echo "ok: heat map of misses by page and node, before and after"
+fi
