@@ -5,8 +5,11 @@
  * Patterns: seqread, randread (through an empty copy-on-write overlay, so
  * every read is the base image's, as a VM booting a shared image does),
  * seqwrite, randwrite (in place on a raw image, the same file fio writes).
- * Both sides keep the same queue depth in flight for the same time. vdisk
- * waits on its eventfd with poll(), as the node's epoll loop does. With
+ * Both sides keep the same queue depth in flight for the same time, twice,
+ * alternating, and the better run of each counts. vdisk
+ * polls its completion ring every turn and sleeps on its eventfd (epoll,
+ * edge-triggered) after 50 us without completions, as the node's loop does
+ * (SPIN_NS in node/node.c). With
  * --direct both use O_DIRECT; by default both go through the page cache,
  * which measures the software path rather than the device.
  *
@@ -18,7 +21,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,16 +117,22 @@ static void issue(struct slot *s)
 }
 
 /* IOPS of one pattern through vdisk on d, for `seconds`. */
-static double vdisk_case(struct vdisk_server *srv, struct vdisk *d, const struct pattern *p, double seconds)
+static double vdisk_case(struct vdisk_server *srv, struct vdisk *d, const struct pattern *p, double seconds,
+			 uint8_t *bufs)
 {
 	struct slot slots[QD];
 	struct run r = { .d = d, .p = p, .blocks = vdisk_size(d) / BS, .rng = 0x9e3779b97f4a7c15ull };
-	struct pollfd pfd = { .fd = vdisk_server_fd(srv), .events = POLLIN };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
 	double t0;
 
-	r.bufs = aligned_alloc(4096, QD * BS);
-	if (!r.bufs)
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, vdisk_server_fd(srv), &ev) < 0) {
+		if (ep >= 0)
+			close(ep);
 		return -1;
+	}
+
+	r.bufs = bufs;
 	memset(r.bufs, 0xa5, QD * BS);
 	t0 = now_s();
 	r.end = t0 + seconds;
@@ -132,14 +141,22 @@ static double vdisk_case(struct vdisk_server *srv, struct vdisk *d, const struct
 		issue(&slots[i]);
 	}
 	vdisk_server_submit(srv);
+	/* as the node's loop: poll every turn, sleep only after SPIN_NS (50 us) without completions */
+	double last = now_s();
 	while (r.inflight && !r.err) {
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+		if (vdisk_server_poll(srv)) {
+			last = now_s();
+			continue;
+		}
+		if (now_s() - last < 50e-6)
+			continue;
+		if (epoll_wait(ep, &ev, 1, 1000) < 0 && errno != EINTR)
 			break;
-		vdisk_server_poll(srv);
+		last = now_s();
 	}
+	close(ep);
 	vdisk_server_drain(srv);
 	t0 = now_s() - t0;
-	free(r.bufs);
 	return r.err ? -1 : r.done / t0;
 }
 
@@ -277,7 +294,7 @@ static void usage(FILE *out)
 		"  4 KiB sequential and random reads (through an empty overlay: the base image's\n"
 		"  blocks) and writes (a raw image, in place) through vdisk's io_uring server and\n"
 		"  through fio --ioengine=io_uring on the same file, queue depth %d, IOPS of both and\n"
-		"  the ratio vdisk/fio. Defaults: 1 s per pattern and side, a 64 MiB file in /var/tmp,\n"
+		"  the ratio vdisk/fio, the better of two runs of each. Defaults: 0.5 s per run, a 64 MiB file in /var/tmp,\n"
 		"  page cache on (--direct: O_DIRECT on both sides). fio: script/bootstrap --bench.\n"
 		"  Then the memory figure: N VMs (default 4) on one node read the same 8 blocks of a\n"
 		"  base (guest:disk_share): machine pages holding them, against N x 8 without sharing.\n", QD);
@@ -285,7 +302,7 @@ static void usage(FILE *out)
 
 int bench_disk(int argc, char **argv, int json)
 {
-	double seconds = 1;
+	double seconds = 0.5;
 	uint64_t size = 64ull << 20;
 	const char *dir = "/var/tmp";
 	bool direct = false, have_fio;
@@ -293,6 +310,7 @@ int bench_disk(int argc, char **argv, int json)
 	char base[PATH_MAX], ovl[PATH_MAX], err[512];
 	struct vdisk_server *srv;
 	struct vdisk_opts o = { 0 };
+	uint8_t *bufs = NULL;
 	json_t *rows;
 	int rc = 1;
 
@@ -331,6 +349,14 @@ int bench_disk(int argc, char **argv, int json)
 		fprintf(stderr, "disco bench disk: %s\n", err);
 		return 1;
 	}
+	bufs = aligned_alloc(4096, QD * BS);
+	if (!bufs) {
+		vdisk_server_free(srv);
+		return 1;
+	}
+	/* fixed buffers: the kernel maps them once, not per request (what helps most with O_DIRECT) */
+	if (vdisk_server_register_buffers(srv, bufs, QD * BS) < 0)
+		fprintf(stderr, "disco bench disk: buffers not registered (io_uring refused): plain reads and writes\n");
 	if (make_file(base, size) < 0) {
 		fprintf(stderr, "disco bench disk: cannot write %s: %s\n", base, strerror(errno));
 		goto out_srv;
@@ -353,10 +379,22 @@ int bench_disk(int argc, char **argv, int json)
 			json_decref(rows);
 			goto out_files;
 		}
-		v = vdisk_case(srv, d, p, seconds);
+		/*
+		 * Each side twice, alternating, the better run of each kept: on a
+		 * shared machine one run is easily disturbed, and whatever warms
+		 * up below the file helps both sides alike.
+		 */
+		v = -1;
+		for (int rep = 0; rep < 2; rep++) {
+			double fv = have_fio ? fio_case(base, size, p, seconds, direct) : -1;
+			double vv = vdisk_case(srv, d, p, seconds, bufs);
+
+			if (fv > f)
+				f = fv;
+			if (vv > v)
+				v = vv;
+		}
 		vdisk_close(d);
-		if (have_fio)
-			f = fio_case(base, size, p, seconds, direct);
 		if (v < 0) {
 			fprintf(stderr, "disco bench disk: vdisk failed on %s\n", p->name);
 			json_decref(rows);
@@ -405,5 +443,6 @@ out_files:
 	unlink(base);
 out_srv:
 	vdisk_server_free(srv);
+	free(bufs);
 	return rc;
 }

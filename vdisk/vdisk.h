@@ -59,7 +59,7 @@ typedef void (*vdisk_cb)(void *arg, int res);
  */
 struct vdisk_server *vdisk_server_new(unsigned entries, char *err, size_t errlen);
 void vdisk_server_free(struct vdisk_server *s);
-/* The eventfd to watch for completions, edge-triggered (EPOLLIN | EPOLLET): vdisk_server_poll reads it only when it finds completions. */
+/* The eventfd to watch for completions, edge-triggered (EPOLLIN | EPOLLET): it is never read, so level-triggered watching would spin. */
 int vdisk_server_fd(const struct vdisk_server *s);
 /* Hand every queued SQE to the kernel (one system call). Returns 0 or -errno. */
 int vdisk_server_submit(struct vdisk_server *s);
