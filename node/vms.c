@@ -46,6 +46,7 @@ struct vm_slot {
 	bool home;			/* this node is the VM's home (devices, console, report) */
 	bool span;			/* the VM's harts run on several nodes */
 	json_t *heat_before;		/* this node's pages' misses when the policy first acted */
+	json_t *heat_last;		/* ... in the last full window of the counters */
 };
 
 struct node_vms {
@@ -165,6 +166,7 @@ static void resolve_image(const char *in, char *out, size_t len)
 }
 
 static void heat_before(void *opaque);
+static void heat_window(void *opaque);
 
 /*
  * The nodes that take part in VM dv: the first min(cpus, n_nodes) of its
@@ -246,7 +248,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.trigger = d->policy.trigger, .dominance = d->policy.dominance,
 			.write_share = d->policy.write_share, .max_moves = d->policy.max_moves,
 			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,
-			.policy_acts = heat_before, .policy_opaque = s,
+			.policy_acts = heat_before, .policy_reset = heat_window, .policy_opaque = s,
 		};
 		if (s->span) {
 			cfg.span = &span;
@@ -297,6 +299,7 @@ void node_vms_destroy(struct node_vms *v)
 		if (v->slots[i].log)
 			fclose(v->slots[i].log);
 		json_decref(v->slots[i].heat_before);
+		json_decref(v->slots[i].heat_last);
 	}
 	free(v->slots);
 	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
@@ -447,6 +450,14 @@ static json_t *heat_pages(const struct vm_slot *s)
 			 "pages", rows);
 }
 
+/* The counters are about to be reset: keep the heat map of the window that ends. */
+static void heat_window(void *opaque)
+{
+	struct vm_slot *s = opaque;
+	json_decref(s->heat_last);
+	s->heat_last = heat_pages(s);
+}
+
 /* The policy is about to ask for its first move here: keep the heat map of that moment. */
 static void heat_before(void *opaque)
 {
@@ -493,7 +504,13 @@ static void span_report(const struct vm_slot *s, json_t *o)
 	json_object_set_new(o, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
 	json_object_set_new(o, "monitor_stall_s", json_real((double)vs.stall_monitor_ns / 1e9));
 	json_object_set_new(part, "run_s", json_real((double)vs.run_ns / 1e9));
-	json_object_set_new(part, "heat", json_pack("{s:O?, s:o}", "before", s->heat_before, "after", heat_pages(s)));
+	/* after: the window that is running at the end, or the last full one if that saw more pages */
+	json_t *now = heat_pages(s), *after = now;
+	if (s->heat_last && json_array_size(json_object_get(s->heat_last, "pages")) >
+			    json_array_size(json_object_get(now, "pages")))
+		after = s->heat_last;
+	json_object_set_new(part, "heat", json_pack("{s:O?, s:O}", "before", s->heat_before, "after", after));
+	json_decref(now);
 	json_object_set_new(part, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
 	json_object_set_new(o, "migrations", json_integer((json_int_t)t.migrations));
 	if (!s->home) {

@@ -683,8 +683,11 @@ static void policy_tick(struct vm *vm, uint64_t now)
 		return;
 	s->next_tick = now + s->cfg.interval_ns;
 	if (now >= s->next_reset) {
-		if (s->next_reset)
+		if (s->next_reset) {
+			if (s->cfg.policy_reset)
+				s->cfg.policy_reset(s->cfg.policy_opaque);
 			coh_mem_page_misses_reset(s->cfg.coh);
+		}
 		memset(s->moves, 0, s->npages);
 		memset(s->asked, 0, s->npages);
 		s->next_reset = now + s->cfg.reset_ns;

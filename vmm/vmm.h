@@ -119,6 +119,8 @@ struct vmm_span_config {
 	uint64_t reset_ns, interval_ns;
 	/* called once, right before this node first asks to move a page (a heat map "before") */
 	void (*policy_acts)(void *opaque);
+	/* called right before the miss counters are reset (a heat map of the window that ends) */
+	void (*policy_reset)(void *opaque);
 	void *policy_opaque;
 };
 
