@@ -218,10 +218,60 @@ static void test_shared_reads(void **state)
 	unlink(t_base);
 }
 
+/* Bad requests on the asynchronous path are answered at once with IOERR; a reset drops requests in flight. */
+static void test_async_errors_and_reset(void **state)
+{
+	static struct t_vm vm;
+	static uint8_t img[16 * 4096];
+	char err[256];
+	bool at_once;
+	uint16_t used;
+
+	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
+	t_srv = vdisk_server_new(64, err, sizeof(err));
+	assert_non_null(t_srv);
+	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
+	t_vm_up(&vm);
+	/* past the end, straddling it, not whole sectors, a buffer outside RAM */
+	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_IN, 16 * 8, DATA, 512, &at_once), VIRTIO_BLK_S_IOERR);
+	assert_true(at_once);
+	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_IN, 16 * 8 - 1, DATA, 1024, &at_once), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_OUT, 0, DATA, 100, &at_once), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_OUT, 0, 0x1000, 512, &at_once), VIRTIO_BLK_S_IOERR);
+	assert_true(at_once);
+	/* a good read, then the driver resets the device before it completes */
+	{
+		struct { uint32_t type, reserved; uint64_t sector; } hdr = { VIRTIO_BLK_T_IN, 0, 0 };
+		struct { uint64_t addr; uint32_t len; uint16_t flags, next; } d[3] = {
+			{ HDR, sizeof(hdr), VIRTQ_DESC_F_NEXT, 1 },
+			{ DATA, 8192, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 },
+			{ STATUS, 1, VIRTQ_DESC_F_WRITE, 0 },
+		};
+		uint16_t head = 0;
+
+		gw(&vm, HDR, &hdr, sizeof(hdr));
+		gw(&vm, DESC, d, sizeof(d));
+		gw(&vm, AVAIL + 4 + 2 * (vm.avail_idx % QNUM), &head, 2);
+		vm.avail_idx++;
+		gw(&vm, AVAIL + 2, &vm.avail_idx, 2);
+		wr(&vm, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		wr(&vm, VIRTIO_MMIO_STATUS, 0);		/* reset with the read in flight */
+		assert_int_equal(vdisk_server_drain(t_srv), 0);
+		vdisk_server_poll(t_srv);
+		gr(&vm, USED + 2, &used, 2);
+		assert_int_equal(used, vm.used_seen);	/* the old request never reached the used ring */
+	}
+	vmm_vm_destroy(vm.v);
+	vdisk_cache_free(t_cache);
+	vdisk_server_free(t_srv);
+	unlink(t_base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shared_reads),
+		cmocka_unit_test(test_async_errors_and_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
