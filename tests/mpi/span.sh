@@ -112,3 +112,21 @@ if command -v gnuplot >/dev/null; then
   [ -s "$T/heat.png" ] && grep -q "index 1" "$T/heat.png.gp" || t_fail "no two-panel heat map"
   echo "ok: heat map of misses by page and node, before and after"
 fi
+
+# 8 vCPUs multiplexed on 2 nodes of 1 processor each
+run atom8 shm 2 8 "$G/smp_atomics.elf"
+grep -q "smp_atomics: ok" <<<"$out" || t_fail "smp_atomics, 8 harts on 2 nodes: $out"
+t_json "$R" 'all(.vms[0].parts[]; .harts == 4 and .instructions > 0)' || t_fail "8 harts on 2 nodes: not 4 harts per node"
+echo "ok: smp_atomics, 8 vCPUs multiplexed on 2 nodes"
+
+# two VMs on the same two nodes at once, pages moving in both: each checks its own memory
+printf '[machine]\nnodes = 2\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = migrate\ntrigger = 32\ninterval = 1ms\nreset = 50ms\n' > "$T/two.ini"
+for v in a b; do
+  printf '[vm %s]\ncpus = 4\nmem = 32M\nnodes = %s\nkernel = %s\n' "$v" "$([ $v = a ] && echo 0-1 || echo 1,0)" \
+    "$G/migrate_smp.elf" >> "$T/two.ini"
+done
+out=$(timeout 120 "$DISCO" run --quiet --report "$T/two.json" "$T/two.ini" 2>&1) || t_fail "two VMs: $out"
+[ "$(grep -c 'migrate_smp: ok' <<<"$out")" = 2 ] || t_fail "two VMs: not both passed: $out"
+t_json "$T/two.json" '(.vms | length) == 2 and all(.vms[]; .exit_status == 0) and ([.vms[].node] | sort) == [0, 1]' \
+  || t_fail "two VMs: report $(jq -c '[.vms[] | {name, node, exit_status}]' "$T/two.json")"
+echo "ok: two spanning VMs on the same nodes (homes 0 and 1) keep to their own memory"
