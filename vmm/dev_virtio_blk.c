@@ -265,6 +265,15 @@ static int blk_config_read(void *opaque, uint64_t off, unsigned size, uint64_t *
 	memcpy(cfg + 8, &size_max, 4);
 	memcpy(cfg + 12, &seg_max, 4);
 	memcpy(cfg + 20, &blk_size, 4);
+	if (!b->be.ro) {	/* discard and write-zeroes limits: one segment each */
+		uint32_t dmax = VIRTIO_BLK_DISCARD_MAX_SECTORS, wzmax = VIRTIO_BLK_WZ_MAX_SECTORS, one = 1;
+
+		memcpy(cfg + 0x24, &dmax, 4);
+		memcpy(cfg + 0x28, &one, 4);
+		memcpy(cfg + 0x2c, &one, 4);
+		memcpy(cfg + 0x30, &wzmax, 4);
+		memcpy(cfg + 0x34, &one, 4);
+	}
 	if (off + size <= sizeof(cfg))
 		memcpy(&v, cfg + off, size);
 	*val = v;
@@ -447,7 +456,8 @@ static void blk_complete(void *arg, int res)
 	}
 	if (res < 0)
 		bad = p->type == VIRTIO_BLK_T_IN ? "disk read failed" :
-		      p->type == VIRTIO_BLK_T_OUT ? "disk write failed" : "flush failed";
+		      p->type == VIRTIO_BLK_T_OUT || p->type == VIRTIO_BLK_T_WRITE_ZEROES ? "disk write failed" :
+		      "flush failed";
 	else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0)
 		bad = "read buffer outside RAM";
 	else if (p->n_share)
@@ -503,13 +513,15 @@ static int64_t start_async(struct virtio_blk *b, unsigned q, const struct virtio
 		pending_free(p);
 		return used;	/* served now, without I/O: the vCPU never waited either */
 	}
+	if (type == VIRTIO_BLK_T_WRITE_ZEROES)
+		memset(p->buf, 0, len);
 	if (type == VIRTIO_BLK_T_OUT && virtio_req_read(b->vm, req, 16, p->buf, len) < 0) {
 		*bad = "write buffer outside RAM";
 		goto fail;
 	}
 	if (type == VIRTIO_BLK_T_IN)
 		r = b->be.ops->read_async(b->be.opaque, p->buf, len, sector * VIRTIO_BLK_SECTOR, blk_complete, p);
-	else if (type == VIRTIO_BLK_T_OUT)
+	else if (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_WRITE_ZEROES)
 		r = b->be.ops->write_async(b->be.opaque, p->buf, len, sector * VIRTIO_BLK_SECTOR, blk_complete, p);
 	else
 		r = b->be.ops->flush_async(b->be.opaque, blk_complete, p);
@@ -605,6 +617,51 @@ static int64_t blk_handle(void *opaque, unsigned q, const struct virtio_req *req
 		else
 			status = VIRTIO_BLK_S_OK;
 		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		struct { uint64_t sector; uint32_t num, flags; } seg;
+		bool wz = hdr.type == VIRTIO_BLK_T_WRITE_ZEROES;
+
+		if (b->be.ro) {
+			bad = "discard or write-zeroes on a read-only disk";
+			break;
+		}
+		if (req->out_len != sizeof(hdr) + sizeof(seg) || virtio_req_read(b->vm, req, sizeof(hdr), &seg, sizeof(seg)) < 0) {
+			bad = "discard or write-zeroes: not exactly one segment, or outside RAM";
+			break;
+		}
+		if (seg.flags & ~(wz ? 1u : 0u)) {	/* unmap on a discard, or reserved bits */
+			status = VIRTIO_BLK_S_UNSUPP;
+			break;
+		}
+		if (seg.num == 0 || seg.num > (wz ? VIRTIO_BLK_WZ_MAX_SECTORS : VIRTIO_BLK_DISCARD_MAX_SECTORS) ||
+		    !range_ok(b, seg.sector, (uint64_t)seg.num * VIRTIO_BLK_SECTOR)) {
+			bad = "discard or write-zeroes past the end of the disk or beyond its limit";
+			break;
+		}
+		if (!wz) {	/* a hint: the blocks keep what they hold */
+			status = VIRTIO_BLK_S_OK;
+			break;
+		}
+		data = (uint64_t)seg.num * VIRTIO_BLK_SECTOR;
+		b->st.writes++;
+		b->st.bytes_written += data;
+		if (async) {
+			int64_t used = start_async(b, q, req, hdr.type, seg.sector, data, &bad);
+
+			if (used)
+				return used;
+			break;
+		}
+		memset(b->bounce, 0, BOUNCE);
+		for (uint64_t done = 0; done < data && !bad; done += BOUNCE)
+			if (b->be.ops->pwrite(b->be.opaque, b->bounce, data - done > BOUNCE ? BOUNCE : data - done,
+					      seg.sector * VIRTIO_BLK_SECTOR + done) < 0)
+				bad = "disk write failed";
+		if (!bad)
+			status = VIRTIO_BLK_S_OK;
+		break;
+	}
 	case VIRTIO_BLK_T_GET_ID: {
 		uint64_t n = req->in_len - 1 < VIRTIO_BLK_ID_BYTES ? req->in_len - 1 : VIRTIO_BLK_ID_BYTES;
 
@@ -698,6 +755,8 @@ struct virtio_mmio *virtio_blk_new(struct vm *vm, unsigned irq, const struct blk
 	strncpy(b->id, id ? id : "disco", sizeof(b->id));	/* not NUL-terminated at 20 bytes, by the spec */
 	if (be->ro)
 		features |= 1ull << VIRTIO_BLK_F_RO;
+	else
+		features |= (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
 	v = virtio_mmio_new(vm, irq, features, &blk_ops, b, err, errlen);
 	if (!v) {
 		blk_free(b);

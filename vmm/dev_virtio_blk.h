@@ -12,8 +12,11 @@
  * failure into VIRTIO_BLK_S_IOERR for that request.
  *
  * Offered features: VIRTIO_F_VERSION_1, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH,
- * RO (when the image could only be opened read-only), INDIRECT_DESC.
- * Requests: IN, OUT, FLUSH, GET_ID; any other type gets UNSUPP.
+ * RO (when the image could only be opened read-only), INDIRECT_DESC, and
+ * on a writable disk DISCARD and WRITE_ZEROES (one segment per request).
+ * Requests: IN, OUT, FLUSH, GET_ID, DISCARD (accepted and ignored: a hint;
+ * with the unmap flag, UNSUPP as the spec says), WRITE_ZEROES (zeros are
+ * written); any other type gets UNSUPP.
  */
 #ifndef DISCO_VMM_DEV_VIRTIO_BLK_H
 #define DISCO_VMM_DEV_VIRTIO_BLK_H
@@ -32,11 +35,17 @@ struct virtio_mmio;
 #define VIRTIO_BLK_F_RO		5
 #define VIRTIO_BLK_F_BLK_SIZE	6
 #define VIRTIO_BLK_F_FLUSH	9
+#define VIRTIO_BLK_F_DISCARD	13
+#define VIRTIO_BLK_F_WRITE_ZEROES	14
 
 #define VIRTIO_BLK_T_IN		0
 #define VIRTIO_BLK_T_OUT	1
 #define VIRTIO_BLK_T_FLUSH	4
 #define VIRTIO_BLK_T_GET_ID	8
+#define VIRTIO_BLK_T_DISCARD	11
+#define VIRTIO_BLK_T_WRITE_ZEROES	13
+#define VIRTIO_BLK_WZ_MAX_SECTORS	8192	/* 4 MiB per write-zeroes request (config max_write_zeroes_sectors) */
+#define VIRTIO_BLK_DISCARD_MAX_SECTORS	(1u << 22)
 
 #define VIRTIO_BLK_S_OK		0
 #define VIRTIO_BLK_S_IOERR	1

@@ -239,6 +239,33 @@ static void test_async_errors_and_reset(void **state)
 	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_OUT, 0, DATA, 100, &at_once), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_OUT, 0, 0x1000, 512, &at_once), VIRTIO_BLK_S_IOERR);
 	assert_true(at_once);
+	/* write-zeroes (one segment) zeroes; discard is accepted; discard with unmap is UNSUPP */
+	{
+		struct { uint64_t sector; uint32_t num, flags; } seg = { 3, 9, 0 };
+		uint8_t ones[9 * 512], back[9 * 512];
+
+		memset(ones, 0xff, sizeof(ones));
+		gw(&vm, DATA + 0x10000, ones, sizeof(ones));
+		assert_int_equal(t_req(&vm, VIRTIO_BLK_T_OUT, 3, DATA + 0x10000, sizeof(ones), &at_once), VIRTIO_BLK_S_OK);
+		gw(&vm, DATA, &seg, sizeof(seg));
+		assert_int_equal(t_req(&vm, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA, sizeof(seg), &at_once), VIRTIO_BLK_S_OK);
+		assert_false(at_once);
+		gw(&vm, DATA + 0x10000, ones, sizeof(ones));
+		assert_int_equal(t_req(&vm, VIRTIO_BLK_T_IN, 2, DATA + 0x10000, sizeof(back), &at_once), VIRTIO_BLK_S_OK);
+		gr(&vm, DATA + 0x10000, back, sizeof(back));
+		for (unsigned i = 0; i < sizeof(back); i++)
+			if (back[i] != 0)	/* sector 2: the (zero) base; 3..10: written 0xff, then zeroed */
+				fail_msg("byte %u after write-zeroes: %#x", i, back[i]);
+		seg = (typeof(seg)){ 0, 8, 0 };
+		gw(&vm, DATA, &seg, sizeof(seg));
+		assert_int_equal(t_req(&vm, VIRTIO_BLK_T_DISCARD, 0, DATA, sizeof(seg), &at_once), VIRTIO_BLK_S_OK);
+		seg.flags = 1;
+		gw(&vm, DATA, &seg, sizeof(seg));
+		assert_int_equal(t_req(&vm, VIRTIO_BLK_T_DISCARD, 0, DATA, sizeof(seg), &at_once), VIRTIO_BLK_S_UNSUPP);
+		seg = (typeof(seg)){ 16 * 8 - 1, 2, 0 };
+		gw(&vm, DATA, &seg, sizeof(seg));
+		assert_int_equal(t_req(&vm, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA, sizeof(seg), &at_once), VIRTIO_BLK_S_IOERR);
+	}
 	/* a good read, then the driver resets the device before it completes */
 	{
 		struct { uint32_t type, reserved; uint64_t sector; } hdr = { VIRTIO_BLK_T_IN, 0, 0 };
