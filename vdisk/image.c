@@ -132,6 +132,17 @@ void ovl_hdr_seal(struct ovl_hdr *h)
 	h->checksum = vdisk_fnv1a(FNV_INIT, h, offsetof(struct ovl_hdr, checksum));
 }
 
+bool ovl_hdr_magic_damaged(const struct ovl_hdr *h)
+{
+	struct ovl_hdr c = *h;
+
+	if (!memcmp(h->magic, VDISK_MAGIC, 8))
+		return false;
+	memcpy(c.magic, VDISK_MAGIC, 8);
+	return c.version == VDISK_VERSION && c.header_size == VDISK_HDR_SIZE &&
+	       c.checksum == vdisk_fnv1a(FNV_INIT, &c, offsetof(struct ovl_hdr, checksum));
+}
+
 const char *ovl_hdr_check(const struct ovl_hdr *h, uint64_t file_size)
 {
 	uint64_t map_bytes;
@@ -426,6 +437,17 @@ struct vdisk *vdisk_open(struct vdisk_server *s, const char *path, const struct 
 	if (fstat(d->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "disk %s: not a regular file", path);
 		goto fail;
+	}
+	{
+		/* an overlay with a damaged magic must not pass for a raw disk */
+		struct ovl_hdr h;
+
+		if (st.st_size >= (off_t)sizeof(h) && pread(d->fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		    ovl_hdr_magic_damaged(&h)) {
+			snprintf(err, errlen, "overlay %s: wrong magic (the rest of its header is a disco overlay's): "
+				 "the file is damaged", path);
+			goto fail;
+		}
 	}
 	if (pread(d->fd, magic, 8, 0) == 8 && !memcmp(magic, VDISK_MAGIC, 8)) {
 		d->kind = VDISK_OVERLAY;

@@ -75,6 +75,8 @@ uint64_t vdisk_fnv1a(uint64_t h, const void *p, size_t n);
 /* Header checks: NULL if good, else what is wrong. file_size for the bounds. */
 const char *ovl_hdr_check(const struct ovl_hdr *h, uint64_t file_size);
 void ovl_hdr_seal(struct ovl_hdr *h);
+/* A header whose magic is damaged but which is otherwise a sealed version-1 overlay header. */
+bool ovl_hdr_magic_damaged(const struct ovl_hdr *h);
 /* Base identity of an open raw file: size, mtime, sampled hash. Returns 0 or -errno. */
 int base_identity(int fd, uint64_t *size, int64_t *mtime_ns, uint64_t *hash);
 /* Resolve the header's base path against the overlay's path into out. */

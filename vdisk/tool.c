@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,12 @@ static int ovl_load(struct ovl *o, const char *path, int flags, char *err, size_
 	o->h = calloc(1, VDISK_HDR_SIZE);
 	if (!o->h)
 		return -ENOMEM;
+	if (o->file_size >= sizeof(*o->h) && full_pread(o->fd, o->h, sizeof(*o->h), 0) == 0 &&
+	    ovl_hdr_magic_damaged(o->h)) {
+		snprintf(err, errlen, "overlay %s: wrong magic (the rest of its header is a disco overlay's): "
+			 "the file is damaged", path);
+		return -EINVAL;
+	}
 	if (o->file_size < 8 || full_pread(o->fd, o->h, 8, 0) < 0 || memcmp(o->h->magic, VDISK_MAGIC, 8))
 		return 0;
 	if (o->file_size < sizeof(*o->h) || full_pread(o->fd, o->h, sizeof(*o->h), 0) < 0) {
@@ -105,6 +112,14 @@ static uint64_t popcount_sectors(const struct ovl *o, uint64_t *clusters)
 	return n;
 }
 
+static void print_json(FILE *out, json_t *o)
+{
+	if (o)
+		json_dumpf(o, out, JSON_INDENT(2));
+	fputc('\n', out);
+	json_decref(o);
+}
+
 int vdisk_info(const char *path, bool json, FILE *out, char *err, size_t errlen)
 {
 	struct ovl o;
@@ -114,25 +129,28 @@ int vdisk_info(const char *path, bool json, FILE *out, char *err, size_t errlen)
 	if (r < 0)
 		goto out;
 	if (r == 0) {
+		uint64_t vsize = o.file_size & ~(uint64_t)(VDISK_SECTOR - 1);
+
 		if (json)
-			fprintf(out, "{\"file\": \"%s\", \"format\": \"raw\", \"virtual_size\": %llu, \"file_size\": %llu}\n",
-				path, (unsigned long long)(o.file_size & ~(uint64_t)(VDISK_SECTOR - 1)),
-				(unsigned long long)o.file_size);
+			print_json(out, json_pack("{s:s, s:s, s:I, s:I}", "file", path, "format", "raw",
+						  "virtual_size", (json_int_t)vsize, "file_size", (json_int_t)o.file_size));
 		else
-			fprintf(out, "file: %s\nformat: raw\nvirtual size: %llu bytes\n", path,
-				(unsigned long long)(o.file_size & ~(uint64_t)(VDISK_SECTOR - 1)));
+			fprintf(out, "file: %s\nformat: raw\nvirtual size: %llu bytes\n", path, (unsigned long long)vsize);
+		r = 0;
 		goto out;
 	}
 	sectors = popcount_sectors(&o, &clusters);
 	if (json) {
-		fprintf(out, "{\"file\": \"%s\", \"format\": \"disco-overlay\", \"version\": %u, "
-			"\"virtual_size\": %llu, \"file_size\": %llu, \"cluster_size\": %u, "
-			"\"base\": \"%s\", \"base_resolved\": \"%s\", \"base_size\": %llu, \"base_hash\": \"%016llx\", "
-			"\"clusters_allocated\": %llu, \"bytes_stored\": %llu}\n",
-			path, o.h->version, (unsigned long long)o.h->size, (unsigned long long)o.file_size,
-			o.h->cluster_size, o.h->base_path, o.base, (unsigned long long)o.h->base_size,
-			(unsigned long long)o.h->base_hash, (unsigned long long)clusters,
-			(unsigned long long)sectors * VDISK_SECTOR);
+		char hash[17];
+
+		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)o.h->base_hash);
+		print_json(out, json_pack("{s:s, s:s, s:i, s:I, s:I, s:i, s:s, s:s, s:I, s:s, s:I, s:I}",
+					  "file", path, "format", "disco-overlay", "version", (int)o.h->version,
+					  "virtual_size", (json_int_t)o.h->size, "file_size", (json_int_t)o.file_size,
+					  "cluster_size", (int)o.h->cluster_size, "base", o.h->base_path,
+					  "base_resolved", o.base, "base_size", (json_int_t)o.h->base_size,
+					  "base_hash", hash, "clusters_allocated", (json_int_t)clusters,
+					  "bytes_stored", (json_int_t)(sectors * VDISK_SECTOR)));
 	} else {
 		fprintf(out, "file: %s\nformat: disco-overlay version %u\nvirtual size: %llu bytes\n"
 			"file size: %llu bytes\ncluster size: %u\nbase: %s (%s)\nbase identity: %llu bytes, "

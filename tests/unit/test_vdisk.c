@@ -275,7 +275,11 @@ static void test_bad_images(void **state)
 	t_copy(ovl, bad);
 	t_poke(bad, 40, "x", 1);
 	t_refused(bad, "checksum");
-	/* a wrong version would be its own message: checked through the checksum first */
+	/* a damaged magic: not taken for a raw disk */
+	t_path(bad, sizeof(bad), "magic.ovl");
+	t_copy(ovl, bad);
+	t_poke(bad, 0, "X", 1);
+	t_refused(bad, "wrong magic");
 	/* truncated inside the map */
 	t_path(bad, sizeof(bad), "trunc.ovl");
 	t_copy(ovl, bad);
