@@ -1123,15 +1123,16 @@ static void write_summary(const char *path, const struct study *st, const struct
 	bool remote = false, policy_acts = false;
 	for (size_t i = 0; i < rs->n; i++) {
 		remote |= atof(rs->v[i].f[C_REMOTE_MISSES]) > 0;
-		policy_acts |= *rs->v[i].f[C_MIGRATIONS] || *rs->v[i].f[C_REPLICATIONS];
+		policy_acts |= atof(rs->v[i].f[C_MIGRATIONS]) > 0 || atof(rs->v[i].f[C_REPLICATIONS]) > 0;
 	}
 	if (!remote)
 		fputs("- No run counted a remote miss: a VM runs whole on the first node of its `nodes` list (guest memory "
 		      "does not go through the coherence protocol yet), so more nodes only add idle ranks, and the VM's "
 		      "vCPUs take turns on one node (runtime does not shrink with nodes; speedup stays at or below 1).\n", f);
 	if (varies(a, n, C_POLICY) && !policy_acts)
-		fputs("- **policy** varies, but the NUMA policy is not implemented yet (`[policy]` is read and reported, "
-		      "nothing moves): differences between policies are noise.\n", f);
+		fputs("- **policy** varies, but no run moved a page (the policy migrates pages of VMs that span nodes "
+		      "once their misses reach `[policy] trigger`; replication is not built yet): differences between "
+		      "policies are noise.\n", f);
 	if (varies(a, n, C_LINE) && !remote)
 		fputs("- **line** varies, but no guest access goes through the coherence protocol yet: the line size has "
 		      "no effect.\n", f);
