@@ -245,6 +245,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.coh = v->env.coh, .self = self, .nodes = dv->nodes, .n_nodes = k, .vm_id = i,
 			.start_ns = v->env.start_ns, .opaque = v->env.opaque, .send = v->env.send,
 			.policy = (unsigned)d->policy.policy, .machine_nodes = d->machine.nodes,
+			.placement = (unsigned)dv->placement,
 			.trigger = d->policy.trigger, .dominance = d->policy.dominance,
 			.write_share = d->policy.write_share, .max_moves = d->policy.max_moves,
 			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,

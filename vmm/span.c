@@ -56,7 +56,12 @@ enum {
 	SPAN_COPY,			/* home -> target: a: page index, b: the old machine address */
 	SPAN_COPIED,			/* target -> home: a: page index, b: the new machine address (rc < 0: failed) */
 	SPAN_MAPPED,			/* home -> every node: a: page index, b: new, c: old machine address */
+	/* placement other than first touch */
+	SPAN_ALLOC,			/* home -> the page's node: a: page index; give me a page */
+	SPAN_ALLOC_REP,			/* -> home: a: page index, b: machine address (rc < 0: none) */
 };
+
+enum { PLACE_FIRST_TOUCH, PLACE_ROUND_ROBIN, PLACE_FIXED, PLACE_INTERLEAVE, PLACE_BLOCK };
 
 struct span_msg {
 	uint32_t vm, hart;
@@ -114,6 +119,12 @@ struct vm_span {
 		bool on;
 		uint64_t idx, from;
 	} cp;				/* target: the copy to make from the loop */
+	struct waiter {
+		uint64_t idx;
+		unsigned node;
+	} *waiters;			/* home: nodes waiting for a page another node allocates */
+	unsigned n_wait, cap_wait;
+	unsigned rr;			/* home: round-robin placement's next node */
 	uint64_t *to_free;		/* old pages of this node, freed once no other node holds a line */
 	unsigned n_free, cap_free;
 	struct vm *vm;
@@ -282,6 +293,7 @@ void span_free(struct vm *vm)
 		if (s->mem.free_page)
 			s->mem.free_page(s->mem.opaque, local_host(s, s->to_free[i]));
 	free(s->to_free);
+	free(s->waiters);
 	free(s->moves);
 	free(s->asked);
 	free(s->q);
@@ -331,11 +343,64 @@ struct coh_mem *vm_coh(struct vm *vm)
 	return vm->span ? vm->span->cfg.coh : NULL;
 }
 
+/* The node a new page idx goes to, by placement (first touch: the toucher; round-robin: the home decides). */
+static unsigned place(struct vm_span *s, uint64_t idx, unsigned toucher)
+{
+	unsigned k = s->n_nodes;
+
+	if (s->booting)
+		return s->nodes[0];	/* the images the home loads */
+	switch (s->cfg.placement) {
+	case PLACE_FIXED:
+		return s->nodes[0];
+	case PLACE_INTERLEAVE:
+		return s->nodes[idx % k];
+	case PLACE_BLOCK:
+		return s->nodes[idx * k / s->npages];
+	case PLACE_ROUND_ROBIN:
+		return s->home ? s->nodes[s->rr++ % k] : s->nodes[0];	/* elsewhere: ask the home, which decides */
+	default:
+		return toucher;
+	}
+}
+
+static uint64_t alloc_here(struct vm_span *s)
+{
+	uint8_t *page = s->mem.alloc_page(s->mem.opaque);
+
+	return page ? COH_MADDR(s->cfg.self, (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh))) : 0;
+}
+
+static void wait_add(struct vm_span *s, uint64_t idx, unsigned node)
+{
+	if (s->n_wait == s->cap_wait) {
+		unsigned cap = s->cap_wait ? 2 * s->cap_wait : 16;
+		struct waiter *w = realloc(s->waiters, cap * sizeof(*w));
+		if (!w)
+			return;		/* (the node asks again: it stays waiting) */
+		s->waiters = w;
+		s->cap_wait = cap;
+	}
+	s->waiters[s->n_wait++] = (struct waiter){ idx, node };
+}
+
+/* Home: page idx goes to node t, not the home: ask t for a page, the requester waits. */
+static void alloc_elsewhere(struct vm_span *s, uint64_t idx, unsigned t, unsigned requester)
+{
+	if (requester != s->cfg.self)
+		wait_add(s, idx, requester);
+	if (s->pm[idx] & PM_PEND)
+		return;		/* asked already */
+	s->pm[idx] = PM_PEND;
+	struct span_msg m = { .vm = s->cfg.vm_id, .a = idx };
+	span_send(s, t, SPAN_ALLOC, &m);
+}
+
 int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
 {
 	struct vm_span *s = vm->span;
 	uint64_t idx, e;
-	uint8_t *page;
+	unsigned t;
 
 	if (!s || gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size)
 		return -EFAULT;
@@ -346,22 +411,27 @@ int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
 		return 0;
 	}
 	if (!(e & PM_PEND)) {
-		page = s->mem.alloc_page(s->mem.opaque);
-		if (!page) {
-			LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: node memory exhausted at gpa %#llx", vm->name,
-					(unsigned long long)gpa);
-			return -ENOMEM;
+		t = place(s, idx, s->cfg.self);
+		if (s->home && t != s->cfg.self) {
+			alloc_elsewhere(s, idx, t, s->cfg.self);
+		} else {
+			/* here: a page of this node (proposed to the home), or the home asked to choose */
+			e = t == s->cfg.self ? alloc_here(s) : 0;
+			if (t == s->cfg.self && !e) {
+				LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: node memory exhausted at gpa %#llx", vm->name,
+						(unsigned long long)gpa);
+				return -ENOMEM;
+			}
+			if (s->home) {
+				pm_set(s, idx, e);
+				*maddr = e;
+				return 0;
+			}
+			s->pm[idx] = PM_PEND | e;
+			struct span_msg m = { .vm = s->cfg.vm_id, .a = idx, .b = e };
+			s->st.pmap_requests++;
+			span_send(s, s->nodes[0], SPAN_PMAP_REQ, &m);
 		}
-		e = COH_MADDR(s->cfg.self, (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh)));
-		if (s->home) {
-			pm_set(s, idx, e);
-			*maddr = e;
-			return 0;
-		}
-		s->pm[idx] = PM_PEND | e;
-		struct span_msg m = { .vm = s->cfg.vm_id, .a = idx, .b = e };
-		s->st.pmap_requests++;
-		span_send(s, s->nodes[0], SPAN_PMAP_REQ, &m);
 	}
 	if (h) {
 		hart_stall(h, STALL_PMAP);
@@ -838,15 +908,33 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 	switch (type) {
 	case SPAN_PMAP_REQ: {
 		uint64_t e;
-		if (!s->home || m.a >= s->npages || COH_MADDR_NODE(m.b) != src) {
+		if (!s->home || m.a >= s->npages || (m.b && COH_MADDR_NODE(m.b) != src)) {
 			s->st.dropped++;
 			return;
 		}
 		e = s->pm[m.a];
 		if (s->mv.on && s->mv.idx == m.a)
 			break;	/* moving: the requester hears MAPPED with every node */
-		if (!(e & PM_VALID))
-			pm_set(s, m.a, m.b & PM_ADDR);	/* first touch: the proposal wins */
+		if (!(e & PM_VALID)) {
+			unsigned t = m.b ? src : place(s, m.a, src);
+			if (e & PM_PEND) {
+				wait_add(s, m.a, src);	/* another node is allocating it */
+				break;
+			}
+			if (t == s->cfg.self) {
+				uint64_t a = alloc_here(s);
+				if (!a) {
+					LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: node memory exhausted", vm->name);
+					break;	/* (the requester stays stalled) */
+				}
+				pm_set(s, m.a, a);
+			} else if (t != src || !m.b) {
+				alloc_elsewhere(s, m.a, t, src);
+				break;
+			} else {
+				pm_set(s, m.a, m.b & PM_ADDR);	/* the proposal wins */
+			}
+		}
 		m.b = s->pm[m.a] & PM_ADDR;
 		span_send(s, src, SPAN_PMAP_REP, &m);
 		break;
@@ -1004,6 +1092,41 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		}
 		mapped_apply(vm, m.a, m.b & PM_ADDR, m.c & PM_ADDR);
 		break;
+	case SPAN_ALLOC: {
+		struct span_msg r = { .vm = s->cfg.vm_id, .a = m.a };
+		if (src != s->nodes[0] || m.a >= s->npages) {
+			s->st.dropped++;
+			return;
+		}
+		r.b = alloc_here(s);
+		r.rc = r.b ? 0 : -ENOMEM;
+		span_send(s, src, SPAN_ALLOC_REP, &r);
+		break;
+	}
+	case SPAN_ALLOC_REP: {
+		uint64_t a = m.b & PM_ADDR;
+		if (!s->home || m.a >= s->npages || !(s->pm[m.a] & PM_PEND) || (m.rc == 0 && COH_MADDR_NODE(a) != src)) {
+			s->st.dropped++;
+			return;
+		}
+		if (m.rc != 0 && !(a = alloc_here(s))) {	/* that node is full: the home's own memory */
+			LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: no node has memory for a guest page", vm->name);
+			break;
+		}
+		pm_set(s, m.a, a);
+		for (unsigned i = 0; i < s->n_wait;) {
+			if (s->waiters[i].idx == m.a) {
+				struct span_msg r = { .vm = s->cfg.vm_id, .a = m.a, .b = a };
+				span_send(s, s->waiters[i].node, SPAN_PMAP_REP, &r);
+				s->waiters[i] = s->waiters[--s->n_wait];
+			} else {
+				i++;
+			}
+		}
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_wake(vm->harts[i], STALL_PMAP);
+		break;
+	}
 	case SPAN_EXIT:
 		s->exit_sent = true;	/* everyone heard it from the sender */
 		vm_power_off(vm, m.rc, "powered off on another node");

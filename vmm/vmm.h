@@ -111,6 +111,14 @@ struct vmm_span_config {
 	 * built yet: 2 acts as off, 3 as migrate).
 	 */
 	unsigned policy;
+	/*
+	 * Where a guest page gets its machine page when a hart first touches
+	 * it ([vm] placement): 0 first-touch (the touching hart's node), 1
+	 * round-robin over the VM's nodes in allocation order, 2 fixed (the
+	 * home), 3 interleave (by page number), 4 block (one contiguous block
+	 * of guest memory per node). The images the home loads are in its memory.
+	 */
+	unsigned placement;
 	unsigned machine_nodes;		/* nodes of the whole machine (counters are per node) */
 	uint64_t trigger;		/* misses to a page before the policy looks at it */
 	unsigned dominance;		/* percent of them one node needs to get the page */
@@ -125,7 +133,7 @@ struct vmm_span_config {
 };
 
 #define VMM_MSG_FIRST	200
-#define VMM_MSG_END	216
+#define VMM_MSG_END	232
 
 struct vmm_span_stats {
 	uint64_t pages_mapped;		/* guest pages this node knows the machine page of */

@@ -130,3 +130,14 @@ out=$(timeout 120 "$DISCO" run --quiet --report "$T/two.json" "$T/two.ini" 2>&1)
 t_json "$T/two.json" '(.vms | length) == 2 and all(.vms[]; .exit_status == 0) and ([.vms[].node] | sort) == [0, 1]' \
   || t_fail "two VMs: report $(jq -c '[.vms[] | {name, node, exit_status}]' "$T/two.json")"
 echo "ok: two spanning VMs on the same nodes (homes 0 and 1) keep to their own memory"
+
+# every placement gives the same checked result; fixed keeps every page at home
+for pl in round-robin fixed interleave block; do
+  printf '[machine]\nnodes = 4\nmem = 128M\ntimeout = 60s\n[policy]\npolicy = off\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-3\nplacement = %s\nkernel = %s\n' \
+    "$pl" "$G/migrate_smp.elf" > "$T/pl.ini"
+  out=$(timeout 120 "$DISCO" run --quiet --report "$T/pl.json" "$T/pl.ini" 2>&1) && grep -q "migrate_smp: ok" <<<"$out" \
+    || t_fail "placement = $pl: $out"
+  [ $pl != fixed ] || t_json "$T/pl.json" 'all(.vms[0].parts[1:][]; .span.pages_here == 0)' \
+    || t_fail "placement = fixed put pages off the home: $(jq -c '[.vms[0].parts[].span.pages_here]' "$T/pl.json")"
+  echo "ok: placement = $pl"
+done
