@@ -82,6 +82,7 @@ struct mmio_req {
 };
 
 #define MOVE_QUEUE	256	/* moves a home keeps waiting */
+#define MMIO_QUEUE_MAX	(4 * VM_MAX_HARTS)	/* forwarded MMIO accesses a home keeps waiting */
 #define MOVES_PER_TICK	32	/* pages a node proposes per policy interval */
 
 struct vm_span {
@@ -960,6 +961,10 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			s->st.dropped++;
 			return;
 		}
+		if (s->qn == MMIO_QUEUE_MAX) {	/* (one per stalled hart of the other nodes is all there can be) */
+			s->st.dropped++;
+			return;
+		}
 		if (s->qn == s->qcap) {
 			unsigned cap = s->qcap ? 2 * s->qcap : 16;
 			struct mmio_req *q = realloc(s->q, cap * sizeof(*q));
@@ -1060,7 +1065,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		}
 		break;
 	case SPAN_COPY:
-		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on) {
+		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on || !is_member(s, COH_MADDR_NODE(m.b)) ||
+		    (m.b & (VM_PAGE_SIZE - 1))) {
 			s->st.dropped++;
 			return;
 		}
