@@ -251,12 +251,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,
 			.policy_acts = heat_before, .policy_reset = heat_window, .policy_opaque = s,
 		};
-		if (s->span) {
+		if (s->span)
 			cfg.span = &span;
-			if (s->home && (d->policy.policy == POLICY_REPLICATE || d->policy.policy == POLICY_BOTH))
-				LOG(SUB_NODE, LOG_INFO, "[vm %s] policy = %s: page replication is not built yet, "
-				    "only migration acts", dv->name, desc_policy_name(d->policy.policy));
-		}
 		if (dv->net[0] && s->home) {
 			int sn = net ? vnet_subnet_find(net, dv->net) : -ENOENT;
 			if (sn < 0 || !(s->port = vnet_port_add(net, (unsigned)sn, dv->name, &nic_port_ops, s))) {
@@ -475,11 +471,12 @@ static json_t *span_stats_json(const struct vmm_span_stats *t)
 		"mmio_forwarded", (json_int_t)t->mmio_forwarded, "irqs_forwarded", (json_int_t)t->irqs_forwarded,
 		"code_lost", (json_int_t)t->code_lost, "msgs_sent", (json_int_t)t->msgs_sent,
 		"msgs_recv", (json_int_t)t->msgs_recv, "dropped", (json_int_t)t->dropped);
-	json_object_set_new(o, "policy", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_object_set_new(o, "policy", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"migrations", (json_int_t)t->migrations, "pages_in", (json_int_t)t->pages_in,
 		"pages_out", (json_int_t)t->pages_out, "shootdowns", (json_int_t)t->shootdowns,
 		"moves_asked", (json_int_t)t->moves_asked, "moves_refused", (json_int_t)t->moves_refused,
-		"write_shared", (json_int_t)t->write_shared));
+		"write_shared", (json_int_t)t->write_shared, "replications", (json_int_t)t->replications,
+		"collapses", (json_int_t)t->collapses, "replica_bytes", (json_int_t)(t->replica_pages * 4096)));
 	return o;
 }
 
@@ -514,6 +511,8 @@ static void span_report(const struct vm_slot *s, json_t *o)
 	json_decref(now);
 	json_object_set_new(part, "remote_stall_s", json_real((double)vs.stall_remote_ns / 1e9));
 	json_object_set_new(o, "migrations", json_integer((json_int_t)t.migrations));
+	json_object_set_new(o, "replications", json_integer((json_int_t)t.replications));
+	json_object_set_new(o, "collapses", json_integer((json_int_t)t.collapses));
 	if (!s->home) {
 		json_object_set_new(o, "part", json_true());
 		json_object_del(o, "exit_status");
@@ -522,7 +521,8 @@ static void span_report(const struct vm_slot *s, json_t *o)
 
 void node_vms_merge_parts(json_t *vms)
 {
-	static const char *const sums[] = { "instructions", "exceptions", "interrupts", "tlb_misses", "pages_touched" };
+	static const char *const sums[] = { "instructions", "exceptions", "interrupts", "tlb_misses", "pages_touched",
+					    "migrations", "replications", "collapses" };
 	size_t i = 0;
 	while (i < json_array_size(vms)) {
 		json_t *p = json_array_get(vms, i), *h = NULL, *x;

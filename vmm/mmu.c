@@ -90,9 +90,9 @@ static uint32_t coh_ptr(struct hart *h, uint64_t m, int write, uint8_t **p, enum
 }
 
 /* The machine address of RAM page gpa, or a stall (the home node maps it) or an access fault. */
-static uint32_t coh_maddr(struct hart *h, uint64_t gpa, uint64_t *m, enum acc a)
+static uint32_t coh_maddr(struct hart *h, uint64_t gpa, bool write, uint64_t *m, enum acc a)
 {
-	int rc = vm_ram_maddr(h->vm, h, gpa & ~(VM_PAGE_SIZE - 1), m);
+	int rc = vm_ram_maddr(h->vm, h, gpa & ~(VM_PAGE_SIZE - 1), write, m);
 
 	if (rc == -EAGAIN)
 		return EXC_FLAG | EXC_STALL;
@@ -167,7 +167,7 @@ static uint32_t coh_pte(struct hart *h, uint64_t pa, uint64_t *pte, bool write, 
 {
 	uint64_t m;
 	uint8_t *p;
-	uint32_t r = coh_maddr(h, pa, &m, a);
+	uint32_t r = coh_maddr(h, pa, write, &m, a);
 
 	if (r)
 		return r;
@@ -372,7 +372,7 @@ static uint32_t xlate(struct hart *h, uint64_t va, enum acc a, struct tlb_entry 
 		return r;
 	if (h->coh) {
 		uint64_t m, page = *gpa & ~(VM_PAGE_SIZE - 1);
-		int rc = vm_ram_maddr(h->vm, h, page, &m);
+		int rc = vm_ram_maddr(h->vm, h, page, a == ACC_W, &m);
 
 		if (rc == -EAGAIN)
 			return EXC_FLAG | EXC_STALL;

@@ -59,9 +59,17 @@ enum {
 	/* placement other than first touch */
 	SPAN_ALLOC,			/* home -> the page's node: a: page index; give me a page */
 	SPAN_ALLOC_REP,			/* -> home: a: page index, b: machine address (rc < 0: none) */
+	/* replication (the NUMA policy): also one operation at a time per VM, run by its home */
+	SPAN_REPLICATE,			/* master's node -> home: a: page index, b: master, c: reader nodes (bits) */
+	SPAN_PROTECT,			/* home -> every node: a: page index; make it read-only, drop translations */
+	SPAN_PROTECT_ACK,		/* every node -> home */
+	SPAN_REPLICA,			/* home -> a reader: a: page index, b: master; copy it here */
+	SPAN_REPLICATED,		/* reader -> home: a: page index, b: the replica (rc < 0: none) */
+	SPAN_COLLAPSE,			/* any node -> home: a: page index; a write wants it back to one copy */
 };
 
 enum { PLACE_FIRST_TOUCH, PLACE_ROUND_ROBIN, PLACE_FIXED, PLACE_INTERLEAVE, PLACE_BLOCK };
+enum { OP_MOVE, OP_REPLICATE, OP_COLLAPSE };
 
 struct span_msg {
 	uint32_t vm, hart;
@@ -72,7 +80,8 @@ struct span_msg {
 
 #define PM_VALID	(1ull << 63)
 #define PM_PEND		(1ull << 62)
-#define PM_ADDR		(PM_PEND - 1)
+#define PM_RO		(1ull << 61)	/* replicated: a read-only replica here, or the master read-only */
+#define PM_ADDR		(PM_RO - 1)
 
 struct mmio_req {
 	unsigned src, hart;
@@ -107,19 +116,23 @@ struct vm_span {
 	uint8_t *moves;			/* home: moves of each page since the last reset */
 	uint8_t *asked;			/* this node asked to move the page since the last reset */
 	struct move_req {
-		uint64_t idx, from;
+		uint64_t idx, from, readers;
 		unsigned to;
+		uint8_t kind;
 	} mq[MOVE_QUEUE];		/* home: moves waiting for the one in progress */
 	unsigned mq_n;
 	struct {
 		bool on;
-		uint64_t idx, from;
-		unsigned to, acks;
-	} mv;				/* home: the move in progress */
+		uint8_t kind;		/* OP_MOVE, OP_REPLICATE, OP_COLLAPSE */
+		uint64_t idx, from, readers;
+		unsigned to, acks, waiting;
+	} mv;				/* home: the page operation in progress */
+	uint64_t *master;		/* home: a replicated page's master (0: not replicated) */
+	uint8_t *collapse_asked;	/* this node asked the home to collapse the page */
 	struct {
-		bool on;
+		bool on, replica;
 		uint64_t idx, from;
-	} cp;				/* target: the copy to make from the loop */
+	} cp;				/* target: the copy to make from the loop (a move or a replica) */
 	struct waiter {
 		uint64_t idx;
 		unsigned node;
@@ -249,12 +262,16 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 	s->rmask--;
 	s->moves = calloc(s->npages, 1);
 	s->asked = calloc(s->npages, 1);
-	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked) {
+	s->master = calloc(s->npages, sizeof(*s->master));
+	s->collapse_asked = calloc(s->npages, 1);
+	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked || !s->master || !s->collapse_asked) {
 		free(s->pm);
 		free(s->rkey);
 		free(s->rval);
 		free(s->moves);
 		free(s->asked);
+		free(s->master);
+		free(s->collapse_asked);
 		free(s);
 		snprintf(err, errlen, "out of memory for the guest-physical map");
 		return -ENOMEM;
@@ -297,6 +314,8 @@ void span_free(struct vm *vm)
 	free(s->waiters);
 	free(s->moves);
 	free(s->asked);
+	free(s->master);
+	free(s->collapse_asked);
 	free(s->q);
 	free(s);
 	vm->span = NULL;
@@ -397,7 +416,9 @@ static void alloc_elsewhere(struct vm_span *s, uint64_t idx, unsigned t, unsigne
 	span_send(s, t, SPAN_ALLOC, &m);
 }
 
-int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
+static void span_deliver(struct vm_span *s, unsigned node, unsigned type, struct span_msg *m);
+
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, bool write, uint64_t *maddr)
 {
 	struct vm_span *s = vm->span;
 	uint64_t idx, e;
@@ -407,11 +428,18 @@ int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
 		return -EFAULT;
 	idx = (gpa - vm->ram_base) >> VM_PAGE_SHIFT;
 	e = s->pm[idx];
-	if (e & PM_VALID) {
+	if ((e & PM_VALID) && !(write && (e & PM_RO))) {
 		*maddr = e & PM_ADDR;
 		return 0;
 	}
-	if (!(e & PM_PEND)) {
+	if (e & PM_VALID) {
+		/* a write to a replicated page: every replica goes first (COLLAPSE), then it retries */
+		if (!s->collapse_asked[idx]) {
+			struct span_msg m = { .vm = s->cfg.vm_id, .a = idx };
+			s->collapse_asked[idx] = 1;
+			span_deliver(s, s->nodes[0], SPAN_COLLAPSE, &m);
+		}
+	} else if (!(e & PM_PEND)) {
 		t = place(s, idx, s->cfg.self);
 		if (s->home && t != s->cfg.self) {
 			alloc_elsewhere(s, idx, t, s->cfg.self);
@@ -442,12 +470,12 @@ int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
 }
 
 /* Blocking form for the monitor's own copies (devices, loader, SBI): serves the fabric meanwhile. */
-static int maddr_wait(struct vm *vm, uint64_t gpa, uint64_t *maddr)
+static int maddr_wait(struct vm *vm, uint64_t gpa, bool write, uint64_t *maddr)
 {
 	uint64_t t0 = vm_now_ns();
 	int rc;
 
-	while ((rc = vm_ram_maddr(vm, NULL, gpa, maddr)) == -EAGAIN) {
+	while ((rc = vm_ram_maddr(vm, NULL, gpa, write, maddr)) == -EAGAIN) {
 		if (coh_mem_poll(vm->span->cfg.coh) < 0)
 			return -EIO;
 		if (vm_now_ns() - t0 > 10000000000ull) {
@@ -474,7 +502,7 @@ int span_gpa_copy(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool to_gu
 	while (len) {
 		uint64_t m;
 		void *q;
-		int rc = maddr_wait(vm, gpa, &m);
+		int rc = maddr_wait(vm, gpa, to_guest, &m);
 		size_t chunk;
 
 		if (rc)
@@ -683,15 +711,26 @@ static bool is_member(const struct vm_span *s, unsigned node)
 	return false;
 }
 
-/* Forget page idx until MAPPED: every translation of it on this node goes. */
-static void unmap_apply(struct vm *vm, uint64_t idx)
+/* Forget page idx until MAPPED: every translation of it on this node goes, and a replica here (not master). */
+static void unmap_apply(struct vm *vm, uint64_t idx, uint64_t master)
 {
 	struct vm_span *s = vm->span;
 	uint64_t e = s->pm[idx], gpa = vm->ram_base + (idx << VM_PAGE_SHIFT);
+	bool replica = (e & PM_VALID) && (e & PM_RO) && master && (e & PM_ADDR) != master &&
+		       COH_MADDR_NODE(e & PM_ADDR) == s->cfg.self;
 
+	if (replica) {
+		/* a replica: private to this node (no other node maps it), freed at once */
+		for (unsigned i = 0; i < vm->nharts; i++)
+			if (!hart_is_shadow(vm->harts[i]))
+				hart_page_unmapped(vm->harts[i], gpa);
+		if (s->mem.free_page)
+			s->mem.free_page(s->mem.opaque, local_host(s, e & PM_ADDR));
+		s->st.replica_pages--;
+	}
 	if (e & PM_VALID) {
 		rmap_del(s, e & PM_ADDR);
-		if (COH_MADDR_NODE(e & PM_ADDR) == s->cfg.self)
+		if (COH_MADDR_NODE(e & PM_ADDR) == s->cfg.self && !replica)
 			s->st.pages_here--;
 		s->pm[idx] = PM_PEND;	/* (no proposal: a touch now waits for MAPPED) */
 	} else if (!(e & PM_PEND)) {
@@ -716,6 +755,7 @@ static void mapped_apply(struct vm *vm, uint64_t idx, uint64_t to, uint64_t from
 			s->st.pages_here--;
 	}
 	s->pm[idx] = PM_VALID | to;
+	s->collapse_asked[idx] = 0;
 	rmap_add(s, to, idx);
 	if (COH_MADDR_NODE(to) == s->cfg.self)
 		s->st.pages_here++;
@@ -750,7 +790,7 @@ static void policy_tick(struct vm *vm, uint64_t now)
 	unsigned nn = s->cfg.machine_nodes, best;
 	uint32_t cnt[3 * 256];
 
-	if (!(s->cfg.policy & 1) || now < s->next_tick || nn > 256)
+	if (!s->cfg.policy || now < s->next_tick || nn > 256)
 		return;
 	s->next_tick = now + s->cfg.interval_ns;
 	if (now >= s->next_reset) {
@@ -769,12 +809,13 @@ static void policy_tick(struct vm *vm, uint64_t now)
 		uint64_t e = s->pm[idx], off, total = 0, bestc = 0;
 		unsigned writers = 0;
 
-		if (!(e & PM_VALID) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self || s->asked[idx])
+		if (!(e & PM_VALID) || (e & PM_RO) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self || s->asked[idx])
 			continue;
 		off = COH_MADDR_OFF(e & PM_ADDR);
 		if (!coh_mem_page_remote_seen(s->cfg.coh, off) ||
 		    coh_mem_page_misses(s->cfg.coh, off, cnt, 3 * nn))
 			continue;
+		uint64_t writes = 0, readers = 0;
 		best = s->cfg.self;
 		for (unsigned n = 0; n < nn; n++) {
 			uint64_t c = (uint64_t)cnt[3 * n] + cnt[3 * n + 1] + cnt[3 * n + 2];
@@ -783,43 +824,114 @@ static void policy_tick(struct vm *vm, uint64_t now)
 				bestc = c;
 				best = n;
 			}
+			writes += (uint64_t)cnt[3 * n + 1] + cnt[3 * n + 2];
 			if ((uint64_t)cnt[3 * n + 1] + cnt[3 * n + 2] >= s->cfg.write_share)
 				writers++;
+			if (cnt[3 * n] && n != s->cfg.self && n < 64 && is_member(s, n))
+				readers |= 1ull << n;
 		}
-		if (total < s->cfg.trigger || best == s->cfg.self || !is_member(s, best))
+		if (total < s->cfg.trigger)
 			continue;
 		if (writers >= 2) {
 			s->st.write_shared++;
 			continue;
 		}
-		if (bestc * 100 < (uint64_t)s->cfg.dominance * total)
-			continue;
 		struct span_msg m = { .vm = s->cfg.vm_id, .hart = best, .a = idx, .b = e & PM_ADDR };
+		unsigned type;
+		if ((s->cfg.policy & 1) && best != s->cfg.self && is_member(s, best) &&
+		    bestc * 100 >= (uint64_t)s->cfg.dominance * total) {
+			type = SPAN_MOVE_REQ;		/* one node dominates: the page goes there */
+		} else if ((s->cfg.policy & 2) && writes < s->cfg.write_share && readers &&
+			   ((readers & (readers - 1)) || cnt[3 * s->cfg.self])) {
+			type = SPAN_REPLICATE;		/* read by several nodes, rarely written: a copy for each reader */
+			m.c = readers;
+		} else {
+			continue;
+		}
 		if (!s->st.moves_asked && s->cfg.policy_acts)
 			s->cfg.policy_acts(s->cfg.policy_opaque);
 		s->st.moves_asked++;
 		s->asked[idx] = 1;
 		asked++;
-		span_deliver(s, s->nodes[0], SPAN_MOVE_REQ, &m);
+		span_deliver(s, s->nodes[0], type, &m);
 	}
 }
 
-/* Home: start moving page idx from machine address from to node to (every node forgets it first). */
-static bool move_start(struct vm_span *s, uint64_t idx, uint64_t from, unsigned to)
+/*
+ * Home: start an operation on page idx: a move from machine address from
+ * to node to (every node forgets the page first: UNMAP), a replication to
+ * the reader nodes (every node makes it read-only first: PROTECT), or a
+ * collapse of its replicas (every node forgets it and drops its replica).
+ */
+static bool move_start(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t from, unsigned to, uint64_t readers)
 {
-	if (s->pm[idx] != (PM_VALID | from) || s->moves[idx] >= s->cfg.max_moves)
-		return false;	/* moved since it was asked, or often enough */
-	s->moves[idx]++;
+	unsigned type = SPAN_UNMAP;
+
+	if (kind == OP_COLLAPSE) {
+		if (!s->master[idx])
+			return false;	/* collapsed already: the asker hears MAPPED or has it */
+		from = s->master[idx];
+	} else if (s->master[idx] || (s->pm[idx] & ~PM_RO) != (PM_VALID | from) ||
+		   s->moves[idx] >= s->cfg.max_moves) {
+		return false;	/* replicated, moved since it was asked, or moved often enough */
+	} else {
+		s->moves[idx]++;
+		if (kind == OP_REPLICATE)
+			type = SPAN_PROTECT;
+	}
 	s->mv.on = true;
+	s->mv.kind = kind;
 	s->mv.idx = idx;
 	s->mv.from = from;
 	s->mv.to = to;
+	s->mv.readers = readers;
 	s->mv.acks = 0;
+	s->mv.waiting = 0;
 	for (unsigned i = 0; i < s->n_nodes; i++) {
-		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx };
-		span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);
+		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx, .b = kind == OP_COLLAPSE ? from : 0 };
+		span_deliver(s, s->nodes[i], type, &u);
 	}
 	return true;
+}
+
+static void move_queue(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t from, unsigned to, uint64_t readers)
+{
+	for (unsigned i = 0; i < s->mq_n; i++)
+		if (s->mq[i].idx == idx && s->mq[i].kind == kind)
+			return;		/* asked already */
+	if (s->mq_n == MOVE_QUEUE) {
+		s->st.moves_refused++;
+		return;
+	}
+	if (kind == OP_COLLAPSE) {	/* a writer waits: first in line */
+		memmove(s->mq + 1, s->mq, s->mq_n * sizeof(s->mq[0]));
+		s->mq[0] = (struct move_req){ .idx = idx, .kind = kind };
+	} else {
+		s->mq[s->mq_n] = (struct move_req){ .idx = idx, .from = from, .to = to, .readers = readers, .kind = kind };
+	}
+	s->mq_n++;
+}
+
+static void move_next(struct vm_span *s);
+
+/* Home: a request for an operation on page idx: now, or after the one in progress. */
+static void move_ask(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t from, unsigned to, uint64_t readers)
+{
+	if (s->mv.on) {
+		if (s->mv.idx == idx && s->mv.kind == kind)
+			return;
+		move_queue(s, kind, idx, from, to, readers);
+		return;
+	}
+	if (!move_start(s, kind, idx, from, to, readers) && kind != OP_COLLAPSE)
+		s->st.moves_refused++;
+}
+
+/* Home: the operation in progress is over. */
+static void move_done(struct vm_span *s)
+{
+	s->mv.on = false;
+	move_next(s);
 }
 
 /* Home: the next waiting move, if any is still worth making. */
@@ -828,7 +940,7 @@ static void move_next(struct vm_span *s)
 	while (!s->mv.on && s->mq_n) {
 		struct move_req r = s->mq[0];
 		memmove(s->mq, s->mq + 1, --s->mq_n * sizeof(s->mq[0]));
-		if (!move_start(s, r.idx, r.from, r.to))
+		if (!move_start(s, r.kind, r.idx, r.from, r.to, r.readers) && r.kind != OP_COLLAPSE)
 			s->st.moves_refused++;
 	}
 }
@@ -850,12 +962,30 @@ static void moves_serve(struct vm *vm)
 			m.rc = coh_mem_page_copy_wait(s->cfg.coh, s->cp.from, off);
 			if (m.rc == 0) {
 				m.b = COH_MADDR(s->cfg.self, off);
-				s->st.pages_in++;
+				if (!s->cp.replica)
+					s->st.pages_in++;
 			} else if (s->mem.free_page) {
 				s->mem.free_page(s->mem.opaque, page);
 			}
 		}
-		span_deliver(s, s->nodes[0], SPAN_COPIED, &m);
+		if (s->cp.replica && m.rc == 0) {
+			/* reads here now go to the replica (a private page of this node: direct entries) */
+			uint64_t e = s->pm[m.a], gpa = vm->ram_base + (m.a << VM_PAGE_SHIFT);
+			if ((e & PM_VALID) && (e & PM_RO) && (e & PM_ADDR) == s->cp.from) {
+				rmap_del(s, e & PM_ADDR);
+				s->pm[m.a] = PM_VALID | PM_RO | m.b;
+				rmap_add(s, m.b, m.a);
+				s->st.replica_pages++;
+				for (unsigned i = 0; i < vm->nharts; i++)
+					if (!hart_is_shadow(vm->harts[i]))
+						hart_page_unmapped(vm->harts[i], gpa);
+			} else {
+				if (s->mem.free_page)	/* the page changed meanwhile: no replica */
+					s->mem.free_page(s->mem.opaque, local_host(s, m.b));
+				m.rc = -ESTALE;
+			}
+		}
+		span_deliver(s, s->nodes[0], s->cp.replica ? SPAN_REPLICATED : SPAN_COPIED, &m);
 	}
 	for (unsigned i = 0; i < s->n_free;) {
 		uint64_t a = s->to_free[i];
@@ -914,8 +1044,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			return;
 		}
 		e = s->pm[m.a];
-		if (s->mv.on && s->mv.idx == m.a)
-			break;	/* moving: the requester hears MAPPED with every node */
+		if (s->mv.on && s->mv.idx == m.a && s->mv.kind != OP_REPLICATE)
+			break;	/* moving or collapsing: the requester hears MAPPED with every node */
 		if (!(e & PM_VALID)) {
 			unsigned t = m.b ? src : place(s, m.a, src);
 			if (e & PM_PEND) {
@@ -936,7 +1066,9 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 				pm_set(s, m.a, m.b & PM_ADDR);	/* the proposal wins */
 			}
 		}
-		m.b = s->pm[m.a] & PM_ADDR;
+		/* a replicated page: the master, read-only (the home may hold a replica of its own) */
+		m.b = s->master[m.a] ? s->master[m.a] : s->pm[m.a] & PM_ADDR;
+		m.c = s->master[m.a] || (s->mv.on && s->mv.idx == m.a && s->mv.kind == OP_REPLICATE);
 		span_send(s, src, SPAN_PMAP_REP, &m);
 		break;
 	}
@@ -952,6 +1084,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		if ((e & PM_PEND) && (e & PM_ADDR) && (e & PM_ADDR) != m.b && s->mem.free_page)
 			s->mem.free_page(s->mem.opaque, local_host(s, e & PM_ADDR));	/* another node touched it first */
 		pm_set(s, m.a, m.b & PM_ADDR);
+		if (m.c & 1)
+			s->pm[m.a] |= PM_RO;	/* replicated: a write asks for a collapse */
 		for (unsigned i = 0; i < vm->nharts; i++)
 			hart_wake(vm->harts[i], STALL_PMAP);
 		break;
@@ -1028,41 +1162,110 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			s->st.dropped++;
 			return;
 		}
-		if (COH_MADDR_NODE(m.b) == m.hart || (s->mv.on && s->mv.idx == m.a)) {
+		if (COH_MADDR_NODE(m.b) == m.hart) {
 			s->st.moves_refused++;
 			return;
 		}
-		if (!s->mv.on) {
-			if (!move_start(s, m.a, m.b, m.hart))
-				s->st.moves_refused++;
+		move_ask(s, OP_MOVE, m.a, m.b & PM_ADDR, m.hart, 0);
+		break;
+	case SPAN_REPLICATE: {
+		uint64_t readers = m.c;
+		for (unsigned n = 0; n < 64; n++)
+			if ((readers >> n & 1) && (!is_member(s, n) || n == COH_MADDR_NODE(m.b)))
+				readers &= ~(1ull << n);	/* only the VM's nodes, and not the master's */
+		if (!s->home || m.a >= s->npages || !readers) {
+			s->st.dropped++;
 			return;
 		}
-		for (unsigned i = 0; i < s->mq_n; i++)
-			if (s->mq[i].idx == m.a)
-				return;		/* asked already */
-		if (s->mq_n == MOVE_QUEUE) {
-			s->st.moves_refused++;
+		move_ask(s, OP_REPLICATE, m.a, m.b & PM_ADDR, 0, readers);
+		break;
+	}
+	case SPAN_COLLAPSE:
+		if (!s->home || m.a >= s->npages) {
+			s->st.dropped++;
 			return;
 		}
-		s->mq[s->mq_n++] = (struct move_req){ .idx = m.a, .from = m.b, .to = m.hart };
+		move_ask(s, OP_COLLAPSE, m.a, 0, 0, 0);
 		break;
 	case SPAN_UNMAP:
 		if (src != s->nodes[0] || m.a >= s->npages) {
 			s->st.dropped++;
 			return;
 		}
-		unmap_apply(vm, m.a);
+		unmap_apply(vm, m.a, m.b & PM_ADDR);
 		span_deliver(s, s->nodes[0], SPAN_UNMAP_ACK, &m);
 		break;
-	case SPAN_UNMAP_ACK:
-		if (!s->home || !s->mv.on || m.a != s->mv.idx) {
+	case SPAN_PROTECT: {
+		uint64_t gpa = vm->ram_base + (m.a << VM_PAGE_SHIFT);
+		if (src != s->nodes[0] || m.a >= s->npages) {
 			s->st.dropped++;
 			return;
 		}
-		if (++s->mv.acks == s->n_nodes) {
+		if (s->pm[m.a] & PM_VALID)
+			s->pm[m.a] |= PM_RO;	/* from now on a write asks for a collapse */
+		for (unsigned i = 0; i < vm->nharts; i++)
+			if (!hart_is_shadow(vm->harts[i]))
+				hart_page_unmapped(vm->harts[i], gpa);
+		s->st.shootdowns++;
+		span_deliver(s, s->nodes[0], SPAN_PROTECT_ACK, &m);
+		break;
+	}
+	case SPAN_UNMAP_ACK:
+	case SPAN_PROTECT_ACK:
+		if (!s->home || !s->mv.on || m.a != s->mv.idx ||
+		    (type == SPAN_PROTECT_ACK) != (s->mv.kind == OP_REPLICATE)) {
+			s->st.dropped++;
+			return;
+		}
+		if (++s->mv.acks < s->n_nodes)
+			break;
+		if (s->mv.kind == OP_MOVE) {
 			struct span_msg c = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = s->mv.from };
 			span_deliver(s, s->mv.to, SPAN_COPY, &c);
+		} else if (s->mv.kind == OP_REPLICATE) {
+			/* every node reads it only now: each reader makes its copy */
+			s->master[s->mv.idx] = s->mv.from;
+			for (unsigned n = 0; n < 64; n++) {
+				if (!(s->mv.readers >> n & 1))
+					continue;
+				struct span_msg c = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = s->mv.from };
+				s->mv.waiting++;
+				span_deliver(s, n, SPAN_REPLICA, &c);
+			}
+			if (!s->mv.waiting)
+				move_done(s);
+		} else {
+			/* collapsed: every replica is gone, the master is the page again, writable */
+			uint64_t master = s->mv.from;
+			s->master[s->mv.idx] = 0;
+			s->st.collapses++;
+			for (unsigned i = 0; i < s->n_nodes; i++) {
+				struct span_msg u = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = master, .c = master };
+				span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
+			}
+			move_done(s);
 		}
+		break;
+	case SPAN_REPLICA:
+		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on || !is_member(s, COH_MADDR_NODE(m.b)) ||
+		    (m.b & (VM_PAGE_SIZE - 1))) {
+			s->st.dropped++;
+			return;
+		}
+		s->cp.on = true;	/* made from the loop: copying blocks */
+		s->cp.replica = true;
+		s->cp.idx = m.a;
+		s->cp.from = m.b;
+		break;
+	case SPAN_REPLICATED:
+		if (!s->home || !s->mv.on || s->mv.kind != OP_REPLICATE || m.a != s->mv.idx || !s->mv.waiting) {
+			s->st.dropped++;
+			return;
+		}
+		if (m.rc == 0)
+			s->st.replications++;
+		if (--s->mv.waiting == 0)
+			move_done(s);
 		break;
 	case SPAN_COPY:
 		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on || !is_member(s, COH_MADDR_NODE(m.b)) ||
@@ -1071,6 +1274,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			return;
 		}
 		s->cp.on = true;	/* made from the loop: copying blocks */
+		s->cp.replica = false;
 		s->cp.idx = m.a;
 		s->cp.from = m.b;
 		break;
@@ -1080,15 +1284,18 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			s->st.dropped++;
 			return;
 		}
+		if (s->mv.kind != OP_MOVE) {
+			s->st.dropped++;
+			return;
+		}
 		to = m.rc == 0 && COH_MADDR_NODE(m.b) == src ? m.b : s->mv.from;	/* failed: back where it was */
-		s->mv.on = false;
 		if (to != s->mv.from)
 			s->st.migrations++;
 		for (unsigned i = 0; i < s->n_nodes; i++) {
 			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a, .b = to, .c = s->mv.from };
 			span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
 		}
-		move_next(s);
+		move_done(s);
 		break;
 	}
 	case SPAN_MAPPED:

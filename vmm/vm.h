@@ -200,13 +200,14 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h);
 /*
  * A VM spanning nodes: vm_coh() is its coherent memory (NULL for a VM on one
  * node); vm_ram_maddr() gives the machine address of guest-physical page
- * gpa: 0, -EAGAIN (asked the VM's home node; the hart stalls), -EFAULT (not
- * RAM) or -ENOMEM. vm_code_changed() tells every hart of this node that
+ * gpa for a read or a write: 0, -EAGAIN (asked the VM's home node, or a
+ * write to a replicated page that must collapse first; the hart stalls),
+ * -EFAULT (not RAM) or -ENOMEM. vm_code_changed() tells every hart of this node that
  * the decoded code of page gpa is stale; vm_irq_forward() sends an
  * interrupt level to a shadow hart's node.
  */
 struct coh_mem *vm_coh(struct vm *vm);
-int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr);
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, bool write, uint64_t *maddr);
 void vm_code_changed(struct vm *vm, uint64_t gpa);
 /* Drop every direct data entry of page gpa that this node's harts hold. */
 void vm_direct_drop(struct vm *vm, uint64_t gpa);

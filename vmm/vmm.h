@@ -107,8 +107,7 @@ struct vmm_span_config {
 	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
 	/*
 	 * The NUMA policy ([policy], docs/coherence.md "Page migration"):
-	 * policy 0 off, 1 migrate, 2 replicate, 3 both (replication is not
-	 * built yet: 2 acts as off, 3 as migrate).
+	 * policy 0 off, 1 migrate, 2 replicate, 3 both.
 	 */
 	unsigned policy;
 	/*
@@ -152,6 +151,9 @@ struct vmm_span_stats {
 	uint64_t moves_asked;		/* pages this node proposed to move */
 	uint64_t moves_refused;		/* home: proposals refused (a move in progress, max_moves) */
 	uint64_t write_shared;		/* pages left alone because several nodes write them */
+	uint64_t replications;		/* home: read-only replicas made */
+	uint64_t collapses;		/* home: replicated pages collapsed by a write */
+	uint64_t replica_pages;		/* replicas held in this node's memory now */
 };
 
 /*

@@ -141,3 +141,18 @@ for pl in round-robin fixed interleave block; do
     || t_fail "placement = fixed put pages off the home: $(jq -c '[.vms[0].parts[].span.pages_here]' "$T/pl.json")"
   echo "ok: placement = $pl"
 done
+
+# replication: read-shared pages get a read-only copy on each reader, and a write collapses them
+# first (replicate_smp checks that no hart ever reads a value older than the last write phase)
+for cfg in "shm 2" "tcp 2"; do
+  set -- $cfg
+  printf '[machine]\nnodes = %s\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = replicate\ntrigger = 32\ninterval = 1ms\nreset = 50ms\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-%s\nkernel = %s\n' \
+    "$2" "$(($2 - 1))" "$G/replicate_smp.elf" > "$T/rep.ini"
+  out=$(timeout 120 "$DISCO" run --quiet --provider "$1" --report "$T/rep.json" "$T/rep.ini" 2>&1)
+  rc=$?
+  [ $rc = 0 ] && grep -q "replicate_smp: ok" <<<"$out" || t_fail "replicate_smp on $2 nodes ($1): exit $rc: $out"
+  t_json "$T/rep.json" '.vms[0].replications > 0 and .vms[0].collapses > 0 and .vms[0].migrations == 0' \
+    || t_fail "replicate_smp on $2 nodes ($1): $(jq -c '.vms[0] | {replications, collapses, migrations}' "$T/rep.json")"
+  t_json "$T/rep.json" 'all(.vms[0].parts[]; .span.dropped == 0)' || t_fail "replicate_smp ($1): messages dropped"
+  echo "ok: replicate_smp on $2 nodes ($1): $(jq '.vms[0].replications' "$T/rep.json") replicas made, $(jq '.vms[0].collapses' "$T/rep.json") collapses, no stale read"
+done

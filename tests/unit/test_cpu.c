@@ -101,8 +101,8 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h)
 bool vm_exit_requested(const struct vm *vm) { return vm->exit; }
 /* the VM runs on one node here: no coherent memory, no shadows */
 struct coh_mem *vm_coh(struct vm *vm) { (void)vm; return NULL; }
-int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, uint64_t *maddr)
-{ (void)vm; (void)h; (void)gpa; (void)maddr; return -EFAULT; }
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, bool write, uint64_t *maddr)
+{ (void)vm; (void)h; (void)gpa; (void)write; (void)maddr; return -EFAULT; }
 void vm_code_changed(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
 void vm_direct_drop(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
 void vm_flush_forward(struct vm *vm, unsigned hartid, bool icache) { (void)vm; (void)hartid; (void)icache; }

@@ -23,6 +23,7 @@
 enum {
 	PMAP_REQ = VMM_MSG_FIRST, PMAP_REP, MMIO_REQ, MMIO_REP, IRQ, EXIT, HART_START, BOOT, FLUSH,
 	MOVE_REQ, UNMAP, UNMAP_ACK, COPY, COPIED, MAPPED, ALLOC, ALLOC_REP,
+	REPLICATE, PROTECT, PROTECT_ACK, REPLICA, REPLICATED, COLLAPSE,
 };
 
 struct msg {
@@ -250,7 +251,7 @@ static void t_fuzz(void **state)
 		if (x & 1)
 			m.b = COH_MADDR((x >> 5) & 1, ((x >> 12) % (MEM / 4096)) * 4096);
 		unsigned type = VMM_MSG_FIRST + (unsigned)((x >> 20) % (VMM_MSG_END - VMM_MSG_FIRST));
-		if (type == COPY || type == EXIT)
+		if (type == COPY || type == REPLICA || type == EXIT)
 			continue;	/* a copy blocks on the other node, an exit ends the VM: both tested elsewhere */
 		struct inst *to = &in[(x >> 30) & 1];
 		unsigned src = (unsigned)((x >> 33) % 3);
