@@ -1130,9 +1130,8 @@ static void write_summary(const char *path, const struct study *st, const struct
 		      "does not go through the coherence protocol yet), so more nodes only add idle ranks, and the VM's "
 		      "vCPUs take turns on one node (runtime does not shrink with nodes; speedup stays at or below 1).\n", f);
 	if (varies(a, n, C_POLICY) && !policy_acts)
-		fputs("- **policy** varies, but no run moved a page (the policy migrates pages of VMs that span nodes "
-		      "once their misses reach `[policy] trigger`; replication is not built yet): differences between "
-		      "policies are noise.\n", f);
+		fputs("- **policy** varies, but no run moved or replicated a page (the policy acts on pages of VMs that "
+		      "span nodes once their misses reach `[policy] trigger`): differences between policies are noise.\n", f);
 	if (varies(a, n, C_LINE) && !remote)
 		fputs("- **line** varies, but no guest access goes through the coherence protocol yet: the line size has "
 		      "no effect.\n", f);
