@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The NUMA policy on VMs whose harts run on several nodes (docs/coherence.md,
+# "Page migration and replication"): pages migrate and are replicated and
+# collapsed under harts on 2 and 4 nodes, over shm and tcp, and the guest
+# programs check that no value is lost or read stale; policy = off moves
+# nothing; the report's heat maps are drawn.
+. "$(dirname "$0")/lib/common.bash"
+G=$DISCO_BUILD/guest
+[ -f "$G/smp_atomics.elf" ] && [ -f "$G/ocean.elf" ] || t_skip "guest images are not built (-DDISCO_GUEST_TESTS=ON)"
+
+# machine FILE NODES VM_NODES CPUS KERNEL
+machine() {
+  printf '[machine]\nnodes = %s\nmem = 128M\ntimeout = 60s\n[vm t]\ncpus = %s\nmem = 32M\nnodes = %s\nkernel = %s\n' \
+    "$2" "$4" "$3" "$5" > "$1"
+}
+# run NAME PROVIDER NODES CPUS KERNEL: runs the VM with its harts on nodes 0..NODES-1
+run() {
+  local name=$1 prov=$2 n=$3 cpus=$4 kernel=$5
+  machine "$T/$name.ini" "$n" "0-$((n - 1))" "$cpus" "$kernel"
+  out=$(timeout 120 "$DISCO" run --quiet --provider "$prov" --report "$T/$name.json" "$T/$name.ini" 2>&1)
+  rc=$?
+  [ $rc = 0 ] || t_fail "$name: $cpus harts on $n nodes ($prov): disco run exited $rc: $out"
+  R=$T/$name.json
+}
+
+# the NUMA policy moves pages while harts on several nodes read and write them
+# (migrate_smp checks every word and that none is seen going backwards)
+policy_run() {  # NAME PROVIDER NODES POLICY
+  printf '[machine]\nnodes = %s\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = %s\ntrigger = 32\ninterval = 1ms\nreset = 50ms\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-%s\nkernel = %s\n' \
+    "$3" "$4" "$(($3 - 1))" "$G/migrate_smp.elf" > "$T/$1.ini"
+  out=$(timeout 120 "$DISCO" run --quiet --provider "$2" --report "$T/$1.json" "$T/$1.ini" 2>&1)
+  rc=$?
+  [ $rc = 0 ] && grep -q "migrate_smp: ok" <<<"$out" || t_fail "migrate_smp on $3 nodes ($2, policy $4): exit $rc: $out"
+  R=$T/$1.json
+}
+for cfg in "shm 2" "tcp 2" "shm 4" "tcp 4"; do
+  set -- $cfg
+  policy_run mig-$1-$2 "$1" "$2" migrate
+  t_json "$R" '.vms[0].migrations > 0' || t_fail "$2 nodes ($1): the policy moved no page: $(jq -c '.vms[0].parts' "$R")"
+  t_json "$R" '([.vms[0].parts[].span.policy.pages_in] | add) == ([.vms[0].parts[].span.policy.pages_out] | add)' \
+    || t_fail "$2 nodes ($1): pages copied in and given up do not match"
+  t_json "$R" 'all(.vms[0].parts[]; .span.policy.shootdowns >= 1 and .span.dropped == 0)' \
+    || t_fail "$2 nodes ($1): a node did not drop its translations before a move"
+  echo "ok: migrate_smp on $2 nodes ($1): $(jq '.vms[0].migrations' "$R") pages moved, every word exact"
+done
+policy_run mig-off shm 2 off
+t_json "$R" '.vms[0].migrations == 0 and all(.vms[0].parts[]; .span.policy.moves_asked == 0)' \
+  || t_fail "policy = off moved pages"
+echo "ok: policy = off moves nothing"
+
+# the heat map of the last migrating run: misses per page by node, before and after the policy acted
+R=$T/mig-tcp-4.json
+t_json "$R" '[.vms[0].parts[].heat.after.pages[]] | length > 0 and all(.[]; length == 2 + 4)' \
+  || t_fail "the report has no per-page, per-node miss counts"
+t_json "$R" '[.vms[0].parts[].heat.before | select(. != null)] | length > 0' \
+  || t_fail "no heat map of the moment the policy first acted"
+if command -v gnuplot >/dev/null; then
+  "$DISCO" report "$R" --heatmap "$T/heat.png" >/dev/null || t_fail "disco report --heatmap failed"
+  [ -s "$T/heat.png" ] && grep -q "index 1" "$T/heat.png.gp" || t_fail "no two-panel heat map"
+  echo "ok: heat map of misses by page and node, before and after"
+fi
+
+# replication: read-shared pages get a read-only copy on each reader, and a write collapses them
+# first (replicate_smp checks that no hart ever reads a value older than the last write phase)
+for cfg in "shm 2" "tcp 2"; do
+  set -- $cfg
+  printf '[machine]\nnodes = %s\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = replicate\ntrigger = 16\nwrite_share = 64\ninterval = 1ms\nreset = 20ms\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-%s\nkernel = %s\n' \
+    "$2" "$(($2 - 1))" "$G/replicate_smp.elf" > "$T/rep.ini"
+  out=$(timeout 120 "$DISCO" run --quiet --provider "$1" --report "$T/rep.json" "$T/rep.ini" 2>&1)
+  rc=$?
+  [ $rc = 0 ] && grep -q "replicate_smp: ok" <<<"$out" || t_fail "replicate_smp on $2 nodes ($1): exit $rc: $out"
+  t_json "$T/rep.json" '.vms[0].replications > 0 and .vms[0].collapses > 0 and .vms[0].migrations == 0' \
+    || t_fail "replicate_smp on $2 nodes ($1): $(jq -c '.vms[0] | {replications, collapses, migrations}' "$T/rep.json")"
+  t_json "$T/rep.json" 'all(.vms[0].parts[]; .span.dropped == 0)' || t_fail "replicate_smp ($1): messages dropped"
+  echo "ok: replicate_smp on $2 nodes ($1): $(jq '.vms[0].replications' "$T/rep.json") replicas made, $(jq '.vms[0].collapses' "$T/rep.json") collapses, no stale read"
+done
