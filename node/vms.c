@@ -519,6 +519,47 @@ static void span_report(const struct vm_slot *s, json_t *o)
 	}
 }
 
+#define HOT_PAGES	8
+
+static json_int_t row_total(json_t *row)
+{
+	json_int_t t = 0;
+	for (size_t k = 2; k < json_array_size(row); k++)
+		t += json_integer_value(json_array_get(row, k));
+	return t;
+}
+
+static int cmp_row_total(const void *a, const void *b)
+{
+	json_int_t x = row_total(*(json_t *const *)a), y = row_total(*(json_t *const *)b);
+	return (x < y) - (x > y);	/* most misses first */
+}
+
+/* The VM's hottest pages at the end of the run, over every node's heat map: [{gpa, node, misses: [by node]}]. */
+static json_t *hot_pages(json_t *parts)
+{
+	json_t *all = json_array(), *part, *out = json_array();
+	size_t i;
+	json_array_foreach(parts, i, part)
+		json_array_extend(all, json_object_get(json_object_get(json_object_get(part, "heat"), "after"), "pages"));
+	size_t n = json_array_size(all);
+	json_t **r = malloc((n ? n : 1) * sizeof(*r));
+	for (size_t k = 0; r && k < n; k++)
+		r[k] = json_array_get(all, k);
+	if (r)
+		qsort(r, n, sizeof(*r), cmp_row_total);
+	for (size_t k = 0; r && k < n && k < HOT_PAGES; k++) {
+		json_t *m = json_array();
+		for (size_t j = 2; j < json_array_size(r[k]); j++)
+			json_array_append(m, json_array_get(r[k], j));
+		json_array_append_new(out, json_pack("{s:O, s:O, s:o}", "gpa", json_array_get(r[k], 0),
+						     "node", json_array_get(r[k], 1), "misses", m));
+	}
+	free(r);
+	json_decref(all);
+	return out;
+}
+
 void node_vms_merge_parts(json_t *vms)
 {
 	static const char *const sums[] = { "instructions", "exceptions", "interrupts", "tlb_misses", "pages_touched",
@@ -552,6 +593,10 @@ void node_vms_merge_parts(json_t *vms)
 		}
 		json_array_remove(vms, i);	/* (no home entry: the report keeps the home's only) */
 	}
+	json_t *v;
+	json_array_foreach(vms, i, v)
+		if (json_is_array(json_object_get(v, "parts")))
+			json_object_set_new(v, "hot_pages", hot_pages(json_object_get(v, "parts")));
 }
 
 void node_vms_start(struct node_vms *v)

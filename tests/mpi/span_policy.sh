@@ -54,6 +54,9 @@ t_json "$R" '[.vms[0].parts[].heat.after.pages[]] | length > 0 and all(.[]; leng
   || t_fail "the report has no per-page, per-node miss counts"
 t_json "$R" '[.vms[0].parts[].heat.before | select(. != null)] | length > 0' \
   || t_fail "no heat map of the moment the policy first acted"
+# the hottest pages, most misses first, each with one count per node
+t_json "$R" '.vms[0].hot_pages | length > 0 and length <= 8 and all(.[]; (.misses | length) == 4)
+  and ([.[].misses | add] | . == (sort | reverse))' || t_fail "hot_pages: $(jq -c '.vms[0].hot_pages' "$R")"
 if command -v gnuplot >/dev/null; then
   "$DISCO" report "$R" --heatmap "$T/heat.png" >/dev/null || t_fail "disco report --heatmap failed"
   [ -s "$T/heat.png" ] && grep -q "index 1" "$T/heat.png.gp" || t_fail "no two-panel heat map"
