@@ -49,6 +49,31 @@ int report_print(const char *path, FILE *out, int brief)
 			fprintf(out, "%-14s %4d %5d %-11s %6d %14.0f %10.3f %9.1f\n", str(v, "name"), (int)num(v, "node"),
 				(int)num(v, "cpus"), str(v, "end"), (int)num(v, "exit_status"), num(v, "instructions"),
 				num(v, "runtime_s"), num(v, "mips"));
+		/* VMs whose harts ran on several nodes: where their time went, what the policy did */
+		bool span = false;
+		json_array_foreach(vms, i, v)
+			span |= json_is_array(json_object_get(v, "parts"));
+		if (span) {
+			fprintf(out, "\n%-14s %-12s %14s %13s %15s %10s %12s %9s\n", "spanning vm", "nodes", "remote_stall_s",
+				"local_stall_s", "monitor_stall_s", "migrations", "replications", "collapses");
+			json_array_foreach(vms, i, v) {
+				json_t *nl = json_object_get(v, "nodes"), *n;
+				char list[64] = "";
+				size_t k, used = 0;
+				if (!json_is_array(json_object_get(v, "parts")))
+					continue;
+				json_array_foreach(nl, k, n) {
+					int w = snprintf(list + used, sizeof(list) - used, "%s%lld", k ? "," : "",
+							 (long long)json_integer_value(n));
+					if (w < 0 || (size_t)w >= sizeof(list) - used)
+						break;
+					used += (size_t)w;
+				}
+				fprintf(out, "%-14s %-12s %14.3f %13.3f %15.3f %10.0f %12.0f %9.0f\n", str(v, "name"), list,
+					num(v, "remote_stall_s"), num(v, "local_stall_s"), num(v, "monitor_stall_s"),
+					num(v, "migrations"), num(v, "replications"), num(v, "collapses"));
+			}
+		}
 	} else {
 		fprintf(out, "no VMs (a bare machine)\n");
 	}

@@ -50,6 +50,10 @@ for prov in shm tcp; do
   done
 done
 
+# disco report shows where the spanning VM ran and where its harts waited
+"$DISCO" report "$R" | grep -qE '^t +0,1,2,3 +[0-9.]+ +[0-9.]+ +[0-9.]+ ' \
+  || t_fail "disco report does not list the spanning VM's nodes and stall times: $("$DISCO" report "$R")"
+
 # the same computation gives the same checksum wherever its harts run
 sum() { grep -o 'WORKLOAD .*' <<<"$out" | grep -o 'checksum=[0-9a-fx]*'; }
 run ocean-1 shm 1 4 "$G/ocean.elf"
