@@ -14,34 +14,7 @@
 #include "net.h"
 
 #include "rt.h"
-
-#define VIRTIO_BASE	0x10001000UL
-#define VIRTIO_SLOTS	8
-#define R_MAGIC		0x000
-#define R_VERSION	0x004
-#define R_DEVICE_ID	0x008
-#define R_DEV_FEAT	0x010
-#define R_DEV_FEAT_SEL	0x014
-#define R_DRV_FEAT	0x020
-#define R_DRV_FEAT_SEL	0x024
-#define R_QUEUE_SEL	0x030
-#define R_QUEUE_NUM_MAX	0x034
-#define R_QUEUE_NUM	0x038
-#define R_QUEUE_READY	0x044
-#define R_QUEUE_NOTIFY	0x050
-#define R_INT_STATUS	0x060
-#define R_INT_ACK	0x064
-#define R_STATUS	0x070
-#define R_QUEUE_DESC	0x080
-#define R_QUEUE_DRIVER	0x090
-#define R_QUEUE_DEVICE	0x0a0
-#define R_CONFIG	0x100
-
-#define S_ACK		1
-#define S_DRIVER	2
-#define S_DRIVER_OK	4
-#define S_FEATURES_OK	8
-#define S_NEEDS_RESET	0x40
+#include "virtio.h"
 
 #define F_MTU		3
 #define F_MAC		5
@@ -61,15 +34,13 @@
 #define MIE_MEIE	(1UL << 11)
 #define MIE_MTIE	(1UL << 7)
 
-struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
 #define QN		(2 * NET_RXQ)	/* descriptors per queue */
 
 struct avail { uint16_t flags, idx, ring[QN], used_event; };
-struct used_elem { uint32_t id, len; };
-struct used { uint16_t flags, idx; struct used_elem ring[QN], avail_event; };
+struct used { uint16_t flags, idx; struct virtq_used_elem ring[QN], avail_event; };
 
 struct vq {
-	struct desc desc[QN] __attribute__((aligned(16)));
+	struct virtq_desc desc[QN] __attribute__((aligned(16)));
 	struct avail avail __attribute__((aligned(4)));
 	struct used used __attribute__((aligned(8)));
 	uint16_t last_used;
@@ -118,34 +89,28 @@ static void rx_post(unsigned i)
 int net_init(void)
 {
 	uint64_t feat, want;
-	unsigned slot;
-
-	for (slot = 0; slot < VIRTIO_SLOTS; slot++) {
-		base = VIRTIO_BASE + 0x1000 * slot;
-		if (rd(R_MAGIC) == 0x74726976 && rd(R_VERSION) == 2 && rd(R_DEVICE_ID) == 1)
-			break;
-	}
-	if (slot == VIRTIO_SLOTS) {
+	base = virtio_find(1, 2);
+	if (!base) {
 		rt_printf("net: no virtio-net device\n");
 		return -1;
 	}
-	irq = 1 + slot;
+	irq = 1 + (unsigned)((base - VIRTIO_BASE) / VIRTIO_STRIDE);
 	wr(R_STATUS, 0);
 	wr(R_STATUS, S_ACK);
 	wr(R_STATUS, S_ACK | S_DRIVER);
-	wr(R_DEV_FEAT_SEL, 0);
-	feat = rd(R_DEV_FEAT);
-	wr(R_DEV_FEAT_SEL, 1);
-	feat |= (uint64_t)rd(R_DEV_FEAT) << 32;
+	wr(R_DEV_FEATURES_SEL, 0);
+	feat = rd(R_DEV_FEATURES);
+	wr(R_DEV_FEATURES_SEL, 1);
+	feat |= (uint64_t)rd(R_DEV_FEATURES) << 32;
 	want = (1ull << F_VERSION_1) | (1ull << F_MAC) | (1ull << F_STATUS) | (1ull << F_MTU);
 	if ((feat & want) != want) {
 		rt_printf("net: device lacks features (offers %lx)\n", (unsigned long)feat);
 		return -1;
 	}
-	wr(R_DRV_FEAT_SEL, 0);
-	wr(R_DRV_FEAT, (uint32_t)want);
-	wr(R_DRV_FEAT_SEL, 1);
-	wr(R_DRV_FEAT, (uint32_t)(want >> 32));
+	wr(R_DRV_FEATURES_SEL, 0);
+	wr(R_DRV_FEATURES, (uint32_t)want);
+	wr(R_DRV_FEATURES_SEL, 1);
+	wr(R_DRV_FEATURES, (uint32_t)(want >> 32));
 	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
 	if (!(rd(R_STATUS) & S_FEATURES_OK)) {
 		rt_printf("net: FEATURES_OK refused\n");
@@ -161,9 +126,9 @@ int net_init(void)
 		return -1;
 	}
 	for (unsigned i = 0; i < NET_RXQ; i++) {
-		rxq.desc[2 * i] = (struct desc){ (uintptr_t)rxhead[i], HDR + NET_RX_HEAD, 2 | 1 /* WRITE, NEXT */,
+		rxq.desc[2 * i] = (struct virtq_desc){ (uintptr_t)rxhead[i], HDR + NET_RX_HEAD, 2 | 1 /* WRITE, NEXT */,
 						 (uint16_t)(2 * i + 1) };
-		rxq.desc[2 * i + 1] = (struct desc){ (uintptr_t)rxbuf[i], mtu + NET_ETH_HLEN + 4 - NET_RX_HEAD,
+		rxq.desc[2 * i + 1] = (struct virtq_desc){ (uintptr_t)rxbuf[i], mtu + NET_ETH_HLEN + 4 - NET_RX_HEAD,
 						     2 /* WRITE */, 0 };
 		rx_post(i);
 	}
@@ -238,11 +203,11 @@ static int send_chain(const uint8_t dst[6], uint16_t ethertype, const uint8_t *p
 	f[13] = (uint8_t)ethertype;
 	for (size_t i = 0; i < proto_len; i++)
 		f[NET_ETH_HLEN + i] = proto[i];
-	txq.desc[0] = (struct desc){ (uintptr_t)txbuf, (uint32_t)(HDR + NET_ETH_HLEN + proto_len), 0, 0 };
+	txq.desc[0] = (struct virtq_desc){ (uintptr_t)txbuf, (uint32_t)(HDR + NET_ETH_HLEN + proto_len), 0, 0 };
 	if (len) {
 		txq.desc[0].flags = 1;	/* NEXT */
 		txq.desc[0].next = 1;
-		txq.desc[1] = (struct desc){ (uintptr_t)payload, (uint32_t)len, 0, 0 };
+		txq.desc[1] = (struct virtq_desc){ (uintptr_t)payload, (uint32_t)len, 0, 0 };
 	}
 	txq.avail.ring[txq.avail.idx % QN] = 0;
 	fence();
@@ -272,7 +237,7 @@ long net_recv(const uint8_t **head, const uint8_t **rest, uint64_t timeout)
 	for (;;) {
 		fence();
 		if (rxq.used.idx != rxq.last_used) {
-			struct used_elem e = rxq.used.ring[rxq.last_used % QN];
+			struct virtq_used_elem e = rxq.used.ring[rxq.last_used % QN];
 			unsigned i = e.id / 2;
 
 			rxq.last_used++;

@@ -14,43 +14,15 @@
  *  20   the store is not there, or a neighbouring block changed.
  */
 #include "rt.h"
+#include "virtio.h"
 
-#define VIRTIO_BASE 0x10001000UL
-#define NSLOTS 8
 #define QSIZE 8
 
-#define R_MAGIC 0x000
-#define R_VERSION 0x004
-#define R_DEVICE_ID 0x008
-#define R_DEV_FEATURES 0x010
-#define R_DEV_FEATURES_SEL 0x014
-#define R_DRV_FEATURES 0x020
-#define R_DRV_FEATURES_SEL 0x024
-#define R_QUEUE_SEL 0x030
-#define R_QUEUE_NUM_MAX 0x034
-#define R_QUEUE_NUM 0x038
-#define R_QUEUE_READY 0x044
-#define R_QUEUE_NOTIFY 0x050
-#define R_INT_STATUS 0x060
-#define R_INT_ACK 0x064
-#define R_STATUS 0x070
-#define R_QUEUE_DESC 0x080
-#define R_QUEUE_DRIVER 0x090
-#define R_QUEUE_DEVICE 0x0a0
-#define R_CONFIG 0x100
-
-#define S_ACK 1
-#define S_DRIVER 2
-#define S_DRIVER_OK 4
-#define S_FEATURES_OK 8
-
-struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
 struct avail { uint16_t flags, idx, ring[QSIZE], used_event; };
-struct used_elem { uint32_t id, len; };
-struct used { uint16_t flags, idx; struct used_elem ring[QSIZE]; uint16_t avail_event; };
+struct used { uint16_t flags, idx; struct virtq_used_elem ring[QSIZE]; uint16_t avail_event; };
 struct req_hdr { uint32_t type, reserved; uint64_t sector; };
 
-static struct desc descs[QSIZE] __attribute__((aligned(16)));
+static struct virtq_desc descs[QSIZE] __attribute__((aligned(16)));
 static struct avail avail __attribute__((aligned(4)));
 static struct used used __attribute__((aligned(8)));
 static struct req_hdr hdr;
@@ -79,11 +51,7 @@ static void check_sector(int code, unsigned s)
 
 int main(void)
 {
-	for (int i = 0; i < NSLOTS && !base; i++) {
-		uintptr_t b = VIRTIO_BASE + 0x1000UL * i;
-		if (rt_mmio_r32(b + R_MAGIC) == 0x74726976 && rt_mmio_r32(b + R_DEVICE_ID) == 2)
-			base = b;
-	}
+	base = virtio_find(2, 0);
 	CHECK(1, base);
 	wr(R_STATUS, 0);
 	wr(R_STATUS, S_ACK | S_DRIVER);
@@ -102,9 +70,9 @@ int main(void)
 
 	hdr = (struct req_hdr){ 0, 0, 0 };
 	status = 0xff;
-	descs[0] = (struct desc){ (uintptr_t)&hdr, sizeof(hdr), 1, 1 };
-	descs[1] = (struct desc){ (uintptr_t)blocks, sizeof(blocks), 1 | 2, 2 };
-	descs[2] = (struct desc){ (uintptr_t)&status, 1, 2, 0 };
+	descs[0] = (struct virtq_desc){ (uintptr_t)&hdr, sizeof(hdr), 1, 1 };
+	descs[1] = (struct virtq_desc){ (uintptr_t)blocks, sizeof(blocks), 1 | 2, 2 };
+	descs[2] = (struct virtq_desc){ (uintptr_t)&status, 1, 2, 0 };
 	avail.ring[0] = 0;
 	__asm__ volatile("fence rw, rw" ::: "memory");
 	avail.idx = 1;

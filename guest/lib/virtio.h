@@ -1,0 +1,61 @@
+/*
+ * virtio.h: the virtio-mmio transport (version 2) as the guest's drivers
+ * and test programs see it: the slots of QEMU's virt board, the register
+ * offsets, the device status bits, a split ring's descriptor and used
+ * element, and the search for a device.
+ */
+#ifndef RT_VIRTIO_H
+#define RT_VIRTIO_H
+
+#include "rt.h"
+
+#define VIRTIO_BASE		0x10001000UL
+#define VIRTIO_STRIDE		0x1000UL
+#define VIRTIO_SLOTS		8
+#define VIRTIO_MAGIC		0x74726976	/* "virt" */
+
+#define R_MAGIC			0x000
+#define R_VERSION		0x004
+#define R_DEVICE_ID		0x008
+#define R_DEV_FEATURES		0x010
+#define R_DEV_FEATURES_SEL	0x014
+#define R_DRV_FEATURES		0x020
+#define R_DRV_FEATURES_SEL	0x024
+#define R_QUEUE_SEL		0x030
+#define R_QUEUE_NUM_MAX		0x034
+#define R_QUEUE_NUM		0x038
+#define R_QUEUE_READY		0x044
+#define R_QUEUE_NOTIFY		0x050
+#define R_INT_STATUS		0x060
+#define R_INT_ACK		0x064
+#define R_STATUS		0x070
+#define R_QUEUE_DESC		0x080
+#define R_QUEUE_DRIVER		0x090
+#define R_QUEUE_DEVICE		0x0a0
+#define R_CONFIG		0x100
+
+#define S_ACK			1
+#define S_DRIVER		2
+#define S_DRIVER_OK		4
+#define S_FEATURES_OK		8
+#define S_NEEDS_RESET		0x40
+
+struct virtq_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct virtq_used_elem { uint32_t id, len; };
+
+/*
+ * virtio_find - the base of the first slot with a device of type id (and
+ * of the given transport version; 0: any), or 0 when there is none.
+ */
+static inline uintptr_t virtio_find(uint32_t id, uint32_t version)
+{
+	for (unsigned i = 0; i < VIRTIO_SLOTS; i++) {
+		uintptr_t b = VIRTIO_BASE + VIRTIO_STRIDE * i;
+		if (rt_mmio_r32(b + R_MAGIC) == VIRTIO_MAGIC && rt_mmio_r32(b + R_DEVICE_ID) == id &&
+		    (!version || rt_mmio_r32(b + R_VERSION) == version))
+			return b;
+	}
+	return 0;
+}
+
+#endif
