@@ -10,23 +10,7 @@
 #    CLINT, and the last hart (on another node) powers the VM off;
 #  - lrsc_smp, time_smp, sbi_calls (S mode: SBI HSM starts harts elsewhere).
 . "$(dirname "$0")/lib/common.bash"
-G=$DISCO_BUILD/guest
-[ -f "$G/smp_atomics.elf" ] && [ -f "$G/ocean.elf" ] || t_skip "guest images are not built (-DDISCO_GUEST_TESTS=ON)"
-
-# machine FILE NODES VM_NODES CPUS KERNEL
-machine() {
-  printf '[machine]\nnodes = %s\nmem = 128M\ntimeout = 60s\n[vm t]\ncpus = %s\nmem = 32M\nnodes = %s\nkernel = %s\n' \
-    "$2" "$4" "$3" "$5" > "$1"
-}
-# run NAME PROVIDER NODES CPUS KERNEL: runs the VM with its harts on nodes 0..NODES-1
-run() {
-  local name=$1 prov=$2 n=$3 cpus=$4 kernel=$5
-  machine "$T/$name.ini" "$n" "0-$((n - 1))" "$cpus" "$kernel"
-  out=$(timeout 120 "$DISCO" run --quiet --provider "$prov" --report "$T/$name.json" "$T/$name.ini" 2>&1)
-  rc=$?
-  [ $rc = 0 ] || t_fail "$name: $cpus harts on $n nodes ($prov): disco run exited $rc: $out"
-  R=$T/$name.json
-}
+. "$(dirname "$0")/lib/span.bash"
 
 for prov in shm tcp; do
   for n in 1 2 4; do

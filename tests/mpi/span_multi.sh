@@ -3,23 +3,7 @@
 # vCPUs on 2 nodes, two spanning VMs with different homes on the same nodes
 # (each checks its own memory while pages move), and every placement.
 . "$(dirname "$0")/lib/common.bash"
-G=$DISCO_BUILD/guest
-[ -f "$G/smp_atomics.elf" ] && [ -f "$G/ocean.elf" ] || t_skip "guest images are not built (-DDISCO_GUEST_TESTS=ON)"
-
-# machine FILE NODES VM_NODES CPUS KERNEL
-machine() {
-  printf '[machine]\nnodes = %s\nmem = 128M\ntimeout = 60s\n[vm t]\ncpus = %s\nmem = 32M\nnodes = %s\nkernel = %s\n' \
-    "$2" "$4" "$3" "$5" > "$1"
-}
-# run NAME PROVIDER NODES CPUS KERNEL: runs the VM with its harts on nodes 0..NODES-1
-run() {
-  local name=$1 prov=$2 n=$3 cpus=$4 kernel=$5
-  machine "$T/$name.ini" "$n" "0-$((n - 1))" "$cpus" "$kernel"
-  out=$(timeout 120 "$DISCO" run --quiet --provider "$prov" --report "$T/$name.json" "$T/$name.ini" 2>&1)
-  rc=$?
-  [ $rc = 0 ] || t_fail "$name: $cpus harts on $n nodes ($prov): disco run exited $rc: $out"
-  R=$T/$name.json
-}
+. "$(dirname "$0")/lib/span.bash"
 
 # 8 vCPUs multiplexed on 2 nodes of 1 processor each
 run atom8 shm 2 8 "$G/smp_atomics.elf"
@@ -33,7 +17,8 @@ for v in a b; do
   printf '[vm %s]\ncpus = 4\nmem = 32M\nnodes = %s\nkernel = %s\n' "$v" "$([ $v = a ] && echo 0-1 || echo 1,0)" \
     "$G/migrate_smp.elf" >> "$T/two.ini"
 done
-out=$(timeout 120 "$DISCO" run --quiet --report "$T/two.json" "$T/two.ini" 2>&1) || t_fail "two VMs: $out"
+go two
+[ $rc = 0 ] || t_fail "two VMs: $out"
 [ "$(grep -c 'migrate_smp: ok' <<<"$out")" = 2 ] || t_fail "two VMs: not both passed: $out"
 t_json "$T/two.json" '(.vms | length) == 2 and all(.vms[]; .exit_status == 0) and ([.vms[].node] | sort) == [0, 1]' \
   || t_fail "two VMs: report $(jq -c '[.vms[] | {name, node, exit_status}]' "$T/two.json")"
@@ -41,10 +26,9 @@ echo "ok: two spanning VMs on the same nodes (homes 0 and 1) keep to their own m
 
 # every placement gives the same checked result; fixed keeps every page at home
 for pl in round-robin fixed interleave block; do
-  printf '[machine]\nnodes = 4\nmem = 128M\ntimeout = 60s\n[policy]\npolicy = off\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-3\nplacement = %s\nkernel = %s\n' \
-    "$pl" "$G/migrate_smp.elf" > "$T/pl.ini"
-  out=$(timeout 120 "$DISCO" run --quiet --report "$T/pl.json" "$T/pl.ini" 2>&1) && grep -q "migrate_smp: ok" <<<"$out" \
-    || t_fail "placement = $pl: $out"
+  machine "$T/pl.ini" 4 0-3 4 "$G/migrate_smp.elf" '' 'policy = off\n' "placement = $pl\n"
+  go pl
+  [ $rc = 0 ] && grep -q "migrate_smp: ok" <<<"$out" || t_fail "placement = $pl: $out"
   [ $pl != fixed ] || t_json "$T/pl.json" 'all(.vms[0].parts[1:][]; .span.pages_here == 0)' \
     || t_fail "placement = fixed put pages off the home: $(jq -c '[.vms[0].parts[].span.pages_here]' "$T/pl.json")"
   echo "ok: placement = $pl"

@@ -5,33 +5,15 @@
 # programs check that no value is lost or read stale; policy = off moves
 # nothing; the report's heat maps are drawn.
 . "$(dirname "$0")/lib/common.bash"
-G=$DISCO_BUILD/guest
-[ -f "$G/smp_atomics.elf" ] && [ -f "$G/ocean.elf" ] || t_skip "guest images are not built (-DDISCO_GUEST_TESTS=ON)"
-
-# machine FILE NODES VM_NODES CPUS KERNEL
-machine() {
-  printf '[machine]\nnodes = %s\nmem = 128M\ntimeout = 60s\n[vm t]\ncpus = %s\nmem = 32M\nnodes = %s\nkernel = %s\n' \
-    "$2" "$4" "$3" "$5" > "$1"
-}
-# run NAME PROVIDER NODES CPUS KERNEL: runs the VM with its harts on nodes 0..NODES-1
-run() {
-  local name=$1 prov=$2 n=$3 cpus=$4 kernel=$5
-  machine "$T/$name.ini" "$n" "0-$((n - 1))" "$cpus" "$kernel"
-  out=$(timeout 120 "$DISCO" run --quiet --provider "$prov" --report "$T/$name.json" "$T/$name.ini" 2>&1)
-  rc=$?
-  [ $rc = 0 ] || t_fail "$name: $cpus harts on $n nodes ($prov): disco run exited $rc: $out"
-  R=$T/$name.json
-}
+. "$(dirname "$0")/lib/span.bash"
 
 # the NUMA policy moves pages while harts on several nodes read and write them
 # (migrate_smp checks every word and that none is seen going backwards)
 policy_run() {  # NAME PROVIDER NODES POLICY
-  printf '[machine]\nnodes = %s\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = %s\ntrigger = 32\ninterval = 1ms\nreset = 50ms\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-%s\nkernel = %s\n' \
-    "$3" "$4" "$(($3 - 1))" "$G/migrate_smp.elf" > "$T/$1.ini"
-  out=$(timeout 120 "$DISCO" run --quiet --provider "$2" --report "$T/$1.json" "$T/$1.ini" 2>&1)
-  rc=$?
+  machine "$T/$1.ini" "$3" "0-$(($3 - 1))" 4 "$G/migrate_smp.elf" 'rcache = 64K\n' \
+    "policy = $4\ntrigger = 32\ninterval = 1ms\nreset = 50ms\n"
+  go "$1" "$2"
   [ $rc = 0 ] && grep -q "migrate_smp: ok" <<<"$out" || t_fail "migrate_smp on $3 nodes ($2, policy $4): exit $rc: $out"
-  R=$T/$1.json
 }
 for cfg in "shm 2" "tcp 2" "shm 4" "tcp 4"; do
   set -- $cfg
@@ -67,10 +49,9 @@ fi
 # first (replicate_smp checks that no hart ever reads a value older than the last write phase)
 for cfg in "shm 2" "tcp 2"; do
   set -- $cfg
-  printf '[machine]\nnodes = %s\nmem = 128M\nrcache = 64K\ntimeout = 60s\n[policy]\npolicy = replicate\ntrigger = 16\nwrite_share = 64\ninterval = 1ms\nreset = 20ms\n[vm t]\ncpus = 4\nmem = 32M\nnodes = 0-%s\nkernel = %s\n' \
-    "$2" "$(($2 - 1))" "$G/replicate_smp.elf" > "$T/rep.ini"
-  out=$(timeout 120 "$DISCO" run --quiet --provider "$1" --report "$T/rep.json" "$T/rep.ini" 2>&1)
-  rc=$?
+  machine "$T/rep.ini" "$2" "0-$(($2 - 1))" 4 "$G/replicate_smp.elf" 'rcache = 64K\n' \
+    'policy = replicate\ntrigger = 16\nwrite_share = 64\ninterval = 1ms\nreset = 20ms\n'
+  go rep "$1"
   [ $rc = 0 ] && grep -q "replicate_smp: ok" <<<"$out" || t_fail "replicate_smp on $2 nodes ($1): exit $rc: $out"
   t_json "$T/rep.json" '.vms[0].replications > 0 and .vms[0].collapses > 0 and .vms[0].migrations == 0' \
     || t_fail "replicate_smp on $2 nodes ($1): $(jq -c '.vms[0] | {replications, collapses, migrations}' "$T/rep.json")"
