@@ -86,6 +86,8 @@ const char *coh_fabric_provider(const struct coh_fabric *f);
 /* Whether the node sleeps on the CQ's own wait object (1) or on disco's doorbell (0). */
 int coh_fabric_has_wait_fd(const struct coh_fabric *f);
 uint64_t coh_fabric_job_key(const struct coh_fabric *f);
+/* How many of the job's ranks run on this host, this one included. */
+unsigned coh_fabric_host_ranks(const struct coh_fabric *f);
 
 /*
  * coh_fabric_send - send `len` bytes (<= COH_MSG_MAX) of message `type` to

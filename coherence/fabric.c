@@ -110,6 +110,7 @@ struct coh_fabric {
 	int cq_fd;		/* CQ's wait object where the provider has one, else -1 */
 	bool cq_has_fd;
 	bool all_local;		/* every peer on this host (doorbell reaches all) */
+	unsigned host_ranks;	/* ranks of the job on this host, this one included */
 
 	/* doorbell */
 	MPI_Comm hostcomm;
@@ -476,6 +477,11 @@ const char *coh_fabric_provider(const struct coh_fabric *f)
 	return f->prov_name;
 }
 
+unsigned coh_fabric_host_ranks(const struct coh_fabric *f)
+{
+	return f->host_ranks;
+}
+
 int coh_fabric_has_wait_fd(const struct coh_fabric *f)
 {
 	return f->cq_has_fd;
@@ -525,11 +531,9 @@ static int open_cq(struct coh_fabric *f, char *err, size_t errlen)
 /* Doorbell: shared "sleeping" words for the ranks of this host, and a datagram socket per node. */
 static int open_doorbell(struct coh_fabric *f, MPI_Comm comm, char *err, size_t errlen)
 {
-	int hrank, hsize;
-	MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &f->hostcomm);
+	int hrank, hsize = (int)f->host_ranks;
 	MPI_Comm_rank(f->hostcomm, &hrank);
-	MPI_Comm_size(f->hostcomm, &hsize);
-	f->all_local = (unsigned)hsize == f->n;
+	f->all_local = f->host_ranks == f->n;
 
 	/* host identity = global rank of the host's first rank; index in the host */
 	int ids[2] = { 0, hrank };
@@ -687,6 +691,11 @@ struct coh_fabric *coh_fabric_open(MPI_Comm comm, const struct coh_fabric_config
 	if (rank == 0 && getrandom(&f->key, sizeof(f->key), 0) != sizeof(f->key))
 		f->key = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 	MPI_Bcast(&f->key, 1, MPI_UINT64_T, 0, comm);
+	/* the ranks of this host: the doorbell's shared words, and whether the host is oversubscribed */
+	int hsize = 1;
+	MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &f->hostcomm);
+	MPI_Comm_size(f->hostcomm, &hsize);
+	f->host_ranks = (unsigned)hsize;
 
 	const char *prov = cfg->provider;
 	if (!prov || !*prov)

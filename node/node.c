@@ -925,16 +925,8 @@ int node_main(const struct node_options *opt)
 	/* 4. the VMs with harts here (the machine's clock starts now, the same on every node), and the loop */
 	uint64_t t0 = now_ns();
 	MPI_Bcast(&t0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-	{
-		MPI_Comm host;
-		int local = 1;
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host) == MPI_SUCCESS) {
-			MPI_Comm_size(host, &local);
-			MPI_Comm_free(&host);
-		}
-		nd->oversubscribed = cores > 0 && local > cores;
-	}
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	nd->oversubscribed = cores > 0 && coh_fabric_host_ranks(nd->fab) > (unsigned long)cores;
 	struct node_vms_env env = { .coh = nd->coh, .machine_nodes = nd->n, .start_ns = t0, .opaque = nd,
 				    .send = vm_send };
 	if (net_create(nd, err, sizeof(err)) == 0 && net_streams_open(nd, err, sizeof(err)) == 0)
