@@ -385,29 +385,13 @@ bool hart_is_shadow(const struct hart *h)
 
 void hart_code_lost(struct hart *h, uint64_t gpa)
 {
-	uint64_t pg = gpa & ~(VM_PAGE_SIZE - 1);
-
-	for (unsigned s = 0; s < TS_COUNT; s++) {
-		struct tlb_entry *x = h->tlb[s].e[ACC_X];
-		for (unsigned j = 0; j < TLB_SIZE; j++)
-			if (x[j].tag != TLB_INVALID && x[j].gpa == pg)
-				x[j].tag = TLB_INVALID;
-	}
+	tlb_drop_gpa(h, gpa & ~(VM_PAGE_SIZE - 1), 1u << ACC_X, false);
 	h->brk = 1;
 }
 
 void hart_data_lost(struct hart *h, uint64_t gpa)
 {
-	uint64_t pg = gpa & ~(VM_PAGE_SIZE - 1);
-
-	for (unsigned s = 0; s < TS_COUNT; s++) {
-		for (unsigned a = ACC_R; a <= ACC_W; a++) {
-			struct tlb_entry *x = h->tlb[s].e[a];
-			for (unsigned j = 0; j < TLB_SIZE; j++)
-				if (x[j].tag != TLB_INVALID && !(x[j].tag & TLB_COH) && x[j].gpa == pg)
-					x[j].tag = TLB_INVALID;
-		}
-	}
+	tlb_drop_gpa(h, gpa & ~(VM_PAGE_SIZE - 1), 1u << ACC_R | 1u << ACC_W, true);
 	h->brk = 1;
 }
 
@@ -415,13 +399,7 @@ void hart_page_unmapped(struct hart *h, uint64_t gpa)
 {
 	uint64_t pg = gpa & ~(VM_PAGE_SIZE - 1);
 
-	for (unsigned s = 0; s < TS_COUNT; s++)
-		for (unsigned a = 0; a < 3; a++) {
-			struct tlb_entry *x = h->tlb[s].e[a];
-			for (unsigned j = 0; j < TLB_SIZE; j++)
-				if (x[j].tag != TLB_INVALID && x[j].gpa == pg)
-					x[j].tag = TLB_INVALID;
-		}
+	tlb_drop_gpa(h, pg, TLB_ALL, false);
 	if (h->resv_valid && (h->resv_addr & ~(VM_PAGE_SIZE - 1)) == pg)
 		h->resv_valid = false;
 	h->brk = 1;

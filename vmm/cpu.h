@@ -273,6 +273,13 @@ uint32_t hart_csr(struct hart *h, unsigned csr, unsigned f3, uint64_t src,
 void tlb_flush_all(struct hart *h);
 void tlb_flush_va(struct hart *h, uint64_t va);
 /*
+ * tlb_drop_gpa - drop h's entries for guest-physical page pg from the
+ * arrays in accs (1 << ACC_R | ...); keep_coh leaves the coherent data
+ * entries (TLB_COH), which check their lines at every access anyway.
+ */
+#define TLB_ALL		(1u << ACC_R | 1u << ACC_W | 1u << ACC_X)
+void tlb_drop_gpa(struct hart *h, uint64_t pg, unsigned accs, bool keep_coh);
+/*
  * mmu_load_slow / mmu_store_slow - everything the inline path does not:
  * TLB fill, misaligned accesses, MMIO. The value is zero-extended. Return
  * 0 or EXC_FLAG | cause with h->x_tval set.

@@ -225,6 +225,20 @@ static uint32_t coh_fetch_fill(struct hart *h, struct tlb_entry *t, uint64_t tag
 	return 0;
 }
 
+void tlb_drop_gpa(struct hart *h, uint64_t pg, unsigned accs, bool keep_coh)
+{
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++) {
+			struct tlb_entry *x = h->tlb[s].e[a];
+
+			if (!(accs >> a & 1))
+				continue;
+			for (unsigned j = 0; j < TLB_SIZE; j++)
+				if (x[j].tag != TLB_INVALID && x[j].gpa == pg && !(keep_coh && (x[j].tag & TLB_COH)))
+					x[j].tag = TLB_INVALID;
+		}
+}
+
 /* Remember that a piece of a level-`level` superpage around va is cached. */
 static void tlb_note_super(struct hart *h, uint64_t va, unsigned level)
 {

@@ -108,18 +108,8 @@ uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
 /* Drop every attached hart's TLB entries (all kinds) for RAM page pg. */
 static void tlb_drop_page(struct pmap *p, uint64_t pg)
 {
-	for (unsigned k = 0; k < p->nharts; k++) {
-		struct hart *h = p->harts[k];
-
-		for (unsigned s = 0; s < TS_COUNT; s++)
-			for (unsigned a = 0; a < 3; a++)
-				for (unsigned j = 0; j < TLB_SIZE; j++) {
-					struct tlb_entry *e = &h->tlb[s].e[a][j];
-
-					if (e->tag != TLB_INVALID && e->gpa == pg)
-						e->tag = TLB_INVALID;
-				}
-	}
+	for (unsigned k = 0; k < p->nharts; k++)
+		tlb_drop_gpa(p->harts[k], pg, TLB_ALL, false);
 }
 
 int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops)
