@@ -391,16 +391,29 @@ static uint64_t alloc_here(struct vm_span *s)
 	return page ? COH_MADDR(s->cfg.self, (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh))) : 0;
 }
 
+/*
+ * grow - the array a of n elements (capacity *cap) with room for one more:
+ * a itself, or a larger copy (*cap updated), or NULL when memory is short
+ * (a is left as it was).
+ */
+static void *grow(void *a, unsigned n, unsigned *cap, size_t size)
+{
+	if (n < *cap)
+		return a;
+	unsigned c = *cap ? 2 * *cap : 16;
+	void *p = realloc(a, c * size);
+	if (p)
+		*cap = c;
+	return p;
+}
+
 static void wait_add(struct vm_span *s, uint64_t idx, unsigned node)
 {
-	if (s->n_wait == s->cap_wait) {
-		unsigned cap = s->cap_wait ? 2 * s->cap_wait : 16;
-		struct waiter *w = realloc(s->waiters, cap * sizeof(*w));
-		if (!w)
-			return;		/* (the node asks again: it stays waiting) */
-		s->waiters = w;
-		s->cap_wait = cap;
-	}
+	struct waiter *w = grow(s->waiters, s->n_wait, &s->cap_wait, sizeof(*w));
+
+	if (!w)
+		return;		/* (the node asks again: it stays waiting) */
+	s->waiters = w;
 	s->waiters[s->n_wait++] = (struct waiter){ idx, node };
 }
 
@@ -761,16 +774,11 @@ static void mapped_apply(struct vm *vm, uint64_t idx, uint64_t to, uint64_t from
 		s->st.pages_here++;
 	if (from != to && COH_MADDR_NODE(from) == s->cfg.self) {
 		/* the old page: freed once no other node holds a line of it (span_serve) */
-		if (s->n_free == s->cap_free) {
-			unsigned cap = s->cap_free ? 2 * s->cap_free : 16;
-			uint64_t *f = realloc(s->to_free, cap * sizeof(*f));
-			if (f) {
-				s->to_free = f;
-				s->cap_free = cap;
-			}
-		}
-		if (s->n_free < s->cap_free)
-			s->to_free[s->n_free++] = from;	/* (else the page is leaked, never reused) */
+		uint64_t *f = grow(s->to_free, s->n_free, &s->cap_free, sizeof(*f));
+		if (f) {
+			s->to_free = f;
+			s->to_free[s->n_free++] = from;
+		}	/* (else the page is leaked, never reused) */
 		s->st.pages_out++;
 	}
 	for (unsigned i = 0; i < vm->nharts; i++)
@@ -1099,17 +1107,13 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			s->st.dropped++;
 			return;
 		}
-		if (s->qn == s->qcap) {
-			unsigned cap = s->qcap ? 2 * s->qcap : 16;
-			struct mmio_req *q = realloc(s->q, cap * sizeof(*q));
-			if (!q) {
-				m.rc = -1;
-				span_send(s, src, SPAN_MMIO_REP, &m);
-				return;
-			}
-			s->q = q;
-			s->qcap = cap;
+		struct mmio_req *q = grow(s->q, s->qn, &s->qcap, sizeof(*q));
+		if (!q) {
+			m.rc = -1;
+			span_send(s, src, SPAN_MMIO_REP, &m);
+			return;
 		}
+		s->q = q;
 		s->q[s->qn++] = (struct mmio_req){ .src = src, .hart = m.hart, .gpa = m.a, .val = m.b,
 						   .size = (unsigned)(m.c & 0xff), .write = (m.c & 0x100) != 0 };
 		break;
@@ -1246,17 +1250,6 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			move_done(s);
 		}
 		break;
-	case SPAN_REPLICA:
-		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on || !is_member(s, COH_MADDR_NODE(m.b)) ||
-		    (m.b & (VM_PAGE_SIZE - 1))) {
-			s->st.dropped++;
-			return;
-		}
-		s->cp.on = true;	/* made from the loop: copying blocks */
-		s->cp.replica = true;
-		s->cp.idx = m.a;
-		s->cp.from = m.b;
-		break;
 	case SPAN_REPLICATED:
 		if (!s->home || !s->mv.on || s->mv.kind != OP_REPLICATE || m.a != s->mv.idx || !s->mv.waiting) {
 			s->st.dropped++;
@@ -1267,14 +1260,15 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		if (--s->mv.waiting == 0)
 			move_done(s);
 		break;
-	case SPAN_COPY:
+	case SPAN_COPY:		/* a move's copy */
+	case SPAN_REPLICA:	/* a replica's */
 		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on || !is_member(s, COH_MADDR_NODE(m.b)) ||
 		    (m.b & (VM_PAGE_SIZE - 1))) {
 			s->st.dropped++;
 			return;
 		}
 		s->cp.on = true;	/* made from the loop: copying blocks */
-		s->cp.replica = false;
+		s->cp.replica = type == SPAN_REPLICA;
 		s->cp.idx = m.a;
 		s->cp.from = m.b;
 		break;
