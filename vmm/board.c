@@ -323,6 +323,7 @@ static bool overlaps(uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi)
  * firmware ignore a2. Placed just below the device tree.
  */
 #define FW_DYNAMIC_MAGIC	0x4942534full	/* "OSBI" */
+#define REG_A1			11
 #define REG_A2			12
 
 static int fw_dynamic_info_place(struct vm *vm, uint64_t next, uint64_t used_hi, uint64_t *addr,
@@ -723,7 +724,7 @@ void vmm_vm_start(struct vmm_vm *v)
 		struct hart *h = vm->harts[i];
 
 		if (hart_is_shadow(h))
-			span_boot_hart(vm, i, hart_get_pc(h), hart_get_priv(h), hart_get_reg(h, 11),
+			span_boot_hart(vm, i, hart_get_pc(h), hart_get_priv(h), hart_get_reg(h, REG_A1),
 				       hart_get_reg(h, REG_A2), hart_get_state(h));
 	}
 }

@@ -116,49 +116,37 @@ static bool coh_page_direct(struct coh_mem *c, uint64_t m, bool write)
 	return true;
 }
 
-/* Load size bytes at machine address m; an access across lines goes a byte at a time. */
-static uint32_t coh_load(struct hart *h, uint64_t m, unsigned size, uint64_t *val)
+/*
+ * coh_rw - load (write 0) or store (1) size bytes at machine address m,
+ * little-endian in *val. An access across lines goes a byte at a time (a
+ * stall in the middle of a store repeats the bytes already written: the
+ * same values).
+ */
+static uint32_t coh_rw(struct hart *h, uint64_t m, unsigned size, uint64_t *val, int write)
 {
 	uint64_t lm = coh_mem_line_size(h->coh) - 1;
+	enum acc a = write ? ACC_W : ACC_R;
 	uint8_t *p, b[8];
 	uint32_t r;
 
-	*val = 0;
 	if ((m & lm) + size <= lm + 1) {
-		r = coh_ptr(h, m, COH_READ, &p, ACC_R);
+		r = coh_ptr(h, m, write, &p, a);
 		if (!r)
-			memcpy(val, p, size);
+			memcpy(write ? p : (uint8_t *)val, write ? (uint8_t *)val : p, size);
 		return r;
 	}
+	memcpy(b, val, 8);
 	for (unsigned i = 0; i < size; i++) {
-		r = coh_ptr(h, m + i, COH_READ, &p, ACC_R);
+		r = coh_ptr(h, m + i, write, &p, a);
 		if (r)
 			return r;
-		b[i] = *p;
+		if (write)
+			*p = b[i];
+		else
+			b[i] = *p;
 	}
-	memcpy(val, b, size);
-	return 0;
-}
-
-/* Store; a byte at a time across lines (a stall in the middle repeats the bytes already written: same values). */
-static uint32_t coh_store(struct hart *h, uint64_t m, unsigned size, uint64_t val)
-{
-	uint64_t lm = coh_mem_line_size(h->coh) - 1;
-	uint8_t *p;
-	uint32_t r;
-
-	if ((m & lm) + size <= lm + 1) {
-		r = coh_ptr(h, m, COH_WRITE, &p, ACC_W);
-		if (!r)
-			memcpy(p, &val, size);
-		return r;
-	}
-	for (unsigned i = 0; i < size; i++) {
-		r = coh_ptr(h, m + i, COH_WRITE, &p, ACC_W);
-		if (r)
-			return r;
-		*p = (uint8_t)(val >> (8 * i));
-	}
+	if (!write)
+		memcpy(val, b, 8);
 	return 0;
 }
 
@@ -459,7 +447,7 @@ static uint32_t load_part(struct hart *h, uint64_t va, unsigned size, uint64_t *
 	}
 	*val = 0;
 	if (e && (e->tag & TLB_COH)) {
-		r = coh_load(h, e->addend + (va & (VM_PAGE_SIZE - 1)), size, val);
+		r = coh_rw(h, e->addend + (va & (VM_PAGE_SIZE - 1)), size, val, COH_READ);
 		if (r)
 			*tval = va;
 		return r;
@@ -535,7 +523,7 @@ static uint32_t store_part(struct hart *h, uint64_t va, unsigned size, uint64_t 
 		return r;
 	}
 	if (e && (e->tag & TLB_COH)) {
-		r = coh_store(h, e->addend + (va & (VM_PAGE_SIZE - 1)), size, val);
+		r = coh_rw(h, e->addend + (va & (VM_PAGE_SIZE - 1)), size, &val, COH_WRITE);
 		if (r) {
 			*tval = va;
 			return r;
