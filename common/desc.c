@@ -191,6 +191,8 @@ static const struct desc_key keys[] = {
 	  "Overlay file of disk_overlay = keep or persistent, relative to the working directory. None: the disk's path followed by .VMNAME.ovl." },
 	{ KS_VM, "disk_direct", KT_ENUM, "off", 0, 0, 0, off_on_names, NULL, NULL, FV(disk_direct),
 	  "on: the disk's files are read and written with O_DIRECT, bypassing the host's page cache (the file system must support it)." },
+	{ KS_VM, "disk_server", KT_TEXT, "auto", 1, 0, 0, NULL, NULL, "auto or a node number below [machine] nodes", FV(disk_server),
+	  "Which node reads the base image for the VM (docs/disk.md, \"Disks across nodes\"): auto uses the file on the VM's home node if it can read it, else the lowest node that can, which serves its blocks over the fabric; a node number always has that node serve them (every node that has the file must then hold the same image). The VM's overlay stays on its home." },
 	{ KS_VM, "net", KT_IDENT, "", 1, 0, 0, NULL, NULL, NULL, FV(net),
 	  "Virtual subnet of the VM's virtio-net NIC; VMs on one subnet can talk. None: no NIC." },
 	{ KS_VM, "mac", KT_TEXT, "", 1, 0, 0, NULL, NULL, "six hex octets, unicast", FV(mac),
@@ -1236,6 +1238,10 @@ int desc_validate(const struct desc *d, char *err, size_t errlen)
 					return verr(err, errlen, d, vm->line, "[vm %s] mac = %s: the same address as [vm %s]",
 						    vm->name, vm->mac, d->vms[j].name);
 		}
+		if (desc_vm_disk_server(d, i) == -EINVAL)
+			return verr(err, errlen, d, vm->line,
+				    "[vm %s] disk_server = %s: not auto or a node number below the machine's %u nodes",
+				    vm->name, vm->disk_server, m->nodes);
 		sum += vm->mem;
 		if (sum > total)
 			return verr(err, errlen, d, vm->line,
@@ -1245,6 +1251,22 @@ int desc_validate(const struct desc *d, char *err, size_t errlen)
 				    desc_format_size(m->mem, e, sizeof(e)));
 	}
 	return 0;
+}
+
+int desc_vm_disk_server(const struct desc *d, unsigned i)
+{
+	const char *v = d->vms[i].disk_server;
+	char *end;
+	unsigned long n;
+
+	if (!v[0] || !strcmp(v, "auto"))
+		return -1;
+	if (!strncmp(v, "node ", 5))
+		v += 5;
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	n = strtoul(v, &end, 10);
+	return *end || n >= d->machine.nodes ? -EINVAL : (int)n;
 }
 
 int desc_vm_mac(const struct desc *d, unsigned i, uint8_t mac[6])

@@ -89,6 +89,7 @@ struct desc_vm {
 	enum desc_disk_overlay disk_overlay;	/* default none: the image as it is */
 	char disk_overlay_file[DESC_PATH_MAX];	/* keep, persistent: the overlay, "" = DISK.VMNAME.ovl */
 	unsigned disk_direct;		/* O_DIRECT: 0 off (default), 1 on */
+	char disk_server[DESC_NAME_MAX];	/* node serving the base image: "auto" (default) or a node number */
 	char net[DESC_NAME_MAX];	/* subnet name, "" = no NIC */
 	char mac[DESC_NAME_MAX];	/* NIC address "52:54:00:12:34:56", "" = derived from the VM's index */
 	char console_log[DESC_PATH_MAX];	/* copy of the console to a file, "" = none */
@@ -135,6 +136,8 @@ void desc_free(struct desc *d);
  * -EINVAL when the key is not six hex octets of a unicast address.
  */
 int desc_vm_mac(const struct desc *d, unsigned i, uint8_t mac[6]);
+/* The node that serves VM index i's base image: its disk_server key, -1 for auto, -EINVAL when not auto or a node of the machine. */
+int desc_vm_disk_server(const struct desc *d, unsigned i);
 
 /* Names for reports and messages. */
 const char *desc_provider_name(enum desc_provider p);
