@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/desc.h"
+#include "vdisk/vdisk.h"
 
 /* ---- machine memory (mem.c) ---- */
 
@@ -34,6 +35,24 @@ void node_mem_fini(struct node_mem *m);
 void *node_mem_alloc_page(void *opaque);
 void node_mem_free_page(void *opaque, void *page);
 
+/* ---- which node reads each VM's base image (disks.c) ---- */
+
+struct node_disk_plan {
+	int server;			/* -1: the VM's home opens its disk itself; else the node serving its base */
+	struct vdisk_remote_base base;	/* server >= 0: what that node serves (base.r is filled by vms.c) */
+};
+
+/*
+ * node_disks_plan - collective over MPI_COMM_WORLD when a VM has a disk
+ * (every rank calls it with the same description): every node says which
+ * VM disks it can read and their identity, and every node reaches the same
+ * verdict. *out: one entry per VM of d (NULL: no VM has a disk); free() it.
+ * Returns 0, or -errno with the same message on every node (e.g. a server
+ * whose file differs from the home's).
+ */
+int node_disks_plan(const struct desc *d, unsigned self, unsigned nodes, struct node_disk_plan **out,
+		    char *err, size_t errlen);
+
 /* ---- the VMs this node runs (vms.c) ---- */
 
 struct node_vms;
@@ -52,6 +71,7 @@ struct node_vms_env {
 	uint64_t start_ns;
 	void *opaque;
 	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
+	const struct node_disk_plan *disks;	/* node_disks_plan's verdict (NULL: no VM has a disk); copied */
 };
 
 /*
@@ -74,7 +94,9 @@ void node_vms_destroy(struct node_vms *v);
 /* The disk server's eventfd for the node's epoll set (-1: no disks), and its completions run from the loop (returns how many). */
 int node_vms_disk_fd(const struct node_vms *v);
 int node_vms_disk_poll(struct node_vms *v);
-/* Disk figures summed over the node's VMs, or NULL when none has a disk. */
+/* A message of types VDISK_MSG_FIRST..VDISK_MSG_END-1 (a base image served across nodes). */
+void node_vms_disk_msg(struct node_vms *v, unsigned src, unsigned type, const void *payload, size_t len);
+/* Disk figures summed over the node's VMs, or NULL when none has a disk and the node serves none. */
 json_t *node_vms_disk_report(const struct node_vms *v);
 /* How many of this node's VMs have not exited. */
 unsigned node_vms_active(const struct node_vms *v);

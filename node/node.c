@@ -151,6 +151,11 @@ static void on_msg(void *opaque, unsigned src, unsigned type, const void *payloa
 		net_probe_msg(nd, src, type, payload, len);
 		return;
 	}
+	if (type >= VDISK_MSG_FIRST && type < VDISK_MSG_END) {
+		/* 232..247: a base image served across nodes (vdisk.h, docs/disk.md) */
+		node_vms_disk_msg(nd->vms, src, type, payload, len);
+		return;
+	}
 	if (type >= VNET_MSG_FRAME) {
 		if (nd->net)
 			vnet_on_msg(nd->net, src, type, payload, len, now_ns());
@@ -929,9 +934,19 @@ int node_main(const struct node_options *opt)
 	nd->oversubscribed = cores > 0 && coh_fabric_host_ranks(nd->fab) > (unsigned long)cores;
 	struct node_vms_env env = { .coh = nd->coh, .machine_nodes = nd->n, .start_ns = t0, .opaque = nd,
 				    .send = vm_send };
+	/* which node reads each VM's base image (collective; the same verdict everywhere) */
+	struct node_disk_plan *disks = NULL;
+	r = node_disks_plan(nd->desc, nd->self, nd->n, &disks, err, sizeof(err));
+	if (!agree(r == 0)) {
+		if (r)
+			fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);
+		goto out_vms;
+	}
+	env.disks = disks;
 	if (net_create(nd, err, sizeof(err)) == 0 && net_streams_open(nd, err, sizeof(err)) == 0)
 		nd->vms = node_vms_create(nd->desc, nd->self, &nd->mem, opt->console_prefix, nd->net, &env,
 					  err, sizeof(err));
+	free(disks);
 	if (!agree(nd->vms != NULL)) {
 		if (!nd->vms)
 			fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);

@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/paths.h"
+#include "coherence/coh.h"
 #include "coherence/coh_mem.h"
 #include "node/internal.h"
 #include "vdisk/vdisk.h"
@@ -47,6 +48,7 @@ struct vm_slot {
 	bool span;			/* the VM's harts run on several nodes */
 	json_t *heat_before;		/* this node's pages' misses when the policy first acted */
 	json_t *heat_last;		/* ... in the last full window of the counters */
+	struct vdisk_remote_base *rbase;	/* home of a VM whose base another node serves: where from */
 };
 
 struct node_vms {
@@ -58,6 +60,7 @@ struct node_vms {
 	unsigned rr;			/* next slot to run */
 	struct vdisk_server *disk;	/* the node's io_uring disk server; NULL when no VM here has a disk */
 	struct vdisk_cache *cache;	/* the node's global disk cache (with the server) */
+	struct vdisk_remote *remote;	/* base images served to other nodes / fetched from them; NULL: none */
 	struct node_vms_env env;
 };
 
@@ -197,8 +200,31 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		if (d->vms[i].disk[0] && d->vms[i].n_nodes && d->vms[i].nodes[0] == self &&
 		    !(v->disk = vdisk_server_new(256, err, errlen)))
 			goto fail;
+	/* ... and the base images this node serves to VMs on other nodes (docs/disk.md, "Disks across nodes") */
+	bool serves = false, fetches = false;
+	for (unsigned i = 0; v->env.disks && i < d->n_vms; i++) {
+		serves |= v->env.disks[i].server == (int)self;
+		fetches |= v->env.disks[i].server >= 0 && d->vms[i].nodes[0] == self;
+	}
+	if (serves && !v->disk && !(v->disk = vdisk_server_new(256, err, errlen)))
+		goto fail;
 	if (v->disk && !(v->cache = vdisk_cache_new(node_mem_alloc_page, node_mem_free_page, mem)))
 		goto oom;
+	if (serves || fetches) {
+		struct vdisk_remote_transport t = { .opaque = v->env.opaque, .send = v->env.send, .msg_max = COH_MSG_MAX };
+		if (!v->env.send || !(v->remote = vdisk_remote_new(v->disk, &t, 0)))
+			goto oom;
+	}
+	for (unsigned i = 0; serves && i < d->n_vms; i++) {
+		char rerr[600];
+		if (v->env.disks[i].server == (int)self &&
+		    vdisk_remote_serve(v->remote, i, v->env.disks[i].base.path, &v->env.disks[i].base.ident, rerr,
+				       sizeof(rerr)) < 0) {
+			snprintf(err, errlen, "[vm %s] serving its base image to node %u: %s", d->vms[i].name,
+				 d->vms[i].nodes[0], rerr);
+			goto fail;
+		}
+	}
 	for (unsigned i = 0; i < d->n_vms; i++) {
 		const struct desc_vm *dv = &d->vms[i];
 		unsigned k = vm_span_nodes(dv), j;
@@ -253,6 +279,13 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		};
 		if (s->span)
 			cfg.span = &span;
+		if (s->home && dv->disk[0] && v->env.disks && v->env.disks[i].server >= 0) {
+			if (!(s->rbase = malloc(sizeof(*s->rbase))))
+				goto oom;
+			*s->rbase = v->env.disks[i].base;
+			s->rbase->r = v->remote;
+			cfg.disk_cfg.remote = s->rbase;
+		}
 		if (dv->net[0] && s->home) {
 			int sn = net ? vnet_subnet_find(net, dv->net) : -ENOENT;
 			if (sn < 0 || !(s->port = vnet_port_add(net, (unsigned)sn, dv->name, &nic_port_ops, s))) {
@@ -297,8 +330,10 @@ void node_vms_destroy(struct node_vms *v)
 			fclose(v->slots[i].log);
 		json_decref(v->slots[i].heat_before);
 		json_decref(v->slots[i].heat_last);
+		free(v->slots[i].rbase);
 	}
 	free(v->slots);
+	vdisk_remote_free(v->remote);	/* after the VMs (their reads are cancelled), before the server */
 	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
 	vdisk_cache_free(v->cache);	/* after the VMs: nothing maps its pages */
 	free(v);
@@ -367,7 +402,7 @@ uint64_t node_vms_run(struct node_vms *v, uint64_t budget)
 
 uint64_t node_vms_next_event_ns(const struct node_vms *v)
 {
-	uint64_t t = UINT64_MAX;
+	uint64_t t = v && v->remote ? vdisk_remote_next_deadline(v->remote) : UINT64_MAX;	/* a base read's timeout */
 	for (unsigned i = 0; v && i < v->n; i++)
 		if (v->slots[i].active) {
 			uint64_t e = vmm_vm_next_event_ns(v->slots[i].vm);
@@ -640,7 +675,18 @@ int node_vms_disk_fd(const struct node_vms *v)
 
 int node_vms_disk_poll(struct node_vms *v)
 {
-	return v && v->disk ? vdisk_server_poll(v->disk) : 0;
+	int n = v && v->disk ? vdisk_server_poll(v->disk) : 0;
+	if (v && v->remote)
+		n += vdisk_remote_poll(v->remote, now_ns());	/* base reads from a node that stopped answering */
+	return n;
+}
+
+void node_vms_disk_msg(struct node_vms *v, unsigned src, unsigned type, const void *payload, size_t len)
+{
+	if (v && v->remote)
+		vdisk_remote_on_msg(v->remote, src, type, payload, len);
+	else
+		LOG_RATELIMITED(SUB_NODE, LOG_WARN, "disk message type %u from node %u, and this node serves no disk", type, src);
 }
 
 /* The report's "disk" object of a VM, or of a node (the sum over its VMs). */
@@ -676,9 +722,19 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 		sum.bytes_from_cache += d.bytes_from_cache;
 		sum.shared_bytes += d.shared_bytes;
 	}
-	if (!any)
+	if (!any && !(v && v->remote))
 		return NULL;
 	json_t *o = disk_json(&sum);
+	struct vdisk_remote_stats rs = {0};
+	if (v->remote)
+		vdisk_remote_get_stats(v->remote, &rs);
+	/* base images across nodes: what came from other nodes' files, what this node's files sent them */
+	json_object_set_new(o, "bytes_fetched_remote", json_integer((json_int_t)rs.bytes_fetched));
+	json_object_set_new(o, "bytes_served_remote", json_integer((json_int_t)rs.bytes_served));
+	json_object_set_new(o, "remote_reads_failed", json_integer((json_int_t)rs.failed));
+	json_object_set_new(o, "remote_timeouts", json_integer((json_int_t)rs.timeouts));
+	json_object_set_new(o, "remote_requests_refused", json_integer((json_int_t)rs.errors));
+	json_object_set_new(o, "remote_msgs_dropped", json_integer((json_int_t)rs.dropped));
 	struct vdisk_cache_stats cs = {0};
 	if (v->cache)
 		vdisk_cache_get_stats(v->cache, &cs);

@@ -42,6 +42,8 @@ struct vdisk {
 	uint64_t npages;		/* map pages */
 	uint64_t next_free;		/* where the next cluster goes */
 	uint64_t base_key;		/* the disk cache's name for the base file (vdisk_base_key) */
+	bool is_remote;			/* overlay: another node serves the base (no base file here) */
+	struct vdisk_remote_base remote;
 	struct vdisk_stats st;
 };
 
@@ -167,26 +169,36 @@ const char *ovl_hdr_check(const struct ovl_hdr *h, uint64_t file_size)
 	return NULL;
 }
 
-int ovl_hdr_init(struct ovl_hdr *h, int base_fd, const char *base_path_rec)
+void ovl_hdr_from_ident(struct ovl_hdr *h, uint64_t size, int64_t mtime_ns, uint64_t hash, const char *base_path_rec)
 {
-	int r;
-
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, VDISK_MAGIC, 8);
 	h->version = VDISK_VERSION;
 	h->header_size = VDISK_HDR_SIZE;
 	h->cluster_size = VDISK_CLUSTER;
-	r = base_identity(base_fd, &h->base_size, &h->base_mtime_ns, &h->base_hash);
-	if (r < 0)
-		return r;
+	h->base_size = size;
+	h->base_mtime_ns = mtime_ns;
+	h->base_hash = hash;
 	h->size = h->base_size & ~(uint64_t)(VDISK_SECTOR - 1);
 	h->map_entries = (h->size + VDISK_CLUSTER - 1) / VDISK_CLUSTER;
 	h->map_off = VDISK_HDR_SIZE;
 	h->data_off = h->map_off + ((h->map_entries * 8 + VDISK_CLUSTER - 1) & MAP_OFF_MASK);
+	snprintf(h->base_path, sizeof(h->base_path), "%s", base_path_rec);
+	ovl_hdr_seal(h);
+}
+
+int ovl_hdr_init(struct ovl_hdr *h, int base_fd, const char *base_path_rec)
+{
+	uint64_t size, hash;
+	int64_t mtime;
+	int r;
+
+	r = base_identity(base_fd, &size, &mtime, &hash);
+	if (r < 0)
+		return r;
 	if (strlen(base_path_rec) >= VDISK_BASE_PATH_MAX)
 		return -ENAMETOOLONG;
-	strcpy(h->base_path, base_path_rec);
-	ovl_hdr_seal(h);
+	ovl_hdr_from_ident(h, size, mtime, hash, base_path_rec);
 	return 0;
 }
 
@@ -308,6 +320,27 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 		snprintf(err, errlen, "overlay %s: %s", d->path, bad);
 		return -EINVAL;
 	}
+	if (o->remote) {
+		/* the base is another node's file: its identity is the one that node found */
+		const struct vdisk_remote_base *b = o->remote;
+		uint64_t k[4];
+
+		if (b->ident.size != d->hdr.base_size || b->ident.hash != d->hdr.base_hash) {
+			snprintf(err, errlen, "overlay %s: base %s served by node %u is not the overlay's base "
+				 "(size %llu, was %llu; content hash %s): refusing, the overlay's blocks would not fit it",
+				 d->path, b->path, b->node, (unsigned long long)b->ident.size,
+				 (unsigned long long)d->hdr.base_size, b->ident.hash == d->hdr.base_hash ? "same" : "differs");
+			return -ESTALE;
+		}
+		d->is_remote = true;
+		d->remote = *b;
+		k[0] = b->node;
+		k[1] = b->ident.size;
+		k[2] = b->ident.hash;
+		k[3] = vdisk_fnv1a(FNV_INIT, b->path, strlen(b->path));
+		d->base_key = vdisk_fnv1a(FNV_INIT, k, sizeof(k)) | 1;
+		goto map;
+	}
 	base_resolve(d->path, d->hdr.base_path, base, sizeof(base));
 	d->base_fd = open(base, O_RDONLY | O_CLOEXEC);
 	if (d->base_fd < 0) {
@@ -356,6 +389,7 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 			return -errno;
 		}
 	}
+map:
 	d->size = d->hdr.size;
 	d->npages = (d->hdr.map_entries + VDISK_ENTRIES_PER_PAGE - 1) / VDISK_ENTRIES_PER_PAGE;
 	bytes = d->npages * VDISK_CLUSTER;
@@ -456,8 +490,9 @@ struct vdisk *vdisk_open(struct vdisk_server *s, const char *path, const struct 
 		if (open_overlay(d, o, st.st_size, err, errlen) < 0)
 			goto fail;
 		d->fh = vdisk_server_add_file(s, d->io_fd >= 0 ? d->io_fd : d->fd);
-		d->base_fh = vdisk_server_add_file(s, d->base_io_fd >= 0 ? d->base_io_fd : d->base_fd);
-		if (d->fh < 0 || d->base_fh < 0) {
+		if (!d->is_remote)
+			d->base_fh = vdisk_server_add_file(s, d->base_io_fd >= 0 ? d->base_io_fd : d->base_fd);
+		if (d->fh < 0 || (!d->is_remote && d->base_fh < 0)) {
 			snprintf(err, errlen, "disk %s: cannot register with the disk server", path);
 			goto fail;
 		}
@@ -492,6 +527,8 @@ void vdisk_close(struct vdisk *d)
 {
 	if (!d)
 		return;
+	if (d->is_remote)
+		vdisk_remote_cancel(d->remote.r, d);	/* its reads in flight end now: d goes away */
 	if (d->fh >= 0) {
 		vdisk_server_drain(d->s);
 		if (d->kind == VDISK_OVERLAY && !d->ro) {
@@ -608,6 +645,32 @@ static int run_start(struct vreq *r, enum vop_kind kind, int fh, uint8_t *buf, u
 	return 0;
 }
 
+static void remote_done(void *arg, int res)
+{
+	struct run *u = arg;
+
+	run_done(&u->op, res);
+}
+
+/* A run of the base that another node serves: over the fabric, not the ring. */
+static int remote_run_start(struct vreq *r, uint8_t *buf, uint64_t len, uint64_t off)
+{
+	struct run *u = malloc(sizeof(*u));
+	int e;
+
+	if (!u)
+		return -ENOMEM;
+	u->op = (struct vop){ .kind = VOP_READ, .buf = buf, .len = len, .off = off };
+	u->r = r;
+	r->pending++;
+	e = vdisk_remote_read(&r->d->remote, buf, len, off, r->d, remote_done, u);
+	if (e < 0) {
+		r->pending--;
+		free(u);
+	}
+	return e;
+}
+
 static struct vreq *req_new(struct vdisk *d, bool write, uint64_t off, uint64_t len, vdisk_cb cb, void *arg)
 {
 	struct vreq *r = calloc(1, sizeof(*r));
@@ -630,8 +693,9 @@ static bool range_bad(const struct vdisk *d, uint64_t len, uint64_t off)
 	       len > UINT32_MAX;
 }
 
-/* A run being gathered: fh < 0 is none, ZERO_FH zero fill. */
+/* A run being gathered: fh < 0 is none, ZERO_FH zero fill, REMOTE_FH the base another node serves. */
 #define ZERO_FH	(-2)
+#define REMOTE_FH	(-3)
 struct gather {
 	int fh;
 	uint8_t *buf;
@@ -644,6 +708,8 @@ static int gather_flush(struct vreq *r, struct gather *g, enum vop_kind kind)
 
 	if (g->fh == ZERO_FH)
 		memset(g->buf, 0, g->len);
+	else if (g->fh == REMOTE_FH)
+		res = remote_run_start(r, g->buf, g->len, g->off);
 	else if (g->fh >= 0)
 		res = run_start(r, kind, g->fh, g->buf, g->len, g->off);
 	g->fh = -1;
@@ -699,8 +765,10 @@ int vdisk_read(struct vdisk *d, void *buf, uint64_t len, uint64_t off, vdisk_cb 
 				res = gather_add(r, &g, VOP_READ, ZERO_FH, p + (pos - off), n, 0);
 				d->st.bytes_zero += n;
 			} else {
-				res = gather_add(r, &g, VOP_READ, d->base_fh, p + (pos - off), n, pos);
+				res = gather_add(r, &g, VOP_READ, d->is_remote ? REMOTE_FH : d->base_fh, p + (pos - off), n, pos);
 				d->st.bytes_read_base += n;
+				if (d->is_remote)
+					d->st.bytes_read_remote += n;
 			}
 			pos += n;
 		}
@@ -708,7 +776,7 @@ int vdisk_read(struct vdisk *d, void *buf, uint64_t len, uint64_t off, vdisk_cb 
 			res = gather_flush(r, &g, VOP_READ);
 		if (res == 0 && r->pending == 1) {
 			/* nothing to read from a file (cannot happen: size <= base size); keep the async contract */
-			res = run_start(r, VOP_FSYNC, d->base_fh, NULL, 0, 0);
+			res = run_start(r, VOP_FSYNC, d->fh, NULL, 0, 0);
 		}
 	}
 	if (res < 0)
@@ -900,7 +968,7 @@ int vdisk_flush(struct vdisk *d, vdisk_cb cb, void *arg)
 		flush_step(f);		/* stage 0: starts an fsync, the callback comes later */
 	else {
 		f->stage = 3;		/* read-only overlay: nothing to make durable; still complete later */
-		f->op = (struct vop){ .kind = VOP_FSYNC, .fh = d->base_fh, .done_cb = fsync_done };
+		f->op = (struct vop){ .kind = VOP_FSYNC, .fh = d->fh, .done_cb = fsync_done };
 		server_start(d->s, &f->op);
 	}
 	return 0;
@@ -928,6 +996,8 @@ static int wait_for(struct vdisk *d, struct waiter *w)
 
 		if (r < 0)
 			return r;
+		if (!w->done && d->is_remote)
+			return -EWOULDBLOCK;	/* a remote base's reads complete from the node's loop only */
 	}
 	return w->res;
 }

@@ -86,5 +86,7 @@ int full_pread(int fd, void *buf, size_t len, uint64_t off);
 int full_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 /* Fill h for a new or re-based overlay over the raw base file fd. */
 int ovl_hdr_init(struct ovl_hdr *h, int base_fd, const char *base_path_rec);
+/* Fill h for a new overlay over a base of this identity (path recorded as given, shorter than VDISK_BASE_PATH_MAX). */
+void ovl_hdr_from_ident(struct ovl_hdr *h, uint64_t size, int64_t mtime_ns, uint64_t hash, const char *base_path_rec);
 
 #endif

@@ -88,10 +88,14 @@ enum vdisk_kind {
 	VDISK_OVERLAY,	/* a copy-on-write overlay over a raw base */
 };
 
+struct vdisk_remote_base;
+
 struct vdisk_opts {
 	bool readonly;		/* raw images only: open read-only */
 	bool direct;		/* O_DIRECT on every file (buffers must be 4 KiB aligned) */
 	bool nolock;		/* do not take the flock (disk tool: info, check) */
+	/* an overlay whose base another node serves (no local file): checked against its identity */
+	const struct vdisk_remote_base *remote;
 };
 
 /*
@@ -134,7 +138,8 @@ int vdisk_sync(struct vdisk *d);
 
 struct vdisk_stats {
 	uint64_t reads, writes, flushes, errors;	/* requests */
-	uint64_t bytes_read_base, bytes_read_overlay;	/* bytes read from the files */
+	uint64_t bytes_read_base, bytes_read_overlay;	/* bytes read from the files (a remote base's included) */
+	uint64_t bytes_read_remote;			/* of bytes_read_base: fetched from the node serving the base */
 	uint64_t bytes_zero;				/* bytes read as zeros (nothing stored) */
 	uint64_t bytes_written;
 	uint64_t clusters_allocated;			/* by this open */
@@ -179,6 +184,107 @@ void vdisk_cache_get_stats(const struct vdisk_cache *c, struct vdisk_cache_stats
 uint64_t vdisk_base_key(const struct vdisk *d);
 /* Whether the 4 KiB block at byte offset off (aligned) comes whole from the base image. */
 bool vdisk_block_from_base(const struct vdisk *d, uint64_t off);
+
+/*
+ * ---- a base image served by another node (docs/disk.md, "Disks across nodes") ----
+ *
+ * When hosts share no file system, the node that has a base image serves
+ * its blocks to the nodes that run VMs over it; each VM's overlay stays on
+ * its home. One struct vdisk_remote per node does both sides, over a
+ * message transport (the node's fabric: types VDISK_MSG_FIRST..END-1):
+ *
+ *   READ  client -> server  { u32 image, u32 len, u64 id, u64 off }
+ *         len 1..chunk bytes (chunk = msg_max - 16 rounded down to 512)
+ *   DATA  server -> client  { u64 id, i32 status, u32 len, data[len] }
+ *         status 0 and len bytes, or -errno and no data
+ *
+ * A client read is split into chunks, one READ each, all sent at once;
+ * the read completes (callback from vdisk_remote_on_msg or _poll, never
+ * from inside the verb) when every chunk's DATA came, or with -EIO when
+ * the server answered an error or nothing arrived for timeout_ns (a lost
+ * or dead server gives an I/O error, not a hang). The server reads with
+ * its io_uring server and answers from its completion. A READ for an
+ * unknown image, past the end of the image or of a bad length gets an
+ * error status; a message too short to carry an id, or a DATA that names
+ * no chunk in flight, is dropped and counted.
+ */
+#define VDISK_MSG_FIRST		232	/* the node hands types 232..247 to vdisk_remote_on_msg */
+#define VDISK_MSG_READ		232
+#define VDISK_MSG_DATA		233
+#define VDISK_MSG_END		248
+
+/* A raw image's identity, as an overlay header records it (size + sampled content hash; mtime informative). */
+struct vdisk_ident {
+	uint64_t size, hash;
+	int64_t mtime_ns;
+};
+
+/*
+ * vdisk_identify - open path read-only: a raw image gets its identity in
+ * *id and its absolute path in real. Returns 0, -ENOENT/-EACCES... (cannot
+ * open), or -EINVAL for a file that is not a raw image (an overlay, not a
+ * regular file, empty), with a message in err.
+ */
+int vdisk_identify(const char *path, struct vdisk_ident *id, char *real, size_t reallen, char *err, size_t errlen);
+
+struct vdisk_remote;
+
+struct vdisk_remote_transport {
+	void *opaque;
+	/* send a message of `type` to node; 0 or -errno (the message is lost) */
+	int (*send)(void *opaque, unsigned node, unsigned type, const void *payload, size_t len);
+	size_t msg_max;		/* payload bytes of one message (>= 1024) */
+};
+
+/* Where a VM's base comes from: node `node` serves it as `image`, with this identity and absolute path there. */
+struct vdisk_remote_base {
+	struct vdisk_remote *r;
+	unsigned node;
+	uint32_t image;
+	struct vdisk_ident ident;
+	char path[4096];
+};
+
+struct vdisk_remote_stats {
+	uint64_t bytes_fetched, reads_sent;	/* client: base bytes that came from other nodes, READ messages */
+	uint64_t bytes_served, reads_served;	/* server: bytes sent to other nodes, READs answered with data */
+	uint64_t errors;			/* READs answered with an error status (served) */
+	uint64_t failed;			/* client reads that ended in an error (error status, timeout, send failure) */
+	uint64_t timeouts;			/* of which: nothing arrived for timeout_ns */
+	uint64_t dropped;			/* malformed or stale messages */
+};
+
+/* s: the node's io_uring server (serving reads); timeout_ns 0: VDISK_REMOTE_TIMEOUT_NS. NULL when out of memory. */
+#define VDISK_REMOTE_TIMEOUT_NS	(10 * 1000000000ull)
+struct vdisk_remote *vdisk_remote_new(struct vdisk_server *s, const struct vdisk_remote_transport *t,
+				      uint64_t timeout_ns);
+/* Free; requests still in flight end with -ECANCELED first. */
+void vdisk_remote_free(struct vdisk_remote *r);
+/*
+ * vdisk_remote_serve - serve the raw image at path as `image` to other
+ * nodes: opened read-only, locked shared, registered with the server, and
+ * refused (-ESTALE, message in err) unless its identity is *want (NULL:
+ * any).
+ */
+int vdisk_remote_serve(struct vdisk_remote *r, uint32_t image, const char *path, const struct vdisk_ident *want,
+		       char *err, size_t errlen);
+/* A message of type VDISK_MSG_FIRST..END-1 from node src. */
+void vdisk_remote_on_msg(struct vdisk_remote *r, unsigned src, unsigned type, const void *payload, size_t len);
+/* Fail the reads that saw nothing for the timeout (call every loop turn; cheap). Returns how many ended. */
+int vdisk_remote_poll(struct vdisk_remote *r, uint64_t now_ns);
+/* When the next read times out (CLOCK_MONOTONIC ns), UINT64_MAX when none is in flight. */
+uint64_t vdisk_remote_next_deadline(const struct vdisk_remote *r);
+void vdisk_remote_get_stats(const struct vdisk_remote *r, struct vdisk_remote_stats *st);
+/*
+ * vdisk_remote_read - read len bytes at off of base b into buf; cb(arg, res)
+ * later, res 0 or -errno. tag names the reader for vdisk_remote_cancel.
+ */
+int vdisk_remote_read(const struct vdisk_remote_base *b, void *buf, uint64_t len, uint64_t off, const void *tag,
+		      vdisk_cb cb, void *arg);
+/* End tag's reads in flight now, with -ECANCELED (a disk being closed). */
+void vdisk_remote_cancel(struct vdisk_remote *r, const void *tag);
+/* vdisk_create for a base that another node serves: the header records b's path and identity. */
+int vdisk_create_remote(const char *path, const struct vdisk_remote_base *b, char *err, size_t errlen);
 
 /* ---- the disk tool's verbs (docs/disk.md) ---- */
 

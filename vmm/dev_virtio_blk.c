@@ -159,7 +159,7 @@ static void overlay_path(const struct vmm_vm_config *cfg, char *out, size_t len)
 int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, char *err, size_t errlen)
 {
 	const struct vmm_disk_config *dc = &cfg->disk_cfg;
-	struct vdisk_opts o = { .direct = dc->o_direct };
+	struct vdisk_opts o = { .direct = dc->o_direct, .remote = dc->remote };
 	struct vdisk_backend *v;
 	char base[PATH_MAX], ovl[PATH_MAX];
 	const char *open_path = cfg->disk;
@@ -180,9 +180,18 @@ int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, ch
 		}
 		v->own_server = true;
 	}
+	if (dc->remote && (dc->mode == VMM_DISK_DIRECT || !dc->server)) {
+		snprintf(err, errlen, "disk %s: served by node %u, so it needs an overlay here (disk_overlay = temp, keep "
+			 "or persistent) and the node's disk server", cfg->disk, dc->remote->node);
+		r = -EINVAL;
+		goto fail;
+	}
 	if (dc->mode != VMM_DISK_DIRECT) {
 		/* the overlay names its base by absolute path: it may live elsewhere */
-		if (!realpath(cfg->disk, base)) {
+		if (dc->remote) {
+			/* the serving node's absolute path */
+			snprintf(base, sizeof(base), "%s", dc->remote->path);
+		} else if (!realpath(cfg->disk, base)) {
 			r = -errno;
 			snprintf(err, errlen, "disk %s: %s", cfg->disk, strerror(errno));
 			goto fail;
@@ -208,7 +217,8 @@ int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, ch
 				unlink(ovl);	/* a fresh one each run */
 		}
 		if (dc->mode != VMM_DISK_PERSISTENT || access(ovl, F_OK) != 0) {
-			r = vdisk_create(ovl, base, err, errlen);
+			r = dc->remote ? vdisk_create_remote(ovl, dc->remote, err, errlen) :
+					 vdisk_create(ovl, base, err, errlen);
 			if (r < 0)
 				goto fail;
 		}

@@ -161,6 +161,7 @@ struct vmm_span_stats {
  * served. The image named by `disk` is a raw image or a disco overlay.
  */
 struct vdisk_server;
+struct vdisk_remote_base;
 enum vmm_disk_mode {
 	VMM_DISK_DIRECT,	/* the image as it is: a raw image written in place, an overlay used as is */
 	VMM_DISK_TEMP,		/* raw base read-only + an overlay that is deleted at the end of the run */
@@ -173,6 +174,7 @@ struct vmm_disk_config {
 	const char *overlay;		/* KEEP, PERSISTENT: the overlay file; NULL or "": DISK.VMNAME.ovl */
 	bool o_direct;			/* O_DIRECT on the image files */
 	struct vdisk_cache *cache;	/* the node's global disk cache: base blocks shared copy-on-write; NULL: none */
+	const struct vdisk_remote_base *remote;	/* the base is served by another node (vdisk.h); NULL: a local file */
 };
 struct vmm_disk_stats {
 	uint64_t requests, errors;	/* virtio-blk requests; those answered with an error status */
