@@ -103,6 +103,7 @@ static const char *const time_names[] = { "host", "instret", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
 static const char *const disk_overlay_names[] = { "none", "temp", "keep", "persistent", NULL };
 static const char *const off_on_names[] = { "off", "on", NULL };
+static const char *const balance_names[] = { "off", "on", "rotate", NULL };
 
 /* Enums are stored through an unsigned. */
 _Static_assert(sizeof(enum desc_provider) == sizeof(unsigned), "enum size");
@@ -139,6 +140,8 @@ static const struct desc_key keys[] = {
 	  "Wall-clock limit of the run; when it passes the run stops and reports. 0: no limit." },
 	{ KS_MACHINE, "report", KT_PATH, "disco-report.json", 1, 0, 0, NULL, NULL, NULL, FM(report),
 	  "Where the run's JSON report is written, relative to the working directory." },
+	{ KS_MACHINE, "disk_cache_max", KT_SIZE, "0", 0, 16 * TiB, KF_PAGE, NULL, NULL, "0 = none", FM(disk_cache_max),
+	  "Per node, how much of the global disk cache's blocks to keep after the last VM that mapped them let go (docs/disk.md), so that a later read maps them without I/O; the oldest go first, and they give way whenever the node's VMs need the memory. 0: a block leaves with its last mapping." },
 	{ KS_MACHINE, "net_mtu", KT_SIZE, "1500", 68, 65535, 0, NULL, NULL, "at most 65535: virtio-net's mtu field has 16 bits", FM(net_mtu),
 	  "MTU of every virtual subnet: bytes a frame carries after its Ethernet header. Up to 64 KiB less one, for the large frames Disco's subnet carried." },
 	{ KS_MACHINE, "net_queue", KT_UINT, "256", 1, 65536, 0, NULL, "frames", NULL, FM(net_queue),
@@ -149,6 +152,12 @@ static const struct desc_key keys[] = {
 	  "External port of the subnets, for debugging: node 0 listens on 127.0.0.1, subnet i (in the order the VMs name them) on net_port + i, in QEMU's -netdev stream framing. 0: off." },
 	{ KS_MACHINE, "net_remap", KT_ENUM, "on", 0, 0, 0, onoff_names, NULL, NULL, FM(net_remap),
 	  "Whether a received frame's whole page-aligned payload pages are mapped into the VM copy-on-write instead of copied (Disco's remapping); off copies everything, to measure what remapping costs or saves." },
+	{ KS_MACHINE, "balance", KT_ENUM, "off", 0, 0, 0, balance_names, NULL, NULL, FM(balance),
+	  "Moving vCPUs between the nodes of their VM: on moves a running vCPU from the VM's busiest node to its least busy one when their runnable vCPUs (of every VM, averaged over balance_interval) differ by balance_threshold or more; rotate moves one vCPU to the next node of its VM every interval (to test moves and measure their cost); off never moves one." },
+	{ KS_MACHINE, "balance_interval", KT_DURATION, "50ms", 1000 * NS_US, NS_H, 0, NULL, NULL, NULL, FM(balance_ns),
+	  "How often each node reports its load to the homes of its VMs, and how often a home may move one of its VM's vCPUs." },
+	{ KS_MACHINE, "balance_threshold", KT_UINT, "2", 2, 4096, 0, NULL, "vCPUs", "at least 2: one move changes the difference by 2", FM(balance_threshold),
+	  "Difference in runnable vCPUs between a VM's busiest and least busy node that makes the balancer move one vCPU." },
 
 	/* [policy] */
 	{ KS_POLICY, "policy", KT_ENUM, "both", 0, 0, 0, policy_names, NULL, NULL, FP(policy),

@@ -55,11 +55,15 @@ struct desc_machine {
 	enum desc_time time;		/* host (default) or instret (deterministic, later) */
 	uint64_t timeout_ns;		/* wall-clock limit of the run, 0 = none; default 0 */
 	char report[DESC_PATH_MAX];	/* report path; default "disco-report.json" */
+	uint64_t disk_cache_max;	/* disk cache pages kept after their last mapping, bytes per node; default 0 */
 	unsigned net_mtu;		/* subnets' MTU, bytes after the Ethernet header, 68..65535; default 1500 */
 	unsigned net_queue;		/* frames per switch output queue; default 256 */
 	uint64_t net_aging_ns;		/* MAC learning aging time; default 300s */
 	unsigned net_port;		/* external port of subnet i on 127.0.0.1:net_port+i (node 0), 0 = off */
 	unsigned net_remap;		/* 1: map received payload pages copy-on-write instead of copying; default 1 */
+	unsigned balance;		/* vCPU balancing: 0 off (default), 1 on, 2 rotate */
+	uint64_t balance_ns;		/* how often it looks; default 50ms */
+	unsigned balance_threshold;	/* runnable vCPUs between the busiest and least busy node; default 2 */
 };
 
 struct desc_policy_cfg {

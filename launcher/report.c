@@ -54,8 +54,8 @@ int report_print(const char *path, FILE *out, int brief)
 		json_array_foreach(vms, i, v)
 			span |= json_is_array(json_object_get(v, "parts"));
 		if (span) {
-			fprintf(out, "\n%-14s %-12s %14s %13s %15s %10s %12s %9s\n", "spanning vm", "nodes", "remote_stall_s",
-				"local_stall_s", "monitor_stall_s", "migrations", "replications", "collapses");
+			fprintf(out, "\n%-14s %-12s %14s %13s %15s %10s %12s %9s %10s\n", "spanning vm", "nodes", "remote_stall_s",
+				"local_stall_s", "monitor_stall_s", "migrations", "replications", "collapses", "vcpu_moves");
 			json_array_foreach(vms, i, v) {
 				json_t *nl = json_object_get(v, "nodes"), *n;
 				char list[64] = "";
@@ -69,9 +69,9 @@ int report_print(const char *path, FILE *out, int brief)
 						break;
 					used += (size_t)w;
 				}
-				fprintf(out, "%-14s %-12s %14.3f %13.3f %15.3f %10.0f %12.0f %9.0f\n", str(v, "name"), list,
+				fprintf(out, "%-14s %-12s %14.3f %13.3f %15.3f %10.0f %12.0f %9.0f %10.0f\n", str(v, "name"), list,
 					num(v, "remote_stall_s"), num(v, "local_stall_s"), num(v, "monitor_stall_s"),
-					num(v, "migrations"), num(v, "replications"), num(v, "collapses"));
+					num(v, "migrations"), num(v, "replications"), num(v, "collapses"), num(v, "vcpu_moves"));
 			}
 		}
 	} else {

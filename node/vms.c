@@ -180,6 +180,18 @@ static unsigned vm_span_nodes(const struct desc_vm *dv)
 	return dv->cpus < dv->n_nodes ? dv->cpus : dv->n_nodes;
 }
 
+/* Runnable vCPUs on this node, of every VM (the vCPU balancer's load). */
+static unsigned node_load(void *opaque)
+{
+	const struct node_vms *v = opaque;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < v->n; i++)
+		if (v->slots[i].active && v->slots[i].vm)
+			k += vmm_vm_runnable_harts(v->slots[i].vm);
+	return k;
+}
+
 struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct node_mem *mem,
 				 bool console_prefix, struct vnet *net, const struct node_vms_env *env,
 				 char *err, size_t errlen)
@@ -276,6 +288,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.write_share = d->policy.write_share, .max_moves = d->policy.max_moves,
 			.reset_ns = d->policy.reset_ns, .interval_ns = d->policy.interval_ns,
 			.policy_acts = heat_before, .policy_reset = heat_window, .policy_opaque = s,
+			.balance = d->machine.balance, .balance_ns = d->machine.balance_ns,
+			.balance_threshold = d->machine.balance_threshold, .node_load = node_load, .load_opaque = v,
 		};
 		if (s->span)
 			cfg.span = &span;
@@ -512,6 +526,12 @@ static json_t *span_stats_json(const struct vmm_span_stats *t)
 		"moves_asked", (json_int_t)t->moves_asked, "moves_refused", (json_int_t)t->moves_refused,
 		"write_shared", (json_int_t)t->write_shared, "replications", (json_int_t)t->replications,
 		"collapses", (json_int_t)t->collapses, "replica_bytes", (json_int_t)(t->replica_pages * 4096)));
+	json_object_set_new(o, "sched", json_pack("{s:I, s:I, s:I, s:f, s:f, s:f}",
+		"vcpu_moves", (json_int_t)t->vcpu_moves, "vcpus_in", (json_int_t)t->vcpus_in,
+		"vcpus_out", (json_int_t)t->vcpus_out,
+		"vcpu_move_ms", t->vcpu_moves ? (double)t->vcpu_move_ns / 1e6 / (double)t->vcpu_moves : 0.0,
+		"vcpu_move_wait_ms", t->vcpus_out ? (double)t->vcpu_move_wait_ns / 1e6 / (double)t->vcpus_out : 0.0,
+		"load", (double)t->load_milli / 1000.0));
 	return o;
 }
 
@@ -548,6 +568,7 @@ static void span_report(const struct vm_slot *s, json_t *o)
 	json_object_set_new(o, "migrations", json_integer((json_int_t)t.migrations));
 	json_object_set_new(o, "replications", json_integer((json_int_t)t.replications));
 	json_object_set_new(o, "collapses", json_integer((json_int_t)t.collapses));
+	json_object_set_new(o, "vcpu_moves", json_integer((json_int_t)t.vcpu_moves));
 	if (!s->home) {
 		json_object_set_new(o, "part", json_true());
 		json_object_del(o, "exit_status");
@@ -598,7 +619,7 @@ static json_t *hot_pages(json_t *parts)
 void node_vms_merge_parts(json_t *vms)
 {
 	static const char *const sums[] = { "instructions", "exceptions", "interrupts", "tlb_misses", "pages_touched",
-					    "migrations", "replications", "collapses" };
+					    "migrations", "replications", "collapses", "vcpu_moves" };
 	size_t i = 0;
 	while (i < json_array_size(vms)) {
 		json_t *p = json_array_get(vms, i), *h = NULL, *x;

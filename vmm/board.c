@@ -629,6 +629,7 @@ uint64_t vmm_vm_next_event_ns(const struct vmm_vm *v)
 	 */
 	if (span_ready(vm))
 		return 0;	/* a hart woke from a stall, or forwarded MMIO waits */
+	next = span_next_event_ns(vm);	/* vCPU balancing: report the load, decide */
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		uint64_t t;
 
@@ -692,7 +693,7 @@ void vmm_vm_get_stats(const struct vmm_vm *v, struct vmm_vm_stats *st)
 		struct hart_stats hs;
 
 		hart_get_stats(vm->harts[i], &hs);
-		st->instret += hart_instret(vm->harts[i]);
+		st->instret += hart_instret_here(vm->harts[i]);	/* a hart that moved counts where it ran */
 		st->tlb_misses += hs.tlb_misses;
 		st->stall_local_ns += hs.stall_local_ns;
 		st->stall_remote_ns += hs.stall_remote_ns;
@@ -740,6 +741,15 @@ unsigned vmm_vm_local_harts(const struct vmm_vm *v)
 
 	for (unsigned i = 0; i < v->vm.nharts; i++)
 		k += !hart_is_shadow(v->vm.harts[i]);
+	return k;
+}
+
+unsigned vmm_vm_runnable_harts(const struct vmm_vm *v)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < v->vm.nharts; i++)
+		k += !hart_is_shadow(v->vm.harts[i]) && hart_get_state(v->vm.harts[i]) == HART_RUNNING;
 	return k;
 }
 

@@ -299,10 +299,11 @@ void hart_set_irq(struct hart *h, unsigned irq, bool level)
 		/*
 		 * The hart runs on another node: send the level there when it
 		 * changes; software interrupts every time (the hart clears its
-		 * MSIP through its own node's CLINT, which this node does not see).
+		 * MSIP through its own node's CLINT, and SSIP in its own mip,
+		 * neither of which this node sees).
 		 */
-		if (!!(h->irq_fwd & bit) != level || irq == IRQ_MSI) {
-			h->irq_fwd ^= bit;
+		if (!!(h->irq_fwd & bit) != level || irq == IRQ_MSI || irq == IRQ_SSI) {
+			h->irq_fwd = level ? h->irq_fwd | bit : h->irq_fwd & ~bit;
 			vm_irq_forward(h->vm, h->hartid, irq, level);
 		}
 		return;

@@ -237,6 +237,8 @@ struct hart {
 	uint64_t resv_line;		/* machine address of the reserved line */
 	uint64_t irq_fwd;		/* shadow: mip levels last sent to the hart's node */
 	struct coh_req creq;		/* the hart's one outstanding coherence miss */
+	uint64_t instret_in;		/* minstret when the hart last arrived on this node */
+	uint64_t instret_done;		/* instructions retired here before it last left */
 	struct {
 		uint64_t gpa, val;
 		uint8_t size, write, state;	/* state: 0 none, 1 sent, 2 answered */

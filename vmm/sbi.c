@@ -271,7 +271,7 @@ static long disco_ext(struct vm *vm, unsigned long fid, const uint64_t *a, uint6
 	uint64_t instret = 0;
 
 	for (unsigned i = 0; i < vm->nharts; i++)
-		instret += hart_instret(vm->harts[i]);
+		instret += hart_instret_here(vm->harts[i]);
 	switch (fid) {
 	case 0:		/* mark_phase(phase) */
 		if (vm->n_phases < VM_PHASES_MAX) {

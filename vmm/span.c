@@ -66,6 +66,11 @@ enum {
 	SPAN_REPLICA,			/* home -> a reader: a: page index, b: master; copy it here */
 	SPAN_REPLICATED,		/* reader -> home: a: page index, b: the replica (rc < 0: none) */
 	SPAN_COLLAPSE,			/* any node -> home: a: page index; a write wants it back to one copy */
+	/* vCPUs moving between nodes ([machine] balance) */
+	SPAN_HART_MOVE,			/* home -> the hart's node: hart, a: the node it goes to */
+	SPAN_HART_STATE,		/* leaving node -> target: struct span_hart_msg (a: the move's epoch) */
+	SPAN_HART_NODE,			/* target -> every other node: hart, a: its node now, b: the move's epoch */
+	SPAN_LOAD,			/* node -> home: a: runnable vCPUs x1000, b: the VM's runnable harts here (bits) */
 };
 
 enum { PLACE_FIRST_TOUCH, PLACE_ROUND_ROBIN, PLACE_FIXED, PLACE_INTERLEAVE, PLACE_BLOCK };
@@ -75,8 +80,19 @@ struct span_msg {
 	uint32_t vm, hart;
 	uint64_t a, b, c;
 	int32_t rc;
-	uint32_t pad;
+	uint32_t hops;			/* times a message for a hart was passed on after the hart moved */
 };
+
+/* A vCPU's state on its way to another node, with what the node's devices keep of it. */
+struct span_hart_msg {
+	struct span_msg m;
+	struct hart_img img;
+	uint64_t mtimecmp;		/* CLINT */
+	uint64_t sbi_timer, sbi_resume_addr, sbi_resume_opaque;	/* built-in SBI */
+	uint8_t msip, mtip, sbi_timer_used, sbi_sti, sbi_nonret, pad[3];
+};
+
+#define HOPS_MAX	8	/* a hart cannot outrun its messages more often than this */
 
 #define PM_VALID	(1ull << 63)
 #define PM_PEND		(1ull << 62)
@@ -141,6 +157,21 @@ struct vm_span {
 	unsigned rr;			/* home: round-robin placement's next node */
 	uint64_t *to_free;		/* old pages of this node, freed once no other node holds a line */
 	unsigned n_free, cap_free;
+
+	/* vCPUs moving between nodes */
+	uint32_t hart_epoch[VM_MAX_HARTS];	/* moves of each hart: the newest HART_NODE wins */
+	unsigned give[VM_MAX_HARTS];	/* a hart of this node asked to leave: target node + 1 */
+	uint64_t give_t0[VM_MAX_HARTS];
+	uint64_t next_balance, last_sample, load_sum, load_n;
+	uint32_t load[VM_MAX_HARTS];	/* home: each node's reported load (x1000), by place in nodes[] */
+	uint64_t runbits[VM_MAX_HARTS];	/* home: ... and its runnable harts of this VM */
+	uint64_t load_at[VM_MAX_HARTS];	/* home: when that report came (0: none yet) */
+	struct {
+		bool on;
+		unsigned hart;
+		uint64_t t0, deadline;
+	} hm;				/* home: the vCPU move in flight (one per VM) */
+	unsigned rot;			/* home: the next hart to consider */
 	struct vm *vm;
 };
 
@@ -644,6 +675,8 @@ bool span_ready(const struct vm *vm)
 		const struct hart *h = vm->harts[i];
 		if (!hart_is_shadow(h) && !hart_stalled(h) && hart_get_state(h) == HART_RUNNING)
 			return true;
+		if (vm->span->give[i] && hart_can_move(h))
+			return true;	/* a vCPU (even one in WFI) to send away */
 	}
 	return false;
 }
@@ -703,6 +736,243 @@ void span_power_off(struct vm *vm)
 	for (unsigned i = 0; i < s->n_nodes; i++)
 		if (s->nodes[i] != s->cfg.self)
 			span_send(s, s->nodes[i], SPAN_EXIT, &m);
+}
+
+/* ---- vCPUs moving between nodes (docs/coherence.md, "vCPUs moving between nodes") ---- */
+
+static int node_place(const struct vm_span *s, unsigned node)
+{
+	for (unsigned j = 0; j < s->n_nodes; j++)
+		if (s->nodes[j] == node)
+			return (int)j;
+	return -1;
+}
+
+static void span_deliver(struct vm_span *s, unsigned node, unsigned type, struct span_msg *m);
+
+/* Home: the move of hart i is over (it runs on its new node). */
+static void hart_move_done(struct vm_span *s, unsigned i, uint64_t now)
+{
+	if (!s->hm.on || s->hm.hart != i)
+		return;
+	s->hm.on = false;
+	s->st.vcpu_moves++;
+	s->st.vcpu_move_ns += now - s->hm.t0;
+}
+
+/*
+ * Home: hart i now runs on node n (not the home). Its interrupt levels from
+ * the home's devices may have gone to the node it left, which drops them:
+ * send them again, and from now on every change goes to n.
+ */
+static void hart_levels_resend(struct vm *vm, unsigned i, unsigned n)
+{
+	struct vm_span *s = vm->span;
+	uint64_t lv = hart_irq_levels(vm->harts[i]);
+	static const unsigned irqs[] = { IRQ_MEI, IRQ_SEI };
+
+	for (unsigned k = 0; k < 2; k++) {
+		struct span_msg m = { .vm = s->cfg.vm_id, .hart = i, .a = irqs[k], .b = (lv >> irqs[k]) & 1 };
+		span_send(s, n, SPAN_IRQ, &m);
+	}
+}
+
+/* Hart i of this node leaves for node `to`: its state travels, it is a shadow here from now on. */
+static void hart_send_away(struct vm *vm, unsigned i, unsigned to, uint64_t now)
+{
+	struct vm_span *s = vm->span;
+	struct hart *h = vm->harts[i];
+	struct span_hart_msg hm;
+	int rc;
+
+	memset(&hm, 0, sizeof(hm));
+	hm.m = (struct span_msg){ .vm = s->cfg.vm_id, .hart = i, .a = s->hart_epoch[i] + 1 };
+	hart_export(h, &hm.img);
+	hm.mtimecmp = vm->clint.mtimecmp[i];
+	hm.msip = vm->clint.msip[i];
+	hm.mtip = vm->clint.mtip[i];
+	hm.sbi_timer = vm->sbi_hart[i].timer;
+	hm.sbi_timer_used = vm->sbi_hart[i].timer_used;
+	hm.sbi_sti = vm->sbi_hart[i].sti;
+	hm.sbi_nonret = vm->sbi_hart[i].nonret_suspend;
+	hm.sbi_resume_addr = vm->sbi_hart[i].resume_addr;
+	hm.sbi_resume_opaque = vm->sbi_hart[i].resume_opaque;
+	rc = s->cfg.send(s->cfg.opaque, to, SPAN_HART_STATE, &hm, sizeof(hm));
+	s->st.msgs_sent++;
+	if (rc) {	/* the hart stays and keeps running here */
+		LOG_RATELIMITED(SUB_VMM, LOG_ERROR, "%s: cannot send vCPU %u to node %u: %d", vm->name, i, to, rc);
+		return;
+	}
+	hart_leave(h);
+	s->hart_epoch[i]++;
+	s->hart_node[i] = to;
+	s->st.vcpus_out++;
+	s->st.vcpu_move_wait_ns += now - s->give_t0[i];
+	if (vm->rr_next == i)
+		vm->quantum_left = 0;
+	LOG(SUB_VMM, LOG_DEBUG, "%s: vCPU %u leaves for node %u (move %u)", vm->name, i, to, s->hart_epoch[i]);
+}
+
+/* A vCPU arrives. */
+static void hart_receive(struct vm *vm, unsigned src, const struct span_hart_msg *hm)
+{
+	struct vm_span *s = vm->span;
+	unsigned i = hm->m.hart;
+	struct hart *h;
+	int rc;
+
+	if (i >= vm->nharts || !hart_is_shadow(vm->harts[i]) || hm->m.a <= s->hart_epoch[i] ||
+	    hm->msip > 1 || hm->mtip > 1) {
+		s->st.dropped++;
+		return;
+	}
+	h = vm->harts[i];
+	rc = hart_import(h, &hm->img);
+	if (rc) {
+		/* nothing else holds this vCPU now: the VM cannot go on */
+		LOG(SUB_VMM, LOG_ERROR, "%s: vCPU %u from node %u: its state is malformed (%d); the VM stops",
+		    vm->name, i, src, rc);
+		s->st.dropped++;
+		vm_power_off(vm, 1, "a vCPU's state arrived malformed");
+		return;
+	}
+	vm->clint.mtimecmp[i] = hm->mtimecmp;
+	vm->clint.msip[i] = hm->msip;
+	vm->clint.mtip[i] = hm->mtip;
+	vm->sbi_hart[i].timer = hm->sbi_timer;
+	vm->sbi_hart[i].timer_used = hm->sbi_timer_used != 0;
+	vm->sbi_hart[i].sti = hm->sbi_sti != 0;
+	vm->sbi_hart[i].nonret_suspend = hm->sbi_nonret != 0;
+	vm->sbi_hart[i].resume_addr = hm->sbi_resume_addr;
+	vm->sbi_hart[i].resume_opaque = hm->sbi_resume_opaque;
+	hart_arrive(h, s->home);
+	s->hart_epoch[i] = (uint32_t)hm->m.a;
+	s->hart_node[i] = s->cfg.self;
+	s->give[i] = 0;
+	s->st.vcpus_in++;
+	LOG(SUB_VMM, LOG_DEBUG, "%s: vCPU %u arrived from node %u (move %u)", vm->name, i, src, s->hart_epoch[i]);
+	for (unsigned j = 0; j < s->n_nodes; j++) {
+		struct span_msg m = { .vm = s->cfg.vm_id, .hart = i, .a = s->cfg.self, .b = hm->m.a };
+		if (s->nodes[j] != s->cfg.self)
+			span_send(s, s->nodes[j], SPAN_HART_NODE, &m);
+	}
+	if (s->home)
+		hart_move_done(s, i, vm_now_ns());
+}
+
+/*
+ * A message for hart i reached a node it has left: pass it on to where the
+ * hart went (this node knows, it sent it there or heard so). True if passed.
+ */
+static bool hart_pass_on(struct vm_span *s, unsigned type, struct span_msg *m)
+{
+	unsigned n = s->hart_node[m->hart];
+
+	if (n == s->cfg.self || m->hops >= HOPS_MAX)
+		return false;
+	m->hops++;
+	span_send(s, n, type, m);
+	return true;
+}
+
+/* Home: pick a vCPU to move, if the policy says one should. */
+static void balance_decide(struct vm *vm, uint64_t now)
+{
+	struct vm_span *s = vm->span;
+	unsigned i, to;
+
+	if (s->hm.on && now < s->hm.deadline)
+		return;
+	s->hm.on = false;	/* (a move that never finished: its HART_MOVE found the hart gone) */
+	if (s->cfg.balance == 2) {
+		i = s->rot++ % vm->nharts;
+		int j = node_place(s, s->hart_node[i]);
+		if (j < 0)
+			return;
+		to = s->nodes[((unsigned)j + 1) % s->n_nodes];
+	} else {
+		unsigned hi = 0, lo = 0;
+		for (unsigned j = 0; j < s->n_nodes; j++) {
+			if (!s->load_at[j] || s->load_at[j] + 3 * s->cfg.balance_ns < now)
+				return;	/* a node has not reported lately */
+			if (s->load[j] > s->load[hi])
+				hi = j;
+			if (s->load[j] < s->load[lo])
+				lo = j;
+		}
+		if (s->load[hi] < s->load[lo] + 1000u * s->cfg.balance_threshold || !s->runbits[hi])
+			return;
+		for (i = 0; i < vm->nharts; i++) {	/* the next runnable hart of the busiest node, in turn */
+			unsigned k = (s->rot + i) % vm->nharts;
+			if ((s->runbits[hi] >> k & 1) && s->hart_node[k] == s->nodes[hi])
+				break;
+		}
+		if (i == vm->nharts)
+			return;
+		i = (s->rot + i) % vm->nharts;
+		s->rot = i + 1;
+		to = s->nodes[lo];
+		/* what the move will do, until the next reports say what it did */
+		s->load[hi] -= 1000;
+		s->load[lo] += 1000;
+		s->runbits[hi] &= ~(1ull << i);
+	}
+	if (s->hart_node[i] == to)
+		return;
+	struct span_msg m = { .vm = s->cfg.vm_id, .hart = i, .a = to };
+	s->hm.on = true;
+	s->hm.hart = i;
+	s->hm.t0 = now;
+	s->hm.deadline = now + 20 * s->cfg.balance_ns;
+	span_deliver(s, s->hart_node[i], SPAN_HART_MOVE, &m);
+}
+
+/* From the loop: send away the harts asked to leave, sample the load, report it, decide. */
+static void balance_tick(struct vm *vm, uint64_t now)
+{
+	struct vm_span *s = vm->span;
+
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		if (!s->give[i])
+			continue;
+		if (hart_is_shadow(vm->harts[i]) || s->give[i] - 1 == s->cfg.self)
+			s->give[i] = 0;	/* gone already, or nowhere to go */
+		else if (hart_can_move(vm->harts[i]))
+			hart_send_away(vm, i, s->give[i] - 1, now), s->give[i] = 0;
+	}
+	if (!s->cfg.balance || s->booting || vm->exited)
+		return;
+	if (s->cfg.node_load && now - s->last_sample >= 1000000) {
+		s->last_sample = now;
+		s->load_sum += s->cfg.node_load(s->cfg.load_opaque);
+		s->load_n++;
+	}
+	if (now < s->next_balance)
+		return;
+	if (!s->next_balance) {	/* the first interval starts now */
+		s->next_balance = now + s->cfg.balance_ns;
+		return;
+	}
+	s->next_balance = now + s->cfg.balance_ns;
+	uint64_t runbits = 0;
+	for (unsigned i = 0; i < vm->nharts && i < 64; i++)
+		if (!hart_is_shadow(vm->harts[i]) && hart_get_state(vm->harts[i]) == HART_RUNNING)
+			runbits |= 1ull << i;
+	s->st.load_milli = s->load_n ? s->load_sum * 1000 / s->load_n : 0;
+	s->load_sum = s->load_n = 0;
+	struct span_msg m = { .vm = s->cfg.vm_id, .a = s->st.load_milli, .b = runbits };
+	span_deliver(s, s->nodes[0], SPAN_LOAD, &m);
+	if (s->home)
+		balance_decide(vm, now);
+}
+
+uint64_t span_next_event_ns(const struct vm *vm)
+{
+	const struct vm_span *s = vm->span;
+
+	if (!s || !s->cfg.balance || s->booting || vm->exited)
+		return UINT64_MAX;
+	return s->next_balance ? s->next_balance : 0;
 }
 
 /* ---- page migration: the NUMA policy (docs/coherence.md, "Page migration") ---- */
@@ -1011,8 +1281,11 @@ void span_policy(struct vm *vm)
 {
 	if (!vm->span)
 		return;
-	policy_tick(vm, vm_now_ns());
+	uint64_t now = vm_now_ns();
+
+	policy_tick(vm, now);
 	moves_serve(vm);
+	balance_tick(vm, now);
 }
 
 /* ---- messages ---- */
@@ -1032,6 +1305,13 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 
 	if (!s)
 		return;
+	if (type == SPAN_HART_STATE && len == sizeof(struct span_hart_msg) && from_member(s, src)) {
+		struct span_hart_msg hm;
+		memcpy(&hm, payload, sizeof(hm));
+		s->st.msgs_recv++;
+		hart_receive(vm, src, &hm);
+		return;
+	}
 	if (len != sizeof(m) || !from_member(s, src)) {
 		s->st.dropped++;
 		return;
@@ -1039,7 +1319,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 	memcpy(&m, payload, sizeof(m));
 	s->st.msgs_recv++;
 	if ((type == SPAN_MMIO_REQ || type == SPAN_MMIO_REP || type == SPAN_IRQ || type == SPAN_HART_START ||
-	     type == SPAN_BOOT || type == SPAN_FLUSH) &&
+	     type == SPAN_BOOT || type == SPAN_FLUSH || type == SPAN_HART_MOVE || type == SPAN_HART_NODE) &&
 	    m.hart >= vm->nharts) {
 		s->st.dropped++;
 		return;
@@ -1125,15 +1405,29 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		hart_mmio_answer(vm->harts[m.hart], m.rc, m.b);
 		break;
 	case SPAN_IRQ:
-		if (hart_is_shadow(vm->harts[m.hart]) || m.a > 63) {
+		if (m.a > 63) {
 			s->st.dropped++;
 			return;
+		}
+		if (hart_is_shadow(vm->harts[m.hart])) {
+			/*
+			 * The hart left. Software interrupts follow it; the home's
+			 * device levels are sent again by the home once it hears
+			 * where the hart is (an old level passed on could arrive
+			 * after a newer one sent straight there).
+			 */
+			if ((m.a == IRQ_MSI || m.a == IRQ_SSI) && !hart_pass_on(s, type, &m)) {
+				s->st.dropped++;
+				return;
+			}
+			break;
 		}
 		hart_set_irq(vm->harts[m.hart], (unsigned)m.a, m.b != 0);
 		break;
 	case SPAN_HART_START:
 		if (hart_is_shadow(vm->harts[m.hart])) {
-			s->st.dropped++;
+			if (!hart_pass_on(s, type, &m))
+				s->st.dropped++;
 			return;
 		}
 		hart_reset(vm->harts[m.hart], m.a, PRIV_S, m.hart, m.b);
@@ -1153,7 +1447,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 	}
 	case SPAN_FLUSH:
 		if (hart_is_shadow(vm->harts[m.hart])) {
-			s->st.dropped++;
+			if (!hart_pass_on(s, type, &m))
+				s->st.dropped++;
 			return;
 		}
 		if (m.a)
@@ -1332,6 +1627,44 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		}
 		for (unsigned i = 0; i < vm->nharts; i++)
 			hart_wake(vm->harts[i], STALL_PMAP);
+		break;
+	}
+	case SPAN_HART_MOVE:
+		if (src != s->nodes[0] || !is_member(s, (unsigned)m.a) || m.a == s->cfg.self) {
+			s->st.dropped++;
+			return;
+		}
+		if (hart_is_shadow(vm->harts[m.hart]))
+			break;	/* it moved meanwhile: the home decides again later */
+		if (!s->give[m.hart])
+			s->give_t0[m.hart] = vm_now_ns();
+		s->give[m.hart] = (unsigned)m.a + 1;	/* sent from the loop once it waits for nothing */
+		break;
+	case SPAN_HART_NODE:
+		if (!is_member(s, (unsigned)m.a) || m.a != src || m.b > UINT32_MAX) {
+			s->st.dropped++;
+			return;
+		}
+		if (m.b < s->hart_epoch[m.hart])
+			break;	/* older news */
+		if (m.b > s->hart_epoch[m.hart]) {	/* (equal: this node sent the hart there) */
+			s->hart_epoch[m.hart] = (uint32_t)m.b;
+			s->hart_node[m.hart] = (unsigned)m.a;
+			if (s->home)
+				hart_levels_resend(vm, m.hart, (unsigned)m.a);
+		}
+		if (s->home)
+			hart_move_done(s, m.hart, vm_now_ns());
+		break;
+	case SPAN_LOAD: {
+		int j = node_place(s, src);
+		if (!s->home || j < 0 || m.a > 1000ull * 4096) {
+			s->st.dropped++;
+			return;
+		}
+		s->load[j] = (uint32_t)m.a;
+		s->runbits[j] = m.b;
+		s->load_at[j] = vm_now_ns();
 		break;
 	}
 	case SPAN_EXIT:

@@ -43,6 +43,8 @@ void span_power_off(struct vm *vm);
 /* From the loop: the NUMA policy's periodic look at this node's pages, copies and frees it was asked for. */
 void span_policy(struct vm *vm);
 void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len);
+/* When the loop must run the VM next for its vCPU balancing (UINT64_MAX: never; 0: now). */
+uint64_t span_next_event_ns(const struct vm *vm);
 /* The engine lost a line of this node (its machine address). */
 void span_line_lost(struct vm *vm, uint64_t line);
 uint64_t span_pages_here(const struct vm *vm);

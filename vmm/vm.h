@@ -134,6 +134,39 @@ void hart_page_unmapped(struct hart *h, uint64_t gpa);
 /* Finish a forwarded MMIO access: the home node answered rc and val. */
 void hart_mmio_answer(struct hart *h, int rc, uint64_t val);
 
+/*
+ * A vCPU moving between nodes (hart_state.c): the hart's architectural
+ * state as a flat record. hart_can_move - the hart runs here and waits for
+ * nothing (no miss, no page, no forwarded MMIO, no retry due). hart_export
+ * fills the record; hart_leave makes the hart a shadow here (its TLB goes,
+ * the instructions it ran here stay counted here). hart_import checks a
+ * record (-EPROTO wrong magic or size, -EINVAL bad privilege or state; the
+ * hart is untouched then) and loads it; hart_arrive makes the hart run
+ * here. hart_instret_here - instructions the hart retired on this node.
+ */
+#define HART_IMG_MAGIC	0x31494844u	/* "DHI1" */
+struct hart_img {
+	uint32_t magic, size;
+	uint64_t x[32];
+	uint64_t pc;
+	uint32_t priv, state;
+	uint64_t mstatus, misa, medeleg, mideleg, mie, mip;
+	uint64_t mtvec, stvec, mepc, sepc, mcause, scause, mtval, stval, mscratch, sscratch, satp;
+	uint64_t menvcfg, senvcfg;
+	uint32_t mcounteren, scounteren, mcountinhibit, seip_line;
+	uint64_t minstret, mcycle, stimecmp;
+	uint8_t pmpcfg[64];
+	uint64_t pmpaddr[64];
+};
+bool hart_can_move(const struct hart *h);
+void hart_export(const struct hart *h, struct hart_img *img);
+void hart_leave(struct hart *h);
+int hart_import(struct hart *h, const struct hart_img *img);
+void hart_arrive(struct hart *h, bool devices_here);
+/* A shadow: the interrupt levels last sent to the hart's node (mip bits). */
+uint64_t hart_irq_levels(const struct hart *h);
+uint64_t hart_instret_here(const struct hart *h);
+
 struct code_page;
 /* The decoded code of RAM page gpa, NULL if it has none. */
 struct code_page *pmap_code_find(struct pmap *p, uint64_t gpa);

@@ -129,6 +129,20 @@ struct vmm_span_config {
 	/* called right before the miss counters are reset (a heat map of the window that ends) */
 	void (*policy_reset)(void *opaque);
 	void *policy_opaque;
+	/*
+	 * vCPUs moving between the VM's nodes ([machine] balance, docs/coherence.md
+	 * "vCPUs moving between nodes"): 0 off, 1 on (the home moves a running
+	 * vCPU from the VM's busiest node to its least busy one when their loads
+	 * differ by balance_threshold runnable vCPUs or more), 2 rotate (every
+	 * interval one vCPU moves to the next node of the list: for tests and
+	 * for measuring what a move costs). node_load gives this node's
+	 * runnable vCPUs, of every VM.
+	 */
+	unsigned balance;
+	uint64_t balance_ns;
+	unsigned balance_threshold;
+	unsigned (*node_load)(void *opaque);
+	void *load_opaque;
 };
 
 #define VMM_MSG_FIRST	200
@@ -154,6 +168,12 @@ struct vmm_span_stats {
 	uint64_t replications;		/* home: read-only replicas made */
 	uint64_t collapses;		/* home: replicated pages collapsed by a write */
 	uint64_t replica_pages;		/* replicas held in this node's memory now */
+	/* vCPUs moving between nodes */
+	uint64_t vcpu_moves;		/* home: moves completed */
+	uint64_t vcpu_move_ns;		/* home: their total time, from the decision to the vCPU running again */
+	uint64_t vcpus_in, vcpus_out;	/* vCPUs that arrived on / left this node */
+	uint64_t vcpu_move_wait_ns;	/* time a leaving vCPU waited to be free of misses and MMIO */
+	uint64_t load_milli;		/* this node's runnable vCPUs (x1000), averaged over the last interval */
 };
 
 /*
@@ -280,6 +300,8 @@ void vmm_vm_start(struct vmm_vm *vm);
 bool vmm_vm_is_home(const struct vmm_vm *vm);
 /* Harts of this VM that run on this node. */
 unsigned vmm_vm_local_harts(const struct vmm_vm *vm);
+/* Of those, the ones that want a processor: running, or stalled on memory or MMIO (not in WFI, not stopped). */
+unsigned vmm_vm_runnable_harts(const struct vmm_vm *vm);
 void vmm_vm_get_span_stats(const struct vmm_vm *vm, struct vmm_span_stats *st);
 /*
  * vmm_vm_local_pages - a spanning VM's guest pages whose machine page is in

@@ -110,6 +110,13 @@ void hart_page_unmapped(struct hart *h, uint64_t gpa) { (void)h; (void)gpa; }
 void hart_mmio_answer(struct hart *h, int rc, uint64_t val) { (void)h; (void)rc; (void)val; }
 void hart_stall(struct hart *h, unsigned why) { (void)h; (void)why; }
 bool hart_take_woke(struct hart *h) { (void)h; return false; }
+bool hart_can_move(const struct hart *h) { (void)h; return false; }
+void hart_export(const struct hart *h, struct hart_img *img) { (void)h; memset(img, 0, sizeof(*img)); }
+void hart_leave(struct hart *h) { (void)h; }
+int hart_import(struct hart *h, const struct hart_img *img) { (void)h; (void)img; return -1; }
+void hart_arrive(struct hart *h, bool devices_here) { (void)h; (void)devices_here; }
+uint64_t hart_irq_levels(const struct hart *h) { (void)h; return 0; }
+uint64_t hart_instret_here(const struct hart *h) { return h->instret; }
 int hart_mmio_forwarded(struct hart *h, uint64_t gpa, unsigned size, bool write, uint64_t *val, int *rc)
 { (void)h; (void)gpa; (void)size; (void)write; (void)val; (void)rc; return 2; }
 

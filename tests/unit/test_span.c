@@ -24,13 +24,14 @@ enum {
 	PMAP_REQ = VMM_MSG_FIRST, PMAP_REP, MMIO_REQ, MMIO_REP, IRQ, EXIT, HART_START, BOOT, FLUSH,
 	MOVE_REQ, UNMAP, UNMAP_ACK, COPY, COPIED, MAPPED, ALLOC, ALLOC_REP,
 	REPLICATE, PROTECT, PROTECT_ACK, REPLICA, REPLICATED, COLLAPSE,
+	HART_MOVE, HART_STATE, HART_NODE, LOAD,
 };
 
 struct msg {
 	uint32_t vm, hart;
 	uint64_t a, b, c;
 	int32_t rc;
-	uint32_t pad;
+	uint32_t hops;
 };
 
 #define MEM	(8u << 20)
@@ -177,7 +178,27 @@ static void t_malformed(void **state)
 	expect_drop(other, 0, IRQ, &m, sizeof(m), "interrupt for a hart the VM does not have");
 	expect_drop(other, 0, BOOT, &m, sizeof(m), "boot of a hart the VM does not have");
 	m.hart = 0;
-	expect_drop(other, 0, IRQ, &m, sizeof(m), "interrupt for a hart that runs elsewhere");
+	m.a = 3;	/* MSI */
+	m.hops = 8;
+	expect_drop(other, 0, IRQ, &m, sizeof(m), "interrupt for a hart that runs elsewhere, passed on too often");
+	m.hops = 0;
+	/* one that is not: passed on to where the hart runs (it may have moved since the sender heard) */
+	other->nsent = 0;
+	vmm_vm_handle_msg(other->vm, 0, IRQ, &m, sizeof(m));
+	assert_int_equal(other->nsent, 1);
+	assert_int_equal(other->sent[0].type, IRQ);
+	assert_int_equal(other->sent[0].dest, 0);
+	assert_int_equal(other->sent[0].m.hops, 1);
+	m.a = 5;
+	expect_drop(other, 0, HART_MOVE, &m, sizeof(m), "vCPU move to a node off the VM's list");
+	m.a = 1;
+	expect_drop(other, 0, HART_MOVE, &m, sizeof(m), "vCPU move to the node it is asked of");
+	m.a = 0;
+	expect_drop(other, 1, HART_MOVE, &m, sizeof(m), "vCPU move not from the home");
+	m.a = 1;
+	expect_drop(other, 0, HART_NODE, &m, sizeof(m), "vCPU news from a node other than the one it names");
+	expect_drop(other, 0, LOAD, &m, sizeof(m), "load report to a node that is not home");
+	expect_drop(other, 0, HART_STATE, &m, sizeof(m), "vCPU state of the wrong size");
 	m.hart = 1;
 	m.rc = 2;	/* priv 2 does not exist */
 	expect_drop(other, 0, BOOT, &m, sizeof(m), "boot in a privilege that does not exist");
