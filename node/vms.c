@@ -155,6 +155,26 @@ static void nic_kick(void *opaque)
 
 static const struct vnet_port_ops nic_port_ops = { .kick = nic_kick };
 
+/*
+ * The VMs' machine pages: the node's, and when the node has none left, the
+ * ones the disk cache keeps for blocks no VM maps any more ([machine]
+ * disk_cache_max) give way.
+ */
+static void *vm_alloc_page(void *opaque)
+{
+	struct node_vms *v = opaque;
+	void *p = node_mem_alloc_page(v->mem);
+	while (!p && v->cache && vdisk_cache_evict(v->cache, 1))
+		p = node_mem_alloc_page(v->mem);
+	return p;
+}
+
+static void vm_free_page(void *opaque, void *page)
+{
+	struct node_vms *v = opaque;
+	node_mem_free_page(v->mem, page);
+}
+
 /* Resolve "guest:NAME" to a built guest image. */
 static void resolve_image(const char *in, char *out, size_t len)
 {
@@ -222,6 +242,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		goto fail;
 	if (v->disk && !(v->cache = vdisk_cache_new(node_mem_alloc_page, node_mem_free_page, mem)))
 		goto oom;
+	if (v->cache)
+		vdisk_cache_set_max(v->cache, d->machine.disk_cache_max);
 	if (serves || fetches) {
 		struct vdisk_remote_transport t = { .opaque = v->env.opaque, .send = v->env.send, .msg_max = COH_MSG_MAX };
 		if (!v->env.send || !(v->remote = vdisk_remote_new(v->disk, &t, 0)))
@@ -276,7 +298,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			.disk_cfg = { .server = v->disk, .mode = (enum vmm_disk_mode)dv->disk_overlay,
 				      .overlay = dv->disk_overlay_file, .o_direct = dv->disk_direct,
 				      .cache = v->cache },
-			.mem = { .opaque = mem, .alloc_page = node_mem_alloc_page, .free_page = node_mem_free_page },
+			.mem = { .opaque = v, .alloc_page = vm_alloc_page, .free_page = vm_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
 		struct vmm_span_config span = {
@@ -759,9 +781,11 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 	struct vdisk_cache_stats cs = {0};
 	if (v->cache)
 		vdisk_cache_get_stats(v->cache, &cs);
-	/* N mappings of one page would have been N pages: N - 1 saved */
+	/* N mappings of one page would have been N pages: N - 1 saved (pages kept unmapped save nothing) */
 	json_object_set_new(o, "cache_pages", json_integer((json_int_t)cs.pages));
-	json_object_set_new(o, "memory_saved_bytes", json_integer((json_int_t)((cs.refs - cs.pages) * 4096)));
+	json_object_set_new(o, "memory_saved_bytes", json_integer((json_int_t)((cs.refs - (cs.pages - cs.unmapped)) * 4096)));
+	json_object_set_new(o, "cache_unmapped_pages", json_integer((json_int_t)cs.unmapped));
+	json_object_set_new(o, "cache_evictions", json_integer((json_int_t)cs.evictions));
 	return o;
 }
 

@@ -4,8 +4,13 @@
  *
  * Two chained hash tables over the same entries: by (base key, block) for
  * lookups, by page address for the references the pmaps take and drop. An
- * entry lives from vdisk_cache_add() until its last reference is put; a
- * block nobody maps is not kept (the host's page cache still has it).
+ * entry lives from vdisk_cache_add() until its last reference is put; then,
+ * when the cache may retain pages (vdisk_cache_set_max), it stays, unmapped,
+ * at the young end of an LRU list, and a later read maps it again without
+ * I/O. The oldest unmapped pages go back to the node when there are more
+ * than the limit, when the cache needs a page and the node has none, and
+ * when the node's VMs need memory (vdisk_cache_evict). A mapped page is
+ * never evicted.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@ struct centry {
 	uint8_t *page;
 	uint64_t refs;
 	struct centry *next_kb, *next_pg;
+	struct centry *lru_prev, *lru_next;	/* refs == 0: in the LRU list of unmapped pages */
 };
 
 struct vdisk_cache {
@@ -29,6 +35,8 @@ struct vdisk_cache {
 	void (*free_page)(void *opaque, void *page);
 	void *mem;
 	struct centry *by_kb[BUCKETS], *by_pg[BUCKETS];
+	struct centry lru;		/* unmapped pages: lru.lru_next the oldest */
+	uint64_t max_unmapped;		/* pages kept unmapped at most (0: none) */
 	struct vdisk_cache_stats st;
 };
 
@@ -50,25 +58,19 @@ static struct centry *by_page(struct vdisk_cache *c, const uint8_t *page)
 	return NULL;
 }
 
-static void cache_get(void *opaque, uint8_t *page)
+static void lru_unlink(struct vdisk_cache *c, struct centry *e)
 {
-	struct vdisk_cache *c = opaque;
-	struct centry *e = by_page(c, page);
-
-	BUG_ON(!e);
-	e->refs++;
-	c->st.refs++;
+	e->lru_prev->lru_next = e->lru_next;
+	e->lru_next->lru_prev = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+	c->st.unmapped--;
 }
 
-static void cache_put(void *opaque, uint8_t *page)
+/* Drop an entry nobody maps: out of both tables, its page back to the node. */
+static void entry_free(struct vdisk_cache *c, struct centry *e)
 {
-	struct vdisk_cache *c = opaque;
-	struct centry *e = by_page(c, page), **pp;
+	struct centry **pp;
 
-	BUG_ON(!e || !e->refs);
-	c->st.refs--;
-	if (--e->refs)
-		return;
 	for (pp = &c->by_kb[h_kb(e->key, e->block)]; *pp != e; pp = &(*pp)->next_kb)
 		;
 	*pp = e->next_kb;
@@ -78,6 +80,63 @@ static void cache_put(void *opaque, uint8_t *page)
 	c->free_page(c->mem, e->page);
 	c->st.pages--;
 	free(e);
+}
+
+static void cache_get(void *opaque, uint8_t *page)
+{
+	struct vdisk_cache *c = opaque;
+	struct centry *e = by_page(c, page);
+
+	BUG_ON(!e);
+	if (!e->refs && e->lru_next)
+		lru_unlink(c, e);	/* kept unmapped until now: mapped again */
+	e->refs++;
+	c->st.refs++;
+}
+
+static void cache_put(void *opaque, uint8_t *page)
+{
+	struct vdisk_cache *c = opaque;
+	struct centry *e = by_page(c, page);
+
+	BUG_ON(!e || !e->refs);
+	c->st.refs--;
+	if (--e->refs)
+		return;
+	if (!c->max_unmapped) {
+		entry_free(c, e);
+		return;
+	}
+	/* the young end of the LRU list; the oldest go beyond the limit */
+	e->lru_next = &c->lru;
+	e->lru_prev = c->lru.lru_prev;
+	c->lru.lru_prev->lru_next = e;
+	c->lru.lru_prev = e;
+	c->st.unmapped++;
+	if (c->st.unmapped > c->max_unmapped)
+		vdisk_cache_evict(c, c->st.unmapped - c->max_unmapped);
+}
+
+uint64_t vdisk_cache_evict(struct vdisk_cache *c, uint64_t n)
+{
+	uint64_t k = 0;
+
+	while (k < n && c->lru.lru_next != &c->lru) {
+		struct centry *e = c->lru.lru_next;
+
+		lru_unlink(c, e);
+		entry_free(c, e);
+		c->st.evictions++;
+		k++;
+	}
+	return k;
+}
+
+void vdisk_cache_set_max(struct vdisk_cache *c, uint64_t bytes)
+{
+	c->max_unmapped = bytes / VDISK_CLUSTER;
+	if (c->st.unmapped > c->max_unmapped)
+		vdisk_cache_evict(c, c->st.unmapped - c->max_unmapped);
 }
 
 struct vdisk_cache *vdisk_cache_new(void *(*alloc_page)(void *opaque), void (*free_page)(void *opaque, void *page),
@@ -91,6 +150,7 @@ struct vdisk_cache *vdisk_cache_new(void *(*alloc_page)(void *opaque), void (*fr
 	c->alloc_page = alloc_page;
 	c->free_page = free_page;
 	c->mem = opaque;
+	c->lru.lru_next = c->lru.lru_prev = &c->lru;
 	return c;
 }
 
@@ -131,6 +191,8 @@ uint8_t *vdisk_cache_add(struct vdisk_cache *c, uint64_t key, uint64_t block, co
 	if (!e)
 		return NULL;
 	e->page = c->alloc_page(c->mem);
+	while (!e->page && vdisk_cache_evict(c, 1))	/* the node is full: an old unmapped block gives way */
+		e->page = c->alloc_page(c->mem);
 	if (!e->page) {
 		free(e);
 		return NULL;

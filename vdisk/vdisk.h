@@ -161,9 +161,11 @@ struct vdisk_cache_ops {
 	void (*put)(void *opaque, uint8_t *page);
 };
 struct vdisk_cache_stats {
-	uint64_t pages;		/* machine pages the cache holds */
+	uint64_t pages;		/* machine pages the cache holds (mapped or kept unmapped) */
 	uint64_t refs;		/* mappings of them by VMs */
 	uint64_t hits, misses;	/* lookups */
+	uint64_t unmapped;	/* of pages: kept though no VM maps them (vdisk_cache_set_max) */
+	uint64_t evictions;	/* unmapped pages given back to the node */
 };
 /* Pages come from and go back to the node through alloc_page/free_page. NULL when out of memory. */
 struct vdisk_cache *vdisk_cache_new(void *(*alloc_page)(void *opaque), void (*free_page)(void *opaque, void *page),
@@ -179,6 +181,15 @@ uint8_t *vdisk_cache_find(struct vdisk_cache *c, uint64_t key, uint64_t block);
  */
 uint8_t *vdisk_cache_add(struct vdisk_cache *c, uint64_t key, uint64_t block, const void *data);
 const struct vdisk_cache_ops *vdisk_cache_ops(struct vdisk_cache *c);
+/*
+ * vdisk_cache_set_max - keep up to `bytes` of pages that no VM maps any
+ * more (oldest unmapped first out), so that a later read of them maps them
+ * without I/O. 0 (the default): a page goes back to the node with its last
+ * mapping. Lowering it evicts at once.
+ */
+void vdisk_cache_set_max(struct vdisk_cache *c, uint64_t bytes);
+/* Give back up to n unmapped pages to the node, oldest first (the node needs memory). Returns how many. */
+uint64_t vdisk_cache_evict(struct vdisk_cache *c, uint64_t n);
 void vdisk_cache_get_stats(const struct vdisk_cache *c, struct vdisk_cache_stats *st);
 /* The cache's name for d's base file (device, inode, size, mtime, sampled hash): nonzero for an overlay (read-only base), 0 when d cannot be cached (raw). */
 uint64_t vdisk_base_key(const struct vdisk *d);

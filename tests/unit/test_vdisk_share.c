@@ -294,10 +294,75 @@ static void test_async_errors_and_reset(void **state)
 	unlink(t_base);
 }
 
+/*
+ * [machine] disk_cache_max: blocks no VM maps any more stay (up to the
+ * limit, the oldest out first), and a VM that reads them later maps them
+ * without I/O.
+ */
+static void test_retained_blocks(void **state)
+{
+	static struct t_vm a, b;
+	struct vdisk_cache_stats cs;
+	struct vmm_disk_stats ds;
+	uint8_t img[NBLK * 4096];
+	char err[256];
+	bool at_once;
+
+	for (unsigned i = 0; i < sizeof(img); i++)
+		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
+	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
+	t_srv = vdisk_server_new(64, err, sizeof(err));
+	assert_non_null(t_srv);
+	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
+	assert_non_null(t_cache);
+	vdisk_cache_set_max(t_cache, 6 * 4096);
+
+	t_vm_up(&a);
+	assert_int_equal(t_req(&a, VIRTIO_BLK_T_IN, 0, DATA, sizeof(img), &at_once), VIRTIO_BLK_S_OK);
+	assert_false(at_once);
+	vmm_vm_destroy(a.v);	/* its 8 mappings end, block 0 first: 6 blocks stay, 0 and 1 leave */
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.refs, 0);
+	assert_int_equal(cs.pages, 6);
+	assert_int_equal(cs.unmapped, 6);
+	assert_int_equal(cs.evictions, 2);
+
+	t_vm_up(&b);
+	assert_int_equal(t_req(&b, VIRTIO_BLK_T_IN, 2 * 8, DATA, 6 * 4096, &at_once), VIRTIO_BLK_S_OK);
+	assert_true(at_once);	/* blocks 2..7: mapped from the cache, no I/O */
+	for (unsigned k = 0; k < 6; k++)
+		t_expect_block(&b, DATA + k * 4096, 2 + k);
+	assert_true(vmm_vm_disk_stats(b.v, &ds));
+	assert_int_equal(ds.bytes_from_cache, 6 * 4096);
+	assert_int_equal(ds.bytes_from_base, 0);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.unmapped, 0);
+	assert_int_equal(cs.refs, 6);
+	/* block 0 left: read from the disk again */
+	assert_int_equal(t_req(&b, VIRTIO_BLK_T_IN, 0, DATA + 0x20000, 4096, &at_once), VIRTIO_BLK_S_OK);
+	assert_false(at_once);
+	t_expect_block(&b, DATA + 0x20000, 0);
+	/* a lower limit evicts at once; 0 keeps nothing unmapped */
+	vmm_vm_destroy(b.v);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.unmapped, 6);
+	vdisk_cache_set_max(t_cache, 2 * 4096);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.unmapped, 2);
+	assert_int_equal(cs.pages, 2);
+	assert_int_equal(vdisk_cache_evict(t_cache, 100), 2);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.pages, 0);
+	vdisk_cache_free(t_cache);
+	vdisk_server_free(t_srv);
+	unlink(t_base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shared_reads),
+		cmocka_unit_test(test_retained_blocks),
 		cmocka_unit_test(test_async_errors_and_reset),
 	};
 
