@@ -9,23 +9,24 @@
 #    gets an I/O error past the end; the overlay then passes `disco disk
 #    check` and, committed into a copy of the base, changes sector 10 alone,
 #    to what the guest wrote;
-#  - vm b (tests/guest/disk_share.c) reads 8 whole blocks and checks every
-#    sector's pattern;
-#  - the report: node 1 fetched 2 sectors + 8 blocks from node 0, node 0
-#    served exactly those bytes, and node 0 slept while it served.
+#  - vm b (tests/guest/disk_sum.c) reads the whole disk and prints its POSIX
+#    cksum, which must be the image file's (`cksum`);
+#  - the report: node 1 fetched 2 sectors + the whole image from node 0,
+#    node 0 served exactly those bytes, and node 0 slept while it served.
 # Then, with a different file at the same path on rank 1 and disk_server =
 # 0, the run is refused with a message saying so.
 . "$(dirname "$0")/lib/common.bash"
 
 blk="$DISCO_BUILD/guest/virtio_blk.elf"
-share="$DISCO_BUILD/guest/disk_share.elf"
+sum="$DISCO_BUILD/guest/disk_sum.elf"
 img="$DISCO_BUILD/guest/disk-pattern.img"
-[ -f "$blk" ] && [ -f "$share" ] && [ -f "$img" ] || t_skip "guest images not built (DISCO_GUESTS=OFF)"
+[ -f "$blk" ] && [ -f "$sum" ] && [ -f "$img" ] || t_skip "guest images not built (DISCO_GUESTS=OFF)"
 t_need unshare
 mkdir -p "$T/img"
 cp "$img" "$T/img/base.img"
 dd if=/dev/zero of="$T/img/base.img" bs=512 seek=10 count=1 conv=notrunc status=none  # the sector vm a writes
 sum0=$(sha256sum < "$T/img/base.img")
+read -r crc len < <(cksum < "$T/img/base.img")
 unshare -m sh -c "mount -t tmpfs disco-hide '$T/img' && ! test -e '$T/img/base.img'" 2>/dev/null ||
   t_skip "cannot hide a directory from one rank (unshare -m and mount need root or user namespaces)"
 
@@ -45,7 +46,7 @@ desc() {  # desc FILE [DISK_SERVER]
   printf '[vm a]\nnodes = 1\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = keep\ndisk_overlay_file = %s\n' \
     "$blk" "$T/img/base.img" "$T/a.ovl" >> "$1"
   [ -n "${2:-}" ] && printf 'disk_server = %s\n' "$2" >> "$1"
-  printf '[vm b]\nnodes = 1\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$share" "$T/img/base.img" >> "$1"
+  printf '[vm b]\nnodes = 1\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$sum" "$T/img/base.img" >> "$1"
 }
 
 # run FILE [OTHER_IMAGE]: node 0 as it is, node 1 without the image directory (or with OTHER_IMAGE there)
@@ -60,9 +61,10 @@ run "$T/remote.ini" || t_fail "VMs on a node without the image: exit $?: $(cat "
 t_json "$T/report.json" '[.vms[] | select(.exit_status == 0 and .node == 1)] | length == 2' ||
   t_fail "both VMs must pass on node 1: $(cat "$T/out")"
 grep -q "virtio_blk: ok" "$T/out" || t_fail "vm a did not finish its checks: $(cat "$T/out")"
+grep -q "disk_sum: cksum $crc $len," "$T/out" || t_fail "vm b must read the image's cksum $crc $len: $(grep disk_sum "$T/out")"
 fetched=$(jq '.nodes[1].disk.bytes_fetched_remote' "$T/report.json")
 served=$(jq '.nodes[0].disk.bytes_served_remote' "$T/report.json")
-want=$(( 2 * 512 + 8 * 4096 ))   # vm a: sectors 0 and 5; vm b: blocks 0-7 (sector 10 comes from a's overlay)
+want=$(( 2 * 512 + len ))   # vm a: sectors 0 and 5 (sector 10 comes from its overlay); vm b: all of it
 [ "$fetched" = "$want" ] && [ "$served" = "$want" ] ||
   t_fail "node 1 must fetch and node 0 serve $want bytes: fetched $fetched, served $served: $(jq -c '[.nodes[].disk]' "$T/report.json")"
 t_json "$T/report.json" '.nodes[1].disk.remote_reads_failed == 0 and .nodes[1].disk.errors == 1' ||
