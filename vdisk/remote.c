@@ -5,18 +5,24 @@
  * Both sides live in one struct vdisk_remote per node, driven from the
  * node's loop like the io_uring server:
  *
- *   client  vdisk_remote_read() splits a read into chunks and sends one READ
- *           per chunk at once; DATA messages fill the caller's buffer;
- *           when the last chunk is in, the callback runs. A read that hears
+ *   client  vdisk_remote_read() splits a read into chunks (what one DATA
+ *           message carries) and asks for up to READ_CHUNKS of them per
+ *           READ, all READs sent at once; DATA messages fill the caller's
+ *           buffer; when the last chunk is in, the callback runs. Few READs
+ *           matter: each one that reaches a sleeping server costs a wake-up,
+ *           and a server woken once answers the whole READ in one burst. A read that hears
  *           nothing for timeout_ns, or whose READ could not be sent, ends
  *           with -EIO from vdisk_remote_poll(). Message ids are (read
  *           sequence << 20 | chunk): a DATA for a chunk not in flight (a
  *           late answer to a read that timed out, a duplicate, garbage) is
  *           dropped and counted.
- *   server  a READ is checked (image served here, length 1..chunk, inside
- *           the image) and read with the node's io_uring server into the
- *           answer's own buffer; the completion sends DATA. Anything wrong
- *           is answered with an error status, never by a crash.
+ *   server  a READ is checked (image served here, length 1..READ_CHUNKS
+ *           chunks, inside the image) and read with the node's io_uring
+ *           server in one operation; the completion sends one DATA per
+ *           chunk, chunk k with the READ's id + k. Anything wrong is
+ *           answered with an error status (one DATA with the READ's id),
+ *           never by a crash; so is a READ that would take the answers in
+ *           flight past SERVE_MAX bytes.
  *
  * Nothing here blocks or spins: reads in flight are the node's work until
  * their DATA or their deadline (vdisk_remote_next_deadline) arrives.
@@ -35,6 +41,8 @@
 #include "vdisk/internal.h"
 
 #define CHUNK_BITS	20		/* chunks per read: at most 2^20 */
+#define READ_CHUNKS	64		/* chunks one READ asks for (224 KiB with 4 KiB messages) */
+#define SERVE_MAX	(64u << 20)	/* bytes of answers a server holds in flight */
 #define READ_HDR	24		/* u32 image, u32 len, u64 id, u64 off */
 #define DATA_HDR	16		/* u64 id, i32 status, u32 len */
 
@@ -59,12 +67,13 @@ struct served {
 	uint64_t size;
 };
 
-/* One READ being served: the answer is built in place, data after the header. */
+/* One READ being served: its data, read in one operation, leaves a chunk per DATA. */
 struct sop {
 	struct vdisk_remote *r;
 	unsigned src;
+	uint64_t id;
 	uint32_t len;
-	uint8_t msg[];			/* DATA_HDR + len */
+	uint8_t data[];
 };
 
 struct vdisk_remote {
@@ -75,6 +84,8 @@ struct vdisk_remote {
 	uint64_t next_seq;
 	struct rreq head;		/* reads in flight: a circular list */
 	struct served *served;
+	uint64_t serving;		/* bytes of READs being read for other nodes */
+	uint8_t *msg;			/* one DATA message being built (msg_max bytes) */
 	struct vdisk_remote_stats st;
 };
 
@@ -96,6 +107,11 @@ struct vdisk_remote *vdisk_remote_new(struct vdisk_server *s, const struct vdisk
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
+	r->msg = malloc(t->msg_max);
+	if (!r->msg) {
+		free(r);
+		return NULL;
+	}
 	r->s = s;
 	r->t = *t;
 	r->chunk = (uint32_t)((t->msg_max - DATA_HDR) & ~(size_t)(VDISK_SECTOR - 1));
@@ -139,6 +155,7 @@ void vdisk_remote_free(struct vdisk_remote *r)
 		close(f->fd);
 		free(f);
 	}
+	free(r->msg);
 	free(r);
 }
 
@@ -232,11 +249,13 @@ out:
 
 /* ---- client ---- */
 
+/* The READ for chunks c.. of q (up to READ_CHUNKS of them). */
 static int send_read(struct vdisk_remote *r, const struct vdisk_remote_base *b, struct rreq *q, uint32_t c,
 		     uint64_t off)
 {
 	uint8_t m[READ_HDR];
-	uint32_t len = (uint32_t)(q->len - (uint64_t)c * r->chunk < r->chunk ? q->len - (uint64_t)c * r->chunk : r->chunk);
+	uint64_t at = (uint64_t)c * r->chunk, most = (uint64_t)READ_CHUNKS * r->chunk;
+	uint32_t len = (uint32_t)(q->len - at < most ? q->len - at : most);
 	uint64_t id = q->seq << CHUNK_BITS | c;
 	uint64_t o = off + (uint64_t)c * r->chunk;
 
@@ -275,7 +294,7 @@ int vdisk_remote_read(const struct vdisk_remote_base *b, void *buf, uint64_t len
 	q->prev = r->head.prev;
 	r->head.prev->next = q;
 	r->head.prev = q;
-	for (uint32_t c = 0; c < q->chunks; c++) {
+	for (uint32_t c = 0; c < q->chunks; c += READ_CHUNKS) {
 		int e = send_read(r, b, q, c, off);
 
 		if (e < 0) {
@@ -441,10 +460,10 @@ fail:
 	return e;
 }
 
-static void answer(struct vdisk_remote *r, unsigned dest, uint64_t id, int32_t status, uint8_t *msg, uint32_t n)
+/* One DATA: status 0 and n bytes of data, or an error status and none. */
+static int answer(struct vdisk_remote *r, unsigned dest, uint64_t id, int32_t status, const uint8_t *data, uint32_t n)
 {
-	uint8_t hdr[DATA_HDR];
-	uint8_t *m = msg ? msg : hdr;
+	uint8_t *m = r->msg;
 	int e;
 
 	if (status < 0)
@@ -452,24 +471,33 @@ static void answer(struct vdisk_remote *r, unsigned dest, uint64_t id, int32_t s
 	memcpy(m, &id, 8);
 	memcpy(m + 8, &status, 4);
 	memcpy(m + 12, &n, 4);
+	if (n)
+		memcpy(m + DATA_HDR, data, n);
 	if (status < 0)
 		r->st.errors++;
-	else {
-		r->st.reads_served++;
+	else
 		r->st.bytes_served += n;
-	}
 	e = r->t.send(r->t.opaque, dest, VDISK_MSG_DATA, m, DATA_HDR + n);
 	if (e < 0)
 		LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: cannot answer node %u: %s", dest, strerror(-e));
+	return e;
 }
 
 static void serve_done(void *arg, int res)
 {
 	struct sop *o = arg;
-	uint64_t id;
+	struct vdisk_remote *r = o->r;
 
-	memcpy(&id, o->msg, 8);
-	answer(o->r, o->src, id, res < 0 ? res : 0, o->msg, o->len);
+	r->serving -= o->len;
+	if (res < 0) {
+		answer(r, o->src, o->id, res, NULL, 0);
+	} else {
+		r->st.reads_served++;
+		/* the whole READ in one burst: the client may be asleep, one wake-up serves it all */
+		for (uint32_t k = 0, at = 0; at < o->len; k++, at += r->chunk)
+			if (answer(r, o->src, o->id + k, 0, o->data + at, o->len - at < r->chunk ? o->len - at : r->chunk) < 0)
+				break;	/* the client's timeout ends its read */
+	}
 	free(o);
 }
 
@@ -501,26 +529,34 @@ static void on_read(struct vdisk_remote *r, unsigned src, const uint8_t *p, size
 		answer(r, src, id, -ENOENT, NULL, 0);
 		return;
 	}
-	if (n == 0 || n > r->chunk || off > f->size || n > f->size - off) {
+	if (n == 0 || n > (uint64_t)READ_CHUNKS * r->chunk || off > f->size || n > f->size - off) {
 		LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: node %u asks for %u bytes at %llu of image %u (%llu bytes): refused",
 				src, n, (unsigned long long)off, image, (unsigned long long)f->size);
 		answer(r, src, id, -EINVAL, NULL, 0);
 		return;
 	}
-	o = malloc(sizeof(*o) + DATA_HDR + n);
+	if (r->serving + n > SERVE_MAX) {
+		LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: node %u asks for more than %u MiB at once: refused", src,
+				SERVE_MAX >> 20);
+		answer(r, src, id, -EBUSY, NULL, 0);
+		return;
+	}
+	o = malloc(sizeof(*o) + n);
 	if (!o) {
 		answer(r, src, id, -ENOMEM, NULL, 0);
 		return;
 	}
 	o->r = r;
 	o->src = src;
+	o->id = id;
 	o->len = n;
-	memcpy(o->msg, &id, 8);
-	e = vdisk_server_prep_rw(r->s, f->fh, false, o->msg + DATA_HDR, n, off, serve_done, o);
+	e = vdisk_server_prep_rw(r->s, f->fh, false, o->data, n, off, serve_done, o);
 	if (e < 0) {
 		free(o);
 		answer(r, src, id, e, NULL, 0);
+		return;
 	}
+	r->serving += n;
 }
 
 void vdisk_remote_on_msg(struct vdisk_remote *r, unsigned src, unsigned type, const void *payload, size_t len)

@@ -205,11 +205,12 @@ bool vdisk_block_from_base(const struct vdisk *d, uint64_t off);
  * message transport (the node's fabric: types VDISK_MSG_FIRST..END-1):
  *
  *   READ  client -> server  { u32 image, u32 len, u64 id, u64 off }
- *         len 1..chunk bytes (chunk = msg_max - 16 rounded down to 512)
- *   DATA  server -> client  { u64 id, i32 status, u32 len, data[len] }
- *         status 0 and len bytes, or -errno and no data
+ *         len 1..64 chunks (chunk = msg_max - 16 rounded down to 512)
+ *   DATA  server -> client  { u64 id + k, i32 status, u32 len, data[len] }
+ *         chunk k of the READ: status 0 and its bytes; or, for the whole
+ *         READ, one DATA with its id, -errno and no data
  *
- * A client read is split into chunks, one READ each, all sent at once;
+ * A client read is split into READs of up to 64 chunks, all sent at once;
  * the read completes (callback from vdisk_remote_on_msg or _poll, never
  * from inside the verb) when every chunk's DATA came, or with -EIO when
  * the server answered an error or nothing arrived for timeout_ns (a lost

@@ -197,7 +197,7 @@ static void test_remote_overlay(void **state)
 	assert_int_equal(vdisk_size(d), T_BASE_SIZE);
 	assert_int_not_equal(vdisk_base_key(d), 0);
 
-	/* 20.5 KiB from an odd sector: six messages of at most 3584 bytes (4096 less the header, in sectors) */
+	/* 20.5 KiB from an odd sector: one READ, six DATA of at most 3584 bytes (4096 less the header, in sectors) */
 	assert_int_equal(vdisk_read(d, buf, 41 * 512, 9 * 512, t_cb, &done), 0);
 	assert_int_equal(done.n, 0);	/* never inside the call */
 	t_loop();
@@ -283,14 +283,30 @@ static void test_remote_bad_messages(void **state)
 	t_probe(m, 24, -ENOENT);		/* an image not served here */
 	t_read_msg(m, 7, 0, 1, 0);
 	t_probe(m, 24, -EINVAL);		/* nothing asked */
-	t_read_msg(m, 7, 8192, 1, 0);
-	t_probe(m, 24, -EINVAL);		/* more than one message holds */
+	t_read_msg(m, 7, 64 * 3584 + 512, 1, 0);
+	t_probe(m, 24, -EINVAL);		/* more than one READ may ask */
 	t_read_msg(m, 7, 512, 1, T_BASE_SIZE);
 	t_probe(m, 24, -EINVAL);		/* past the end */
 	t_read_msg(m, 7, 1024, 1, T_BASE_SIZE - 512);
 	t_probe(m, 24, -EINVAL);		/* across the end */
 	t_read_msg(m, 7, 512, 1, UINT64_MAX - 100);
 	t_probe(m, 24, -EINVAL);		/* an offset that wraps */
+	/* a READ of three chunks: three DATA, ids 1000, 1001, 1002, the last one short */
+	{
+		unsigned before = t_datas_to_2;
+		uint64_t got_id;
+		uint32_t n;
+
+		t_read_msg(m, 7, 2 * 3584 + 1024, 1000, 4096);
+		vdisk_remote_on_msg(t_rem[0], 2, VDISK_MSG_READ, m, 24);
+		assert_int_equal(vdisk_server_drain(t_srv[0]), 0);
+		assert_int_equal(t_datas_to_2, before + 3);
+		memcpy(&got_id, t_last_data.p, 8);
+		memcpy(&n, t_last_data.p + 12, 4);
+		assert_int_equal(got_id, 1002);
+		assert_int_equal(n, 1024);
+		t_expect_sector(t_last_data.p + 16, (4096 + 2 * 3584) / 512);
+	}
 	/* a node serving something else under the same image number: the identity is checked */
 	id.hash ^= 1;
 	assert_int_equal(vdisk_remote_serve(t_rem[0], 8, t_base, &id, err, sizeof(err)), -ESTALE);
@@ -318,6 +334,39 @@ static void test_remote_bad_messages(void **state)
 	vdisk_remote_get_stats(t_rem[1], &st1);
 	assert_true(st1.dropped >= 3);
 	assert_int_equal(vdisk_remote_next_deadline(t_rem[1]), UINT64_MAX);	/* nothing left in flight */
+}
+
+/* A flood of READs is refused past what the server holds in flight (64 MiB), not buffered without bound. */
+static void test_remote_flood(void **state)
+{
+	char big[320], err[512];
+	struct vdisk_ident id;
+	unsigned before = t_datas_to_2, busy = 0;
+	uint8_t m[24];
+	int fd;
+
+	snprintf(big, sizeof(big), "%s/big.img", t_dir);
+	fd = open(big, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 128 << 20), 0);	/* sparse: zeros */
+	close(fd);
+	assert_int_equal(vdisk_identify(big, &id, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(vdisk_remote_serve(t_rem[0], 9, big, &id, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < 400; i++) {
+		t_read_msg(m, 9, 64 * 3584, (uint64_t)i << 20, (uint64_t)i * 64 * 3584);
+		vdisk_remote_on_msg(t_rem[0], 2, VDISK_MSG_READ, m, 24);
+		if (t_datas_to_2 > before) {	/* an answer at once: the refusal */
+			int32_t st;
+
+			memcpy(&st, t_last_data.p + 8, 4);
+			assert_int_equal(st, -EBUSY);
+			busy++;
+			before = t_datas_to_2;
+		}
+	}
+	assert_true(busy > 0 && busy < 400);
+	assert_int_equal(vdisk_server_drain(t_srv[0]), 0);
+	assert_int_equal(t_datas_to_2, before + (400 - busy) * 64);	/* the others were served whole */
 }
 
 static uint64_t t_now(void)
@@ -396,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_remote_overlay),
 		cmocka_unit_test(test_remote_bad_messages),
 		cmocka_unit_test(test_remote_dead_server),
+		cmocka_unit_test(test_remote_flood),
 		cmocka_unit_test(test_remote_identity),
 	};
 
