@@ -49,6 +49,7 @@
 struct rreq {
 	struct rreq *next, *prev;
 	uint64_t seq;
+	unsigned node;			/* the server: answers from anyone else are dropped */
 	const void *tag;
 	uint8_t *buf;
 	uint64_t len;
@@ -283,6 +284,7 @@ int vdisk_remote_read(const struct vdisk_remote_base *b, void *buf, uint64_t len
 	if (!q)
 		return -ENOMEM;
 	q->seq = r->next_seq++;
+	q->node = b->node;
 	q->tag = tag;
 	q->buf = buf;
 	q->len = len;
@@ -372,8 +374,8 @@ static void on_data(struct vdisk_remote *r, unsigned src, const uint8_t *p, size
 	c = (uint32_t)(id & ((1u << CHUNK_BITS) - 1));
 	for (q = r->head.next; q != &r->head && q->seq != seq; q = q->next)
 		;
-	if (q == &r->head || c >= q->chunks || (q->got[c / 8] >> (c % 8) & 1)) {
-		r->st.dropped++;	/* a late answer (the read timed out), a duplicate, or garbage */
+	if (q == &r->head || src != q->node || c >= q->chunks || (q->got[c / 8] >> (c % 8) & 1)) {
+		r->st.dropped++;	/* a late answer (the read timed out), a duplicate, another node's, or garbage */
 		LOG_RATELIMITED(SUB_DISK, LOG_INFO, "disk: answer from node %u for no read in flight, dropped", src);
 		return;
 	}

@@ -39,6 +39,7 @@ static size_t t_qn, t_qcap;
 static bool t_server_dead;		/* messages to node 0 are lost */
 static int t_send_fail;			/* sends fail with this (0: none) */
 static struct t_msg t_last_data;	/* the last DATA node 0 sent to node 2 (a prober) */
+static uint8_t t_last_read[24];		/* the last READ sent to node 0 */
 static unsigned t_datas_to_2;
 
 static int t_send(void *opaque, unsigned node, unsigned type, const void *p, size_t len)
@@ -55,6 +56,8 @@ static int t_send(void *opaque, unsigned node, unsigned type, const void *p, siz
 		t_datas_to_2++;
 		return 0;
 	}
+	if (node == 0 && type == VDISK_MSG_READ && len == sizeof(t_last_read))
+		memcpy(t_last_read, p, len);
 	if (node == 0 && t_server_dead)
 		return 0;
 	if (t_qn == t_qcap) {
@@ -409,13 +412,33 @@ static void test_remote_dead_server(void **state)
 	vdisk_remote_get_stats(t_rem[1], &st);
 	assert_true(st.timeouts >= 1 && st.failed >= 2);
 
+	/* an answer from a node the read did not ask is dropped; the server's own completes it */
+	{
+		uint8_t m[16 + 512];
+		int32_t ok = 0;
+		uint32_t n = 512;
+
+		t_server_dead = true;
+		assert_int_equal(vdisk_remote_read(&b, buf, 512, 0, NULL, t_cb, &done), 0);
+		t_server_dead = false;
+		memcpy(m, t_last_read + 8, 8);		/* the READ's id */
+		memcpy(m + 8, &ok, 4);
+		memcpy(m + 12, &n, 4);
+		memset(m + 16, 0x77, 512);
+		vdisk_remote_on_msg(t_rem[1], 2, VDISK_MSG_DATA, m, sizeof(m));
+		assert_int_equal(done.n, 2);		/* node 2 was not asked */
+		vdisk_remote_on_msg(t_rem[1], 0, VDISK_MSG_DATA, m, sizeof(m));
+		assert_int_equal(done.n, 3);
+		assert_int_equal(done.res, 0);
+		assert_int_equal(buf[100], 0x77);
+	}
 	/* a read cancelled in flight (its disk closes) ends with -ECANCELED; its late answers are dropped */
 	assert_int_equal(vdisk_remote_read(&b, buf, 8192, 0, &done, t_cb, &done), 0);
 	vdisk_remote_cancel(t_rem[1], &done);
-	assert_int_equal(done.n, 3);
+	assert_int_equal(done.n, 4);
 	assert_int_equal(done.res, -ECANCELED);
 	t_loop();
-	assert_int_equal(done.n, 3);
+	assert_int_equal(done.n, 4);
 	free(buf);
 }
 
