@@ -162,7 +162,7 @@ static const struct desc_key keys[] = {
 	/* [policy] */
 	{ KS_POLICY, "policy", KT_ENUM, "both", 0, 0, 0, policy_names, NULL, NULL, FP(policy),
 	  "The monitor's NUMA policy: migrate pages to the node that misses on them most, replicate read-shared pages, both, or off (to measure what the policy buys)." },
-	{ KS_POLICY, "trigger", KT_UINT, "64", 1, 1000000000ull, 0, NULL, "misses", NULL, FP(trigger),
+	{ KS_POLICY, "trigger", KT_UINT, "32", 1, 1000000000ull, 0, NULL, "misses", NULL, FP(trigger),
 	  "Misses to a page (since the last reset) before the policy looks at it." },
 	{ KS_POLICY, "dominance", KT_UINT, "60", 1, 100, 0, NULL, "percent", NULL, FP(dominance),
 	  "Share of a page's misses one node must have for the page to migrate to that node." },
@@ -170,7 +170,7 @@ static const struct desc_key keys[] = {
 	  "Writes to a page (since the last reset) that mark it write-shared: such a page is neither migrated nor replicated." },
 	{ KS_POLICY, "max_moves", KT_UINT, "4", 1, 1000000, 0, NULL, "moves", NULL, FP(max_moves),
 	  "Migrations and replications allowed to one page between two resets." },
-	{ KS_POLICY, "reset", KT_DURATION, "100ms", NS_US, NS_H, 0, NULL, NULL, NULL, FP(reset_ns),
+	{ KS_POLICY, "reset", KT_DURATION, "1s", NS_US, NS_H, 0, NULL, NULL, NULL, FP(reset_ns),
 	  "How often the miss counters and move counts are reset." },
 	{ KS_POLICY, "interval", KT_DURATION, "10ms", NS_US, NS_H, 0, NULL, NULL, NULL, FP(interval_ns),
 	  "How often the policy examines the pages that crossed the trigger." },

@@ -68,11 +68,11 @@ struct desc_machine {
 
 struct desc_policy_cfg {
 	enum desc_policy policy;	/* default both */
-	uint64_t trigger;		/* misses to a page before the policy looks at it; default 64 */
+	uint64_t trigger;		/* misses to a page before the policy looks at it; default 32 */
 	unsigned dominance;		/* percent of a page's misses one node needs to migrate it; default 60 */
 	uint64_t write_share;		/* writes that mark a page write-shared (left alone); default 4 */
 	unsigned max_moves;		/* moves per page per reset interval; default 4 */
-	uint64_t reset_ns;		/* counter reset interval; default 100ms */
+	uint64_t reset_ns;		/* counter reset interval; default 1s */
 	uint64_t interval_ns;		/* how often the policy runs; default 10ms */
 };
 

@@ -107,6 +107,7 @@ struct mmio_req {
 };
 
 #define MOVE_QUEUE	256	/* moves a home keeps waiting */
+#define OPS_MAX		8	/* page operations a home runs at once, each on its own page */
 #define MMIO_QUEUE_MAX	(4 * VM_MAX_HARTS)	/* forwarded MMIO accesses a home keeps waiting */
 #define MOVES_PER_TICK	32	/* pages a node proposes per policy interval */
 
@@ -135,20 +136,20 @@ struct vm_span {
 		uint64_t idx, from, readers;
 		unsigned to;
 		uint8_t kind;
-	} mq[MOVE_QUEUE];		/* home: moves waiting for the one in progress */
+	} mq[MOVE_QUEUE];		/* home: operations waiting for a slot, or for their page */
 	unsigned mq_n;
-	struct {
+	struct page_op {
 		bool on;
 		uint8_t kind;		/* OP_MOVE, OP_REPLICATE, OP_COLLAPSE */
 		uint64_t idx, from, readers;
 		unsigned to, acks, waiting;
-	} mv;				/* home: the page operation in progress */
+	} mv[OPS_MAX];			/* home: the page operations in progress */
 	uint64_t *master;		/* home: a replicated page's master (0: not replicated) */
 	uint8_t *collapse_asked;	/* this node asked the home to collapse the page */
-	struct {
+	struct page_copy {
 		bool on, replica;
 		uint64_t idx, from;
-	} cp;				/* target: the copy to make from the loop (a move or a replica) */
+	} cp[OPS_MAX];			/* target: copies to make from the loop (moves and replicas; one per operation) */
 	struct waiter {
 		uint64_t idx;
 		unsigned node;
@@ -669,8 +670,11 @@ bool span_ready(const struct vm *vm)
 {
 	if (!vm->span)
 		return false;
-	if (vm->span->qn || vm->span->cp.on || vm->span->n_free)
+	if (vm->span->qn || vm->span->n_free)
 		return true;
+	for (unsigned i = 0; i < OPS_MAX; i++)
+		if (vm->span->cp[i].on)
+			return true;
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		const struct hart *h = vm->harts[i];
 		if (!hart_is_shadow(h) && !hart_stalled(h) && hart_get_state(h) == HART_RUNNING)
@@ -1114,15 +1118,22 @@ static void policy_tick(struct vm *vm, uint64_t now)
 			s->st.write_shared++;
 			continue;
 		}
-		struct span_msg m = { .vm = s->cfg.vm_id, .hart = best, .a = idx, .b = e & PM_ADDR };
+		struct span_msg m = { .vm = s->cfg.vm_id, .hart = best, .a = idx, .b = e & PM_ADDR, .c = readers };
+		bool read_shared = writes < s->cfg.write_share && readers &&
+				   ((readers & (readers - 1)) || cnt[3 * s->cfg.self]);
 		unsigned type;
-		if ((s->cfg.policy & 1) && best != s->cfg.self && is_member(s, best) &&
-		    bestc * 100 >= (uint64_t)s->cfg.dominance * total) {
+		if ((s->cfg.policy & 2) && read_shared && writes == 0) {
+			/*
+			 * Nobody wrote it, several nodes read it: a copy for each
+			 * reader serves them all, where moving it would serve one
+			 * (even one with most of the misses) and leave the others remote.
+			 */
+			type = SPAN_REPLICATE;
+		} else if ((s->cfg.policy & 1) && best != s->cfg.self && is_member(s, best) &&
+			   bestc * 100 >= (uint64_t)s->cfg.dominance * total) {
 			type = SPAN_MOVE_REQ;		/* one node dominates: the page goes there */
-		} else if ((s->cfg.policy & 2) && writes < s->cfg.write_share && readers &&
-			   ((readers & (readers - 1)) || cnt[3 * s->cfg.self])) {
+		} else if ((s->cfg.policy & 2) && read_shared) {
 			type = SPAN_REPLICATE;		/* read by several nodes, rarely written: a copy for each reader */
-			m.c = readers;
 		} else {
 			continue;
 		}
@@ -1141,7 +1152,25 @@ static void policy_tick(struct vm *vm, uint64_t now)
  * the reader nodes (every node makes it read-only first: PROTECT), or a
  * collapse of its replicas (every node forgets it and drops its replica).
  */
-static bool move_start(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t from, unsigned to, uint64_t readers)
+/* Home: the operation in progress on page idx, NULL if none. */
+static struct page_op *op_find(struct vm_span *s, uint64_t idx)
+{
+	for (unsigned i = 0; i < OPS_MAX; i++)
+		if (s->mv[i].on && s->mv[i].idx == idx)
+			return &s->mv[i];
+	return NULL;
+}
+
+static struct page_op *op_free(struct vm_span *s)
+{
+	for (unsigned i = 0; i < OPS_MAX; i++)
+		if (!s->mv[i].on)
+			return &s->mv[i];
+	return NULL;
+}
+
+static bool move_start(struct vm_span *s, struct page_op *op, uint8_t kind, uint64_t idx, uint64_t from, unsigned to,
+		       uint64_t readers)
 {
 	unsigned type = SPAN_UNMAP;
 
@@ -1157,14 +1186,7 @@ static bool move_start(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t f
 		if (kind == OP_REPLICATE)
 			type = SPAN_PROTECT;
 	}
-	s->mv.on = true;
-	s->mv.kind = kind;
-	s->mv.idx = idx;
-	s->mv.from = from;
-	s->mv.to = to;
-	s->mv.readers = readers;
-	s->mv.acks = 0;
-	s->mv.waiting = 0;
+	*op = (struct page_op){ .on = true, .kind = kind, .idx = idx, .from = from, .to = to, .readers = readers };
 	for (unsigned i = 0; i < s->n_nodes; i++) {
 		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx, .b = kind == OP_COLLAPSE ? from : 0 };
 		span_deliver(s, s->nodes[i], type, &u);
@@ -1192,33 +1214,44 @@ static void move_queue(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t f
 
 static void move_next(struct vm_span *s);
 
-/* Home: a request for an operation on page idx: now, or after the one in progress. */
+/*
+ * Home: a request for an operation on page idx: now, or once its page is
+ * free and a slot is (operations on different pages run side by side).
+ */
 static void move_ask(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t from, unsigned to, uint64_t readers)
 {
-	if (s->mv.on) {
-		if (s->mv.idx == idx && s->mv.kind == kind)
-			return;
+	struct page_op *op = op_find(s, idx);
+
+	if (op && op->kind == kind)
+		return;
+	if (op || !(op = op_free(s))) {
 		move_queue(s, kind, idx, from, to, readers);
 		return;
 	}
-	if (!move_start(s, kind, idx, from, to, readers) && kind != OP_COLLAPSE)
+	if (!move_start(s, op, kind, idx, from, to, readers) && kind != OP_COLLAPSE)
 		s->st.moves_refused++;
 }
 
-/* Home: the operation in progress is over. */
-static void move_done(struct vm_span *s)
+/* Home: an operation is over. */
+static void move_done(struct vm_span *s, struct page_op *op)
 {
-	s->mv.on = false;
+	op->on = false;
 	move_next(s);
 }
 
-/* Home: the next waiting move, if any is still worth making. */
+/* Home: start the waiting operations whose page is free, in order, while slots are. */
 static void move_next(struct vm_span *s)
 {
-	while (!s->mv.on && s->mq_n) {
-		struct move_req r = s->mq[0];
-		memmove(s->mq, s->mq + 1, --s->mq_n * sizeof(s->mq[0]));
-		if (!move_start(s, r.kind, r.idx, r.from, r.to, r.readers) && r.kind != OP_COLLAPSE)
+	struct page_op *op;
+
+	for (unsigned i = 0; i < s->mq_n && (op = op_free(s));) {
+		struct move_req r = s->mq[i];
+		if (op_find(s, r.idx)) {
+			i++;	/* its page is busy: it waits */
+			continue;
+		}
+		memmove(s->mq + i, s->mq + i + 1, (--s->mq_n - i) * sizeof(s->mq[0]));
+		if (!move_start(s, op, r.kind, r.idx, r.from, r.to, r.readers) && r.kind != OP_COLLAPSE)
 			s->st.moves_refused++;
 	}
 }
@@ -1227,29 +1260,33 @@ static void move_next(struct vm_span *s)
 static void moves_serve(struct vm *vm)
 {
 	struct vm_span *s = vm->span;
+	struct page_copy *cp = NULL;
 
-	if (s->cp.on) {
-		struct span_msg m = { .vm = s->cfg.vm_id, .a = s->cp.idx, .b = s->cp.from };
+	for (unsigned i = 0; i < OPS_MAX && !cp; i++)
+		if (s->cp[i].on)
+			cp = &s->cp[i];	/* one per call: the harts run between copies */
+	if (cp) {
+		struct span_msg m = { .vm = s->cfg.vm_id, .a = cp->idx, .b = cp->from };
 		uint8_t *page = s->mem.alloc_page(s->mem.opaque);
 
-		s->cp.on = false;
+		cp->on = false;
 		if (!page) {
 			m.rc = -ENOMEM;
 		} else {
 			uint64_t off = (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh));
-			m.rc = coh_mem_page_copy_wait(s->cfg.coh, s->cp.from, off);
+			m.rc = coh_mem_page_copy_wait(s->cfg.coh, cp->from, off);
 			if (m.rc == 0) {
 				m.b = COH_MADDR(s->cfg.self, off);
-				if (!s->cp.replica)
+				if (!cp->replica)
 					s->st.pages_in++;
 			} else if (s->mem.free_page) {
 				s->mem.free_page(s->mem.opaque, page);
 			}
 		}
-		if (s->cp.replica && m.rc == 0) {
+		if (cp->replica && m.rc == 0) {
 			/* reads here now go to the replica (a private page of this node: direct entries) */
 			uint64_t e = s->pm[m.a], gpa = vm->ram_base + (m.a << VM_PAGE_SHIFT);
-			if ((e & PM_VALID) && (e & PM_RO) && (e & PM_ADDR) == s->cp.from) {
+			if ((e & PM_VALID) && (e & PM_RO) && (e & PM_ADDR) == cp->from) {
 				rmap_del(s, e & PM_ADDR);
 				s->pm[m.a] = PM_VALID | PM_RO | m.b;
 				rmap_add(s, m.b, m.a);
@@ -1263,7 +1300,7 @@ static void moves_serve(struct vm *vm)
 				m.rc = -ESTALE;
 			}
 		}
-		span_deliver(s, s->nodes[0], s->cp.replica ? SPAN_REPLICATED : SPAN_COPIED, &m);
+		span_deliver(s, s->nodes[0], cp->replica ? SPAN_REPLICATED : SPAN_COPIED, &m);
 	}
 	for (unsigned i = 0; i < s->n_free;) {
 		uint64_t a = s->to_free[i];
@@ -1326,13 +1363,15 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 	}
 	switch (type) {
 	case SPAN_PMAP_REQ: {
+		struct page_op *op;
 		uint64_t e;
 		if (!s->home || m.a >= s->npages || (m.b && COH_MADDR_NODE(m.b) != src)) {
 			s->st.dropped++;
 			return;
 		}
 		e = s->pm[m.a];
-		if (s->mv.on && s->mv.idx == m.a && s->mv.kind != OP_REPLICATE)
+		op = op_find(s, m.a);
+		if (op && op->kind != OP_REPLICATE)
 			break;	/* moving or collapsing: the requester hears MAPPED with every node */
 		if (!(e & PM_VALID)) {
 			unsigned t = m.b ? src : place(s, m.a, src);
@@ -1356,7 +1395,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		}
 		/* a replicated page: the master, read-only (the home may hold a replica of its own) */
 		m.b = s->master[m.a] ? s->master[m.a] : s->pm[m.a] & PM_ADDR;
-		m.c = s->master[m.a] || (s->mv.on && s->mv.idx == m.a && s->mv.kind == OP_REPLICATE);
+		m.c = s->master[m.a] || (op && op->kind == OP_REPLICATE);
 		span_send(s, src, SPAN_PMAP_REP, &m);
 		break;
 	}
@@ -1510,81 +1549,87 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		break;
 	}
 	case SPAN_UNMAP_ACK:
-	case SPAN_PROTECT_ACK:
-		if (!s->home || !s->mv.on || m.a != s->mv.idx ||
-		    (type == SPAN_PROTECT_ACK) != (s->mv.kind == OP_REPLICATE)) {
+	case SPAN_PROTECT_ACK: {
+		struct page_op *op = s->home ? op_find(s, m.a) : NULL;
+		if (!op || (type == SPAN_PROTECT_ACK) != (op->kind == OP_REPLICATE)) {
 			s->st.dropped++;
 			return;
 		}
-		if (++s->mv.acks < s->n_nodes)
+		if (++op->acks < s->n_nodes)
 			break;
-		if (s->mv.kind == OP_MOVE) {
-			struct span_msg c = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = s->mv.from };
-			span_deliver(s, s->mv.to, SPAN_COPY, &c);
-		} else if (s->mv.kind == OP_REPLICATE) {
+		if (op->kind == OP_MOVE) {
+			struct span_msg c = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->from };
+			span_deliver(s, op->to, SPAN_COPY, &c);
+		} else if (op->kind == OP_REPLICATE) {
 			/* every node reads it only now: each reader makes its copy */
-			s->master[s->mv.idx] = s->mv.from;
+			s->master[op->idx] = op->from;
 			for (unsigned n = 0; n < 64; n++) {
-				if (!(s->mv.readers >> n & 1))
+				if (!(op->readers >> n & 1))
 					continue;
-				struct span_msg c = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = s->mv.from };
-				s->mv.waiting++;
+				struct span_msg c = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->from };
+				op->waiting++;
 				span_deliver(s, n, SPAN_REPLICA, &c);
 			}
-			if (!s->mv.waiting)
-				move_done(s);
+			if (!op->waiting)
+				move_done(s, op);
 		} else {
 			/* collapsed: every replica is gone, the master is the page again, writable */
-			uint64_t master = s->mv.from;
-			s->master[s->mv.idx] = 0;
+			uint64_t master = op->from;
+			s->master[op->idx] = 0;
 			s->st.collapses++;
 			for (unsigned i = 0; i < s->n_nodes; i++) {
-				struct span_msg u = { .vm = s->cfg.vm_id, .a = s->mv.idx, .b = master, .c = master };
+				struct span_msg u = { .vm = s->cfg.vm_id, .a = op->idx, .b = master, .c = master };
 				span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
 			}
-			move_done(s);
+			move_done(s, op);
 		}
 		break;
-	case SPAN_REPLICATED:
-		if (!s->home || !s->mv.on || s->mv.kind != OP_REPLICATE || m.a != s->mv.idx || !s->mv.waiting) {
+	}
+	case SPAN_REPLICATED: {
+		struct page_op *op = s->home ? op_find(s, m.a) : NULL;
+		if (!op || op->kind != OP_REPLICATE || !op->waiting) {
 			s->st.dropped++;
 			return;
 		}
 		if (m.rc == 0)
 			s->st.replications++;
-		if (--s->mv.waiting == 0)
-			move_done(s);
+		if (--op->waiting == 0)
+			move_done(s, op);
 		break;
+	}
 	case SPAN_COPY:		/* a move's copy */
-	case SPAN_REPLICA:	/* a replica's */
-		if (src != s->nodes[0] || m.a >= s->npages || s->cp.on || !is_member(s, COH_MADDR_NODE(m.b)) ||
+	case SPAN_REPLICA: {	/* a replica's */
+		struct page_copy *cp = NULL;
+		bool dup = false;
+		for (unsigned i = 0; i < OPS_MAX; i++) {
+			dup |= s->cp[i].on && s->cp[i].idx == m.a;
+			if (!s->cp[i].on && !cp)
+				cp = &s->cp[i];
+		}
+		if (src != s->nodes[0] || m.a >= s->npages || dup || !cp || !is_member(s, COH_MADDR_NODE(m.b)) ||
 		    (m.b & (VM_PAGE_SIZE - 1))) {
 			s->st.dropped++;
 			return;
 		}
-		s->cp.on = true;	/* made from the loop: copying blocks */
-		s->cp.replica = type == SPAN_REPLICA;
-		s->cp.idx = m.a;
-		s->cp.from = m.b;
+		/* made from the loop: copying blocks */
+		*cp = (struct page_copy){ .on = true, .replica = type == SPAN_REPLICA, .idx = m.a, .from = m.b };
 		break;
+	}
 	case SPAN_COPIED: {
 		uint64_t to;
-		if (!s->home || !s->mv.on || m.a != s->mv.idx || src != s->mv.to) {
+		struct page_op *op = s->home ? op_find(s, m.a) : NULL;
+		if (!op || src != op->to || op->kind != OP_MOVE) {
 			s->st.dropped++;
 			return;
 		}
-		if (s->mv.kind != OP_MOVE) {
-			s->st.dropped++;
-			return;
-		}
-		to = m.rc == 0 && COH_MADDR_NODE(m.b) == src ? m.b : s->mv.from;	/* failed: back where it was */
-		if (to != s->mv.from)
+		to = m.rc == 0 && COH_MADDR_NODE(m.b) == src ? m.b : op->from;	/* failed: back where it was */
+		if (to != op->from)
 			s->st.migrations++;
 		for (unsigned i = 0; i < s->n_nodes; i++) {
-			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a, .b = to, .c = s->mv.from };
+			struct span_msg u = { .vm = s->cfg.vm_id, .a = m.a, .b = to, .c = op->from };
 			span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
 		}
-		move_done(s);
+		move_done(s, op);
 		break;
 	}
 	case SPAN_MAPPED:

@@ -109,11 +109,11 @@ static void t_default(void **state)
 	assert_int_equal(m->timeout_ns, 0);
 	assert_string_equal(m->report, "disco-report.json");
 	assert_int_equal(p->policy, POLICY_BOTH);
-	assert_int_equal(p->trigger, 64);
+	assert_int_equal(p->trigger, 32);
 	assert_int_equal(p->dominance, 60);
 	assert_int_equal(p->write_share, 4);
 	assert_int_equal(p->max_moves, 4);
-	assert_int_equal(p->reset_ns, 100000000ull);
+	assert_int_equal(p->reset_ns, 1000000000ull);
 	assert_int_equal(p->interval_ns, 10000000ull);
 
 	assert_int_equal(d->n_vms, 2);
