@@ -145,7 +145,22 @@ int coh_mem_get_wait(struct coh_mem *m, coh_maddr_t a, int mode, void **ptr, int
  *   from the event loop, never from a callback. Returns 0 or -errno.
  */
 int coh_mem_page_recall(struct coh_mem *m, uint64_t page_off);
+/*
+ * coh_mem_page_clean - like coh_mem_page_recall, but only the lines another
+ * node holds exclusive come back (shared copies stay): returns how many
+ * lines are still held exclusive elsewhere (0: this node's memory is the
+ * page's latest data), or -EINVAL.
+ */
+int coh_mem_page_clean(struct coh_mem *m, uint64_t page_off);
 int coh_mem_page_copy_wait(struct coh_mem *m, coh_maddr_t src, uint64_t dst_off);
+/*
+ * coh_mem_page_read_wait - the same without recalling the source: for a
+ * page that its home already cleaned (coh_mem_page_clean returned 0) and
+ * that nobody can write since (a page made read-only everywhere), so the
+ * home's memory is the page and an RMA read of it is the latest data.
+ * Copies that must recall (no RMA) fall back to coh_mem_page_copy_wait.
+ */
+int coh_mem_page_read_wait(struct coh_mem *m, coh_maddr_t src, uint64_t dst_off);
 
 /* Per-page miss counters at the home: kinds. */
 enum { COH_MISS_READ, COH_MISS_WRITE, COH_MISS_UPGRADE, COH_MISS_KINDS };

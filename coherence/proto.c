@@ -506,6 +506,32 @@ int coh_mem_page_recall(struct coh_mem *m, uint64_t page_off)
 	return left;
 }
 
+int coh_mem_page_clean(struct coh_mem *m, uint64_t page_off)
+{
+	if (page_off % COH_PAGE_SIZE || page_off >= m->fast.mem_len)
+		return -EINVAL;
+	uint64_t first = page_off >> m->line_shift, n = COH_PAGE_SIZE >> m->line_shift;
+	int left = 0;
+	for (uint64_t i = first; i < first + n; i++)
+		if (m->fast.hstate[i] < 1 && coh_dir_local(m, i, 0, false) != 0)
+			left++;
+	return left;
+}
+
+/* Recall every line of our page at off and wait until no other node holds one. */
+static int page_recall_wait(struct coh_mem *m, uint64_t off)
+{
+	for (;;) {
+		int left = coh_mem_page_recall(m, off);
+		if (left <= 0)
+			return left;
+		if (coh_mem_poll(m) < 0)
+			return -EIO;
+		if (m->ops.wait && coh_mem_poll(m) == 0)
+			m->ops.wait(m->ctx, 1);
+	}
+}
+
 int coh_mem_page_copy_wait(struct coh_mem *m, coh_maddr_t src, uint64_t dst_off)
 {
 	unsigned home = COH_MADDR_NODE(src);
@@ -514,52 +540,50 @@ int coh_mem_page_copy_wait(struct coh_mem *m, coh_maddr_t src, uint64_t dst_off)
 		return -EINVAL;
 	/* our own page first: nobody else may keep a copy of what we overwrite */
 	m->st.page_copies++;
-	for (;;) {
-		int left = coh_mem_page_recall(m, dst_off);
-		if (left <= 0) {
-			if (left < 0)
-				return left;
-			break;
-		}
-		if (coh_mem_poll(m) < 0)
-			return -EIO;
-		if (m->ops.wait && coh_mem_poll(m) == 0)
-			m->ops.wait(m->ctx, 1);
-	}
+	int rc = page_recall_wait(m, dst_off);
+	if (rc < 0)
+		return rc;
 	uint8_t *dst = m->fast.mem + dst_off;
 	if (home == m->self) {
 		if (soff >= m->fast.mem_len)
 			return -EINVAL;
-		for (;;) {
-			int left = coh_mem_page_recall(m, soff);
-			if (left < 0)
-				return left;
-			if (left == 0)
-				break;
-			if (coh_mem_poll(m) < 0)
-				return -EIO;
-			if (m->ops.wait && coh_mem_poll(m) == 0)
-				m->ops.wait(m->ctx, 1);
-		}
+		rc = page_recall_wait(m, soff);
+		if (rc < 0)
+			return rc;
 		memmove(dst, m->fast.mem + soff, COH_PAGE_SIZE);
 		return 0;
 	}
 	if (m->ops.read) {
 		unsigned tag = ++m->recall_tag;
 		coh_msg_send(m, home, M_PAGE_RECALL, soff, tag, 0, NULL);
-		int rc = serve_until(m, NULL, &m->recall_done_tag, tag, 30000);
+		rc = serve_until(m, NULL, &m->recall_done_tag, tag, 30000);
 		if (rc)
 			return rc;
 		return m->ops.read(m->ctx, home, soff, dst, COH_PAGE_SIZE);
 	}
 	for (unsigned o = 0; o < COH_PAGE_SIZE; o += m->line_size) {
 		void *p;
-		int rc = coh_mem_get_wait(m, src + o, COH_READ, &p, 30000);
+		rc = coh_mem_get_wait(m, src + o, COH_READ, &p, 30000);
 		if (rc)
 			return rc;
 		memcpy(dst + o, p, m->line_size);
 	}
 	return 0;
+}
+
+int coh_mem_page_read_wait(struct coh_mem *m, coh_maddr_t src, uint64_t dst_off)
+{
+	unsigned home = COH_MADDR_NODE(src);
+	uint64_t soff = COH_MADDR_OFF(src);
+	if (dst_off % COH_PAGE_SIZE || dst_off >= m->fast.mem_len || soff % COH_PAGE_SIZE || home >= m->n)
+		return -EINVAL;
+	if (home == m->self || !m->ops.read)
+		return coh_mem_page_copy_wait(m, src, dst_off);	/* no RMA: the copy recalls anyway */
+	m->st.page_copies++;
+	int rc = page_recall_wait(m, dst_off);	/* our own page first, as in a copy */
+	if (rc < 0)
+		return rc;
+	return m->ops.read(m->ctx, home, soff, m->fast.mem + dst_off, COH_PAGE_SIZE);
 }
 
 /* ---- counters ---- */

@@ -143,11 +143,12 @@ struct vm_span {
 		uint8_t kind;		/* OP_MOVE, OP_REPLICATE, OP_COLLAPSE */
 		uint64_t idx, from, readers;
 		unsigned to, acks, waiting;
+		bool recall;		/* replication: the master's node could not recall it, the copies must */
 	} mv[OPS_MAX];			/* home: the page operations in progress */
 	uint64_t *master;		/* home: a replicated page's master (0: not replicated) */
 	uint8_t *collapse_asked;	/* this node asked the home to collapse the page */
 	struct page_copy {
-		bool on, replica;
+		bool on, replica, recall;
 		uint64_t idx, from;
 	} cp[OPS_MAX];			/* target: copies to make from the loop (moves and replicas; one per operation) */
 	struct waiter {
@@ -158,6 +159,10 @@ struct vm_span {
 	unsigned rr;			/* home: round-robin placement's next node */
 	uint64_t *to_free;		/* old pages of this node, freed once no other node holds a line */
 	unsigned n_free, cap_free;
+	struct pwait {
+		uint64_t idx, addr;
+	} *protect_wait;		/* pages of this node to replicate: acked once no other node holds a line */
+	unsigned n_pwait, cap_pwait;
 
 	/* vCPUs moving between nodes */
 	uint32_t hart_epoch[VM_MAX_HARTS];	/* moves of each hart: the newest HART_NODE wins */
@@ -343,6 +348,7 @@ void span_free(struct vm *vm)
 		if (s->mem.free_page)
 			s->mem.free_page(s->mem.opaque, local_host(s, s->to_free[i]));
 	free(s->to_free);
+	free(s->protect_wait);
 	free(s->waiters);
 	free(s->moves);
 	free(s->asked);
@@ -670,7 +676,7 @@ bool span_ready(const struct vm *vm)
 {
 	if (!vm->span)
 		return false;
-	if (vm->span->qn || vm->span->n_free)
+	if (vm->span->qn || vm->span->n_free || vm->span->n_pwait)
 		return true;
 	for (unsigned i = 0; i < OPS_MAX; i++)
 		if (vm->span->cp[i].on)
@@ -1188,7 +1194,8 @@ static bool move_start(struct vm_span *s, struct page_op *op, uint8_t kind, uint
 	}
 	*op = (struct page_op){ .on = true, .kind = kind, .idx = idx, .from = from, .to = to, .readers = readers };
 	for (unsigned i = 0; i < s->n_nodes; i++) {
-		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx, .b = kind == OP_COLLAPSE ? from : 0 };
+		/* b: the master, for a collapse (replicas go) and a replication (its node recalls it) */
+		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx, .b = kind != OP_MOVE ? from : 0 };
 		span_deliver(s, s->nodes[i], type, &u);
 	}
 	return true;
@@ -1260,21 +1267,30 @@ static void move_next(struct vm_span *s)
 static void moves_serve(struct vm *vm)
 {
 	struct vm_span *s = vm->span;
-	struct page_copy *cp = NULL;
+	struct page_copy c = { 0 }, *cp = &c;
 
-	for (unsigned i = 0; i < OPS_MAX && !cp; i++)
-		if (s->cp[i].on)
-			cp = &s->cp[i];	/* one per call: the harts run between copies */
-	if (cp) {
+	for (unsigned i = 0; i < OPS_MAX && !c.on; i++) {
+		if (s->cp[i].on) {
+			/*
+			 * One per call: the harts run between copies. The slot is
+			 * free from now on: the copy serves the fabric while it
+			 * waits, and a request that arrives then may take it.
+			 */
+			c = s->cp[i];
+			s->cp[i].on = false;
+		}
+	}
+	if (c.on) {
 		struct span_msg m = { .vm = s->cfg.vm_id, .a = cp->idx, .b = cp->from };
 		uint8_t *page = s->mem.alloc_page(s->mem.opaque);
 
-		cp->on = false;
 		if (!page) {
 			m.rc = -ENOMEM;
 		} else {
 			uint64_t off = (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh));
-			m.rc = coh_mem_page_copy_wait(s->cfg.coh, cp->from, off);
+			/* a replica's master was recalled before its node acked PROTECT */
+			m.rc = cp->replica && !cp->recall ? coh_mem_page_read_wait(s->cfg.coh, cp->from, off)
+							  : coh_mem_page_copy_wait(s->cfg.coh, cp->from, off);
 			if (m.rc == 0) {
 				m.b = COH_MADDR(s->cfg.self, off);
 				if (!cp->replica)
@@ -1301,6 +1317,18 @@ static void moves_serve(struct vm *vm)
 			}
 		}
 		span_deliver(s, s->nodes[0], cp->replica ? SPAN_REPLICATED : SPAN_COPIED, &m);
+	}
+	for (unsigned i = 0; i < s->n_pwait;) {
+		struct pwait w = s->protect_wait[i];
+		struct span_msg m = { .vm = s->cfg.vm_id, .a = w.idx };
+		int left = coh_mem_page_clean(s->cfg.coh, COH_MADDR_OFF(w.addr));
+		if (left > 0) {
+			i++;
+			continue;
+		}
+		m.rc = left < 0;	/* could not recall it: the readers' copies must */
+		s->protect_wait[i] = s->protect_wait[--s->n_pwait];
+		span_deliver(s, s->nodes[0], SPAN_PROTECT_ACK, &m);
 	}
 	for (unsigned i = 0; i < s->n_free;) {
 		uint64_t a = s->to_free[i];
@@ -1335,7 +1363,23 @@ static bool from_member(const struct vm_span *s, unsigned src)
 	return false;
 }
 
+static void handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len);
+
 void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len)
+{
+	struct vm_span *s = vm->span;
+	uint64_t dropped = s ? s->st.dropped : 0;
+
+	handle(vm, src, type, payload, len);
+	if (s && s->st.dropped != dropped) {
+		struct span_msg m = { 0 };
+		memcpy(&m, payload, len < sizeof(m) ? len : sizeof(m));
+		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: message %u from node %u dropped (hart %u, a %#llx, b %#llx, %zu bytes)",
+				vm->name, type, src, m.hart, (unsigned long long)m.a, (unsigned long long)m.b, len);
+	}
+}
+
+static void handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len)
 {
 	struct vm_span *s = vm->span;
 	struct span_msg m;
@@ -1535,7 +1579,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 		break;
 	case SPAN_PROTECT: {
 		uint64_t gpa = vm->ram_base + (m.a << VM_PAGE_SHIFT);
-		if (src != s->nodes[0] || m.a >= s->npages) {
+		if (src != s->nodes[0] || m.a >= s->npages || (m.b & (VM_PAGE_SIZE - 1)) ||
+		    !is_member(s, COH_MADDR_NODE(m.b))) {
 			s->st.dropped++;
 			return;
 		}
@@ -1545,6 +1590,22 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			if (!hart_is_shadow(vm->harts[i]))
 				hart_page_unmapped(vm->harts[i], gpa);
 		s->st.shootdowns++;
+		if (COH_MADDR_NODE(m.b) == s->cfg.self) {
+			/*
+			 * The master is ours: once no other node holds a line of it
+			 * exclusive (dirty ones come back; shared ones may stay, and
+			 * readers may take more), our memory is the page, and stays
+			 * so while it is read-only everywhere: the readers copy it
+			 * with one RMA read each, without recalling it.
+			 */
+			struct pwait *w = grow(s->protect_wait, s->n_pwait, &s->cap_pwait, sizeof(*w));
+			if (w) {
+				s->protect_wait = w;
+				s->protect_wait[s->n_pwait++] = (struct pwait){ .idx = m.a, .addr = m.b };
+				break;
+			}
+			m.rc = 1;	/* no memory for the list: the readers' copies must recall it */
+		}
 		span_deliver(s, s->nodes[0], SPAN_PROTECT_ACK, &m);
 		break;
 	}
@@ -1555,6 +1616,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			s->st.dropped++;
 			return;
 		}
+		op->recall |= m.rc != 0;
 		if (++op->acks < s->n_nodes)
 			break;
 		if (op->kind == OP_MOVE) {
@@ -1566,7 +1628,7 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			for (unsigned n = 0; n < 64; n++) {
 				if (!(op->readers >> n & 1))
 					continue;
-				struct span_msg c = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->from };
+				struct span_msg c = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->from, .c = op->recall };
 				op->waiting++;
 				span_deliver(s, n, SPAN_REPLICA, &c);
 			}
@@ -1612,7 +1674,8 @@ void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload
 			return;
 		}
 		/* made from the loop: copying blocks */
-		*cp = (struct page_copy){ .on = true, .replica = type == SPAN_REPLICA, .idx = m.a, .from = m.b };
+		*cp = (struct page_copy){ .on = true, .replica = type == SPAN_REPLICA, .recall = m.c != 0,
+					  .idx = m.a, .from = m.b };
 		break;
 	}
 	case SPAN_COPIED: {
