@@ -494,28 +494,27 @@ int coh_mem_get_wait(struct coh_mem *m, coh_maddr_t a, int mode, void **ptr, int
 
 /* ---- pages ---- */
 
-int coh_mem_page_recall(struct coh_mem *m, uint64_t page_off)
+/* Start getting every line of our page at page_off up to hstate need; lines still short of it. */
+static int page_want(struct coh_mem *m, uint64_t page_off, uint8_t need)
 {
 	if (page_off % COH_PAGE_SIZE || page_off >= m->fast.mem_len)
 		return -EINVAL;
 	uint64_t first = page_off >> m->line_shift, n = COH_PAGE_SIZE >> m->line_shift;
 	int left = 0;
 	for (uint64_t i = first; i < first + n; i++)
-		if (m->fast.hstate[i] < 2 && coh_dir_local(m, i, 1, false) != 0)
+		if (m->fast.hstate[i] < need && coh_dir_local(m, i, need == 2, false) != 0)
 			left++;
 	return left;
 }
 
+int coh_mem_page_recall(struct coh_mem *m, uint64_t page_off)
+{
+	return page_want(m, page_off, 2);	/* read-write here: nobody else holds a line */
+}
+
 int coh_mem_page_clean(struct coh_mem *m, uint64_t page_off)
 {
-	if (page_off % COH_PAGE_SIZE || page_off >= m->fast.mem_len)
-		return -EINVAL;
-	uint64_t first = page_off >> m->line_shift, n = COH_PAGE_SIZE >> m->line_shift;
-	int left = 0;
-	for (uint64_t i = first; i < first + n; i++)
-		if (m->fast.hstate[i] < 1 && coh_dir_local(m, i, 0, false) != 0)
-			left++;
-	return left;
+	return page_want(m, page_off, 1);	/* readable here: nobody else holds a line exclusive */
 }
 
 /* Recall every line of our page at off and wait until no other node holds one. */

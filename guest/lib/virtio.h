@@ -58,4 +58,36 @@ static inline uintptr_t virtio_find(uint32_t id, uint32_t version)
 	return 0;
 }
 
+/*
+ * virtio_start_v1 - reset the device at base b, accept VIRTIO_F_VERSION_1
+ * alone, give queue 0 qsize entries at desc, avail and used, and set
+ * DRIVER_OK. Returns 0; 2 when the device refused the features; 3 when
+ * its queue 0 is smaller than qsize (then it is left unstarted).
+ */
+static inline int virtio_start_v1(uintptr_t b, unsigned qsize, const void *desc, const void *avail,
+				  const void *used)
+{
+	const uintptr_t q[3] = { (uintptr_t)desc, (uintptr_t)avail, (uintptr_t)used };
+	static const unsigned reg[3] = { R_QUEUE_DESC, R_QUEUE_DRIVER, R_QUEUE_DEVICE };
+
+	rt_mmio_w32(b + R_STATUS, 0);
+	rt_mmio_w32(b + R_STATUS, S_ACK | S_DRIVER);
+	rt_mmio_w32(b + R_DRV_FEATURES_SEL, 1);
+	rt_mmio_w32(b + R_DRV_FEATURES, 1);
+	rt_mmio_w32(b + R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	if (!(rt_mmio_r32(b + R_STATUS) & S_FEATURES_OK))
+		return 2;
+	rt_mmio_w32(b + R_QUEUE_SEL, 0);
+	if (rt_mmio_r32(b + R_QUEUE_NUM_MAX) < qsize)
+		return 3;
+	rt_mmio_w32(b + R_QUEUE_NUM, qsize);
+	for (unsigned i = 0; i < 3; i++) {
+		rt_mmio_w32(b + reg[i], (uint32_t)q[i]);
+		rt_mmio_w32(b + reg[i] + 4, (uint32_t)((uint64_t)q[i] >> 32));
+	}
+	rt_mmio_w32(b + R_QUEUE_READY, 1);
+	rt_mmio_w32(b + R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	return 0;
+}
+
 #endif

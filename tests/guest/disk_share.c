@@ -30,9 +30,7 @@ static uint8_t blocks[8][4096] __attribute__((aligned(4096)));
 static volatile uint8_t status;
 static uintptr_t base;
 
-static uint32_t rd(unsigned off) { return rt_mmio_r32(base + off); }
 static void wr(unsigned off, uint32_t v) { rt_mmio_w32(base + off, v); }
-static void wr64(unsigned off, uint64_t v) { wr(off, (uint32_t)v); wr(off + 4, (uint32_t)(v >> 32)); }
 
 static void check_sector(int code, unsigned s)
 {
@@ -53,20 +51,9 @@ int main(void)
 {
 	base = virtio_find(2, 0);
 	CHECK(1, base);
-	wr(R_STATUS, 0);
-	wr(R_STATUS, S_ACK | S_DRIVER);
-	wr(R_DRV_FEATURES_SEL, 1);
-	wr(R_DRV_FEATURES, 1);
-	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	CHECK(2, rd(R_STATUS) & S_FEATURES_OK);
-	wr(R_QUEUE_SEL, 0);
-	CHECK(3, rd(R_QUEUE_NUM_MAX) >= QSIZE);
-	wr(R_QUEUE_NUM, QSIZE);
-	wr64(R_QUEUE_DESC, (uintptr_t)descs);
-	wr64(R_QUEUE_DRIVER, (uintptr_t)&avail);
-	wr64(R_QUEUE_DEVICE, (uintptr_t)&used);
-	wr(R_QUEUE_READY, 1);
-	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	int started = virtio_start_v1(base, QSIZE, descs, &avail, &used);
+	CHECK(2, started != 2);	/* features accepted */
+	CHECK(3, started != 3);	/* queue large enough */
 
 	hdr = (struct req_hdr){ 0, 0, 0 };
 	status = 0xff;

@@ -31,7 +31,6 @@ static uint32_t crc_table[256];
 
 static uint32_t rd(unsigned off) { return rt_mmio_r32(base + off); }
 static void wr(unsigned off, uint32_t v) { rt_mmio_w32(base + off, v); }
-static void wr64(unsigned off, uint64_t v) { wr(off, (uint32_t)v); wr(off + 4, (uint32_t)(v >> 32)); }
 
 /* POSIX cksum: CRC-32, polynomial 0x04c11db7, most significant bit first. */
 static void crc_init(void)
@@ -88,20 +87,9 @@ int main(void)
 	crc_init();
 	base = virtio_find(2, 0);
 	CHECK(1, base);
-	wr(R_STATUS, 0);
-	wr(R_STATUS, S_ACK | S_DRIVER);
-	wr(R_DRV_FEATURES_SEL, 1);
-	wr(R_DRV_FEATURES, 1);
-	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	CHECK(2, rd(R_STATUS) & S_FEATURES_OK);
-	wr(R_QUEUE_SEL, 0);
-	CHECK(3, rd(R_QUEUE_NUM_MAX) >= QSIZE);
-	wr(R_QUEUE_NUM, QSIZE);
-	wr64(R_QUEUE_DESC, (uintptr_t)descs);
-	wr64(R_QUEUE_DRIVER, (uintptr_t)&avail);
-	wr64(R_QUEUE_DEVICE, (uintptr_t)&used);
-	wr(R_QUEUE_READY, 1);
-	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	int started = virtio_start_v1(base, QSIZE, descs, &avail, &used);
+	CHECK(2, started != 2);	/* features accepted */
+	CHECK(3, started != 3);	/* queue large enough */
 	uint64_t bytes = (rd(R_CONFIG) | (uint64_t)rd(R_CONFIG + 4) << 32) * 512;
 
 	uint64_t ticks = 0;	/* in the reads only: the sum's own time is not the disk's */
