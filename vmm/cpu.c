@@ -749,6 +749,19 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_SRLI | OP_C] = true,
 		[OP_SW | OP_C] = true,
 	};
+	/* ops that can start a compiled block (jit.c says whether one is made) */
+	static const bool jit_try[256] = {
+#define JIT_TRY(n) [OP_##n] = true, [OP_##n | OP_C] = true,
+		JIT_TRY(LUI) JIT_TRY(LI) JIT_TRY(MV) JIT_TRY(ADDI) JIT_TRY(SLTI) JIT_TRY(SLTIU)
+		JIT_TRY(XORI) JIT_TRY(ORI) JIT_TRY(ANDI) JIT_TRY(SLLI) JIT_TRY(SRLI) JIT_TRY(SRAI)
+		JIT_TRY(ADD) JIT_TRY(SUB) JIT_TRY(SLL) JIT_TRY(SLT) JIT_TRY(SLTU) JIT_TRY(XOR)
+		JIT_TRY(SRL) JIT_TRY(SRA) JIT_TRY(OR) JIT_TRY(AND) JIT_TRY(ADDIW) JIT_TRY(SLLIW)
+		JIT_TRY(SRLIW) JIT_TRY(SRAIW) JIT_TRY(ADDW) JIT_TRY(SUBW) JIT_TRY(SLLW) JIT_TRY(SRLW)
+		JIT_TRY(SRAW) JIT_TRY(MUL) JIT_TRY(MULW) JIT_TRY(LB) JIT_TRY(LH) JIT_TRY(LW)
+		JIT_TRY(LD) JIT_TRY(LBU) JIT_TRY(LHU) JIT_TRY(LWU) JIT_TRY(SB) JIT_TRY(SH)
+		JIT_TRY(SW) JIT_TRY(SD) JIT_TRY(NOP) JIT_TRY(FENCE)
+#undef JIT_TRY
+	};
 	static const struct { uint8_t a; const void *b, *f; } fuse[] = {
 		{ OP_ADDI | OP_C, &&L_ADDI_2, &&L_F_ADDI_2__ADDI_2 },
 		{ OP_ADDI | OP_C, &&L_BGE_L, &&L_F_ADDI_2__BGE_L },
@@ -1045,6 +1058,15 @@ L_DECODE: {
 		t = (int64_t)off + w->imm;
 		w->run = ltbl[w->op] && t >= 0 && t < (int64_t)VM_PAGE_SIZE ? ltbl[w->op] : tbl[w->op];
 		d = w;
+		if (jit_try[w->op]) {
+			/* a compiled block from here, if there is one worth it */
+			const struct jit_block *b = jit_build(h->pmap, h->fcode, h->fhost, off, w->run);
+
+			if (b) {
+				w->run = &&L_JIT;
+				goto L_JIT;
+			}
+		}
 		off += DINSN_LEN(w->op);
 		if (fusable[w->op] && off <= VM_PAGE_SIZE - 2 &&
 		    !(off == VM_PAGE_SIZE - 2 && (h->fhost[off] & 3) == 3)) {
@@ -1064,6 +1086,33 @@ L_DECODE: {
 				if (fuse[k].a == w->op && fuse[k].b == vrun)
 					w->run = fuse[k].f;
 		}
+		goto *d->run;
+	}
+
+L_JIT: {
+		/* a compiled block (jit.c) starts at this slot */
+		struct code_page *cp = h->fcode;
+		const struct jit_block *b = cp->jit[d - slots];
+		uint64_t r;
+
+		if (unlikely(b->gen != cp->gen)) {
+			/* bytes it covers were written: decode the slot again */
+			cp->kills++;
+			((struct dinsn *)d)->run = hart_decode_entry;
+			goto L_DECODE;
+		}
+		if (unlikely(left < (int64_t)b->n))
+			goto *b->plain;	/* the chunk ends inside: one at a time */
+		r = b->code(x, h->dset->e[ACC_R]);
+		if (unlikely(r & JIT_MISS0))
+			goto *b->plain;
+		left -= (int64_t)(r >> 32);
+		pc += (uint64_t)(int64_t)(int32_t)r;
+		if (unlikely(left == 0))
+			goto chunk_end;
+		if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage))
+			goto refill;
+		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
 		goto *d->run;
 	}
 

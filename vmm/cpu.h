@@ -136,10 +136,21 @@ struct dinsn {
 extern const void *hart_decode_entry;
 
 #define CODE_SLOTS	(VM_PAGE_SIZE / 2)
+struct jit_block;
 struct code_page {
 	struct dinsn slot[CODE_SLOTS + 1];	/* + the OP_PAGE_END sentinel */
 	uint64_t epoch;			/* pmap epoch at the last check */
 	uint64_t gpa;			/* page address */
+	/*
+	 * Compiled blocks (jit.c): jit[slot] is the block whose first
+	 * instruction is that slot (its run is the run loop's block handler).
+	 * A write into [jit_lo, jit_hi), the bytes some block covers, bumps
+	 * gen; a block compiled under an older gen is dropped when entered.
+	 */
+	struct jit_block **jit;
+	uint32_t gen;
+	uint32_t kills;			/* stale blocks dropped: too many, no more blocks */
+	uint16_t jit_lo, jit_hi;
 	uint8_t snap[VM_PAGE_SIZE];	/* the bytes as last decoded */
 };
 
@@ -158,6 +169,8 @@ static inline void code_page_touch(struct code_page *cp, unsigned off, unsigned 
 		cp->slot[s].op &= OP_C;	/* keeps the length of a running insn */
 		cp->slot[s].run = hart_decode_entry;
 	}
+	if (unlikely(off < cp->jit_hi && off + size > cp->jit_lo))
+		cp->gen++;
 }
 
 /* ---- TLB ---- */
@@ -300,6 +313,37 @@ void decode_insn(uint32_t raw, struct dinsn *d);
 /* Decode the parcel at host[off] of code page cp (off < 0xffe or 16-bit). */
 void code_page_decode(struct code_page *cp, const uint8_t *host, unsigned off);
 void code_page_validate(struct code_page *cp, const uint8_t *host);
+
+/* ---- jit.c ---- */
+/*
+ * A compiled block: a straight-line run of 2..JIT_MAX_INSNS instructions
+ * (integer ALU ops, loads and stores, ending at most with one conditional
+ * branch) turned into x86-64 code, called as code(x, &dset->e[ACC_R][0]).
+ * It returns ((uint64_t)k << 32) | (uint32_t)delta: k instructions retired
+ * and the pc moves by delta (the taken branch's target, or the next
+ * instruction; at k < n instruction k was not run: a TLB miss, a store to
+ * a page with decoded code, which the interpreter runs), or JIT_MISS0 when
+ * the first instruction missed.
+ */
+#define JIT_MAX_INSNS	32
+#define JIT_MAX_KILLS	256		/* stale blocks per page before the page is left to the interpreter */
+#define JIT_MISS0	(1ull << 48)
+struct jit_block {
+	uint64_t (*code)(uint64_t *x, const struct tlb_entry *rtlb);
+	const void *plain;		/* the first slot's interpreter handler */
+	uint32_t gen;			/* the code page's gen when compiled */
+	uint32_t n;			/* instructions */
+};
+/*
+ * jit_build - compile the block starting at slot off of cp (decoded
+ * already; plain is its handler) from the page's bytes host. NULL when
+ * there is no block worth compiling there, the host is not x86-64, the
+ * JIT is off (DISCO_JIT=0) or its code space is used up.
+ */
+struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t *host, unsigned off,
+			    const void *plain);
+/* Executable memory from the VM's code space (pmap.c), or NULL (size 0: whether there is any). */
+void *pmap_jit_alloc(struct pmap *p, size_t size);
 
 /* ---- pmap.c ---- */
 struct code_page *pmap_code_get(struct pmap *p, uint64_t gpa, const uint8_t *host);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/log.h"
 #include "vmm/cpu.h"
@@ -31,7 +32,13 @@ struct pmap {
 	uint64_t epoch;			/* bumped by FENCE.I: code pages re-checked */
 	struct hart *harts[PMAP_MAX_HARTS];
 	unsigned nharts;
+	/* compiled blocks (jit.c): one mapping, filled from the start, never reused */
+	uint8_t *jit_mem;
+	size_t jit_used;
+	bool jit_off;			/* DISCO_JIT=0, no mapping, or full */
 };
+
+#define PMAP_JIT_SIZE	(64ull << 20)	/* reserved address space; pages are touched as used */
 
 /*
  * pmap_new - a pmap for RAM [base, base + size); both page aligned.
@@ -53,6 +60,7 @@ struct pmap *pmap_new(const struct vmm_mem_ops *mem, uint64_t base, uint64_t siz
 	p->page = calloc(p->npages ? p->npages : 1, sizeof(*p->page));
 	p->code = calloc(p->npages ? p->npages : 1, sizeof(*p->code));
 	p->epoch = 1;
+	p->jit_off = getenv("DISCO_JIT") && !strcmp(getenv("DISCO_JIT"), "0");
 	if (!p->page || !p->code) {
 		free(p->code);
 		free(p->page);
@@ -67,6 +75,8 @@ void pmap_free(struct pmap *p)
 	if (!p)
 		return;
 	for (uint64_t i = 0; i < p->npages; i++) {
+		if (p->code[i])
+			free(p->code[i]->jit);
 		free(p->code[i]);
 		if (p->shared && p->shared[i])
 			p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
@@ -76,7 +86,37 @@ void pmap_free(struct pmap *p)
 	free(p->shared);
 	free(p->code);
 	free(p->page);
+	if (p->jit_mem)
+		munmap(p->jit_mem, PMAP_JIT_SIZE);
 	free(p);
+}
+
+void *pmap_jit_alloc(struct pmap *p, size_t size)
+{
+	void *r;
+
+	if (!p || p->jit_off)
+		return NULL;
+	if (!p->jit_mem) {
+		void *m = mmap(NULL, PMAP_JIT_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED) {
+			LOG(SUB_VMM, LOG_WARN, "pmap: no executable memory for compiled blocks (%s): interpreting only",
+			    strerror(errno));
+			p->jit_off = true;
+			return NULL;
+		}
+		p->jit_mem = m;
+	}
+	size = (size + 15) & ~(size_t)15;
+	if (size > PMAP_JIT_SIZE - p->jit_used) {
+		LOG(SUB_VMM, LOG_INFO, "pmap: code space for compiled blocks used up: interpreting new code");
+		p->jit_off = true;
+		return NULL;
+	}
+	r = p->jit_mem + p->jit_used;
+	p->jit_used += size;
+	return r;
 }
 
 static inline bool pmap_index(const struct pmap *p, uint64_t gpa, uint64_t *idx)

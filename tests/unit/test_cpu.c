@@ -744,6 +744,158 @@ static void test_self_modifying(void **state)
 }
 
 /*
+ * Compiled blocks (jit.c) against the interpreter alone (DISCO_JIT=0):
+ * random straight-line code of every op a block takes — ALU ops with
+ * random operands, loads and stores across two data pages (first touches
+ * and misaligned ones leave the block for the slow path), forward
+ * branches — in a loop, run on two harts with the same odd budgets. After
+ * every call both must have retired the same count and agree on every
+ * register, the pc and instret; at the end, on the data.
+ */
+static uint64_t t_rand(uint64_t *s);	/* below */
+
+static uint32_t t_rand_insn(uint64_t *s)
+{
+	static const uint8_t rds[] = { ZERO, A0, A1, A2, A3, A4, A5, S2, S3, S4, S5 };
+	static const uint8_t rss[] = { ZERO, A0, A1, A2, A3, A4, A5, S2, S3, S4, S5 };
+	uint32_t rd = rds[t_rand(s) % sizeof(rds)], a = rss[t_rand(s) % sizeof(rss)];
+	uint32_t b = rss[t_rand(s) % sizeof(rss)], k = (uint32_t)(t_rand(s) % 8);
+	int32_t imm = (int32_t)(t_rand(s) % 4096) - 2048;
+	int32_t mimm = (int32_t)(t_rand(s) % 4000) - 2000;	/* around S1: two pages */
+
+	switch (t_rand(s) % 12) {
+	case 0: case 1:	/* OP-IMM */
+		if (k == 1 || k == 5)
+			return enc_i((int32_t)(t_rand(s) % 64) | (k == 5 && (t_rand(s) & 1) ? 0x400 : 0), a, k, rd, 0x13);
+		return enc_i(imm, a, k, rd, 0x13);
+	case 2:		/* OP-IMM-32 */
+		if (k == 0)
+			return ADDIW(rd, a, imm);
+		if (k & 1)
+			return SLLIW(rd, a, (int32_t)(t_rand(s) % 32));
+		return enc_i((int32_t)(t_rand(s) % 32) | (t_rand(s) & 1 ? 0x400 : 0), a, 5, rd, 0x1b);
+	case 3: case 4: {	/* OP: f7, f3 */
+		static const uint8_t f[][2] = { { 0, 0 }, { 0x20, 0 }, { 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 },
+						{ 0, 5 }, { 0x20, 5 }, { 0, 6 }, { 0, 7 }, { 1, 0 } };
+		k = (uint32_t)(t_rand(s) % 11);
+		return OP(f[k][0], f[k][1], rd, a, b);
+	}
+	case 5: {		/* OP-32 */
+		static const uint8_t f[][2] = { { 0, 0 }, { 0x20, 0 }, { 0, 1 }, { 0, 5 }, { 0x20, 5 }, { 1, 0 } };
+		k = (uint32_t)(t_rand(s) % 6);
+		return OPW(f[k][0], f[k][1], rd, a, b);
+	}
+	case 6:
+		return t_rand(s) & 1 ? MUL(rd, a, b) : MULW(rd, a, b);
+	case 7:
+		return LUI(rd, (uint32_t)t_rand(s));
+	case 8: case 9: {	/* loads, mostly aligned */
+		static const uint32_t f3[] = { 0, 1, 2, 3, 4, 5, 6 };
+		uint32_t f = f3[t_rand(s) % 7], sz = 1u << (f & 3);
+		if (t_rand(s) % 8)
+			mimm &= ~(int32_t)(sz - 1);
+		return enc_i(mimm, S1, f, rd, 3);
+	}
+	case 10: {	/* stores */
+		uint32_t f = (uint32_t)(t_rand(s) % 4), sz = 1u << f;
+		if (t_rand(s) % 8)
+			mimm &= ~(int32_t)(sz - 1);
+		return enc_s(mimm, b, S1, f);
+	}
+	default: {	/* a forward branch over the next instruction */
+		static const uint32_t f3[] = { 0, 1, 4, 5, 6, 7 };
+		return enc_b(8, b, a, f3[t_rand(s) % 6]);
+	}
+	}
+}
+
+static void test_jit_matches_interpreter(void **state)
+{
+	struct t_ctx *c = *state, *c2;
+	const uint64_t prog = T_RAM + 0x10000, data = T_RAM + 0x20000;
+	static const unsigned budgets[] = { 7, 1, 13, 2, 64, 3, 5, 100, 11, 4096 };
+	enum { L = 300 };
+	uint32_t p[L + 3];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	int rounds = 0;
+
+	for (int i = 0; i < L; i++)
+		p[i] = t_rand_insn(&seed);
+	p[L] = ADDI(S0, S0, -1);
+	p[L + 1] = BNE(S0, ZERO, -4 * (L + 1));
+	p[L + 2] = WFI;
+
+	/* the second hart interprets only: its pmap is made with DISCO_JIT=0 */
+	setenv("DISCO_JIT", "0", 1);
+	assert_int_equal(t_setup((void **)&c2), 0);
+	unsetenv("DISCO_JIT");
+
+	t_put(c, prog, p, L + 3);
+	t_put(c2, prog, p, L + 3);
+	for (struct t_ctx *t = c; t; t = t == c ? c2 : NULL) {
+		uint64_t s = 42;
+		for (uint64_t a = data; a < data + 0x2000; a += 8)
+			t_put64(t, a, t_rand(&s));
+		hart_reset(t->h, prog, PRIV_M, 0, 0);
+		for (unsigned r = 1; r < 32; r++)
+			hart_set_reg(t->h, r, t_rand(&s));
+		hart_set_reg(t->h, S1, data + 0x1000);
+		hart_set_reg(t->h, S0, 20);
+		t->h->mtvec = T_MHANDLER;	/* a trap would end the run there */
+	}
+	t_handlers(c);
+	t_handlers(c2);
+	while (hart_get_state(c->h) != HART_WFI || hart_get_state(c2->h) != HART_WFI) {
+		/* every budget up to a block's length, so chunks end at every point of a block */
+		unsigned n = rounds % 3 ? (unsigned)(rounds * 7 % 41) + 1 : budgets[rounds / 3 % 10];
+
+		rounds++;
+
+		assert_int_equal(hart_run(c->h, n), hart_run(c2->h, n));
+		for (unsigned r = 0; r < 32; r++)
+			assert_int_equal(hart_get_reg(c->h, r), hart_get_reg(c2->h, r));
+		assert_int_equal(hart_get_pc(c->h), hart_get_pc(c2->h));
+		assert_int_equal(hart_instret(c->h), hart_instret(c2->h));
+		assert_true(rounds < 100000);
+	}
+	assert_int_equal(hart_get_pc(c->h), prog + 4 * (L + 3));	/* no trap */
+	assert_true(hart_instret(c->h) > 20 * L / 2);
+	for (uint64_t a = data; a < data + 0x2000; a += 8)
+		assert_int_equal(t_get64(c, a), t_get64(c2, a));
+#if defined(__x86_64__)
+	assert_non_null(pmap_code_find(c->vm.pmap, prog)->jit);	/* blocks were compiled */
+#endif
+	assert_null(pmap_code_find(c2->vm.pmap, prog)->jit);
+	t_teardown((void **)&c2);
+}
+
+/* A store into the middle of a compiled block: the block is dropped and the new instruction runs. */
+static void test_jit_store_into_block(void **state)
+{
+	struct t_ctx *c = *state;
+	const uint64_t b = T_RAM + 0x9000;
+	const uint32_t p[] = {
+		ADDI(A0, A0, 1),
+		ADDI(A0, A0, 1),	/* rewritten: addi a0, a0, 100 */
+		ADDI(A0, A0, 1),
+		BNE(A1, ZERO, 16),
+		SW(T1, T0, 4),
+		ADDI(A1, ZERO, 1),
+		JAL(ZERO, -24),
+		WFI,
+	};
+	struct hart *h = c->h;
+
+	t_put(c, b, p, sizeof(p) / 4);
+	hart_reset(h, b, PRIV_M, 0, 0);
+	hart_set_reg(h, T0, b);
+	hart_set_reg(h, T1, ADDI(A0, A0, 100));
+	hart_run(h, 100);
+	assert_int_equal(hart_get_state(h), HART_WFI);
+	assert_int_equal(hart_get_reg(h, A0), 3 + 102);
+}
+
+/*
  * Same-page branches and jumps are linked by slot (hart_run steps the slot
  * pointer by the offset): rewriting a linked branch must take effect, and
  * a branch whose target is in another page must not be linked.
@@ -1597,6 +1749,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_insn_across_page, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_self_modifying, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_branch_links, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_jit_matches_interpreter, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_jit_store_into_block, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_fused_pairs, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_cross_hart_code_write, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_csr_basic, t_setup, t_teardown),
