@@ -1103,7 +1103,7 @@ L_JIT: {
 		}
 		if (unlikely(left < (int64_t)b->n))
 			goto *b->plain;	/* the chunk ends inside: one at a time */
-		r = b->code(x, h->dset->e[ACC_R]);
+		r = b->code(x, h->dset->e[ACC_R], left);
 		if (unlikely(r & JIT_MISS0))
 			goto *b->plain;
 		left -= (int64_t)(r >> 32);

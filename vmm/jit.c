@@ -42,8 +42,8 @@ _Static_assert(offsetof(struct tlb_entry, tag) == 0 && offsetof(struct tlb_entry
 _Static_assert(offsetof(struct tlb_set, e[ACC_W]) - offsetof(struct tlb_set, e[ACC_R]) ==
 	       TLB_SIZE * sizeof(struct tlb_entry), "write array follows the read array");
 
-/* a store is at most 83 bytes and two 11-byte exits; a branch 39 */
-#define BUF_MAX		(JIT_MAX_INSNS * 112 + 64)
+/* a store is at most 83 bytes and two exits of at most 27; a branch 57, the loop's prologue 6 */
+#define BUF_MAX		(JIT_MAX_INSNS * 144 + 128)
 
 struct emit {
 	uint8_t buf[BUF_MAX];
@@ -298,19 +298,71 @@ static void emit_insn(struct emit *e, const struct dinsn *d, unsigned k)
 	st_rax(e, d->rd);
 }
 
+/*
+ * A block whose branch goes back to its own start (a one-block loop) runs
+ * round in the host code while the budget lasts: r8 holds the budget left
+ * (the third argument), r9 the instructions of the rounds done; the return
+ * values are made at run time from r9.
+ */
+static void loop_prologue(struct emit *e)
+{
+	b1(e, 0x49), b1(e, 0x89), b1(e, 0xd0);		/* mov r8, rdx */
+	b1(e, 0x45), b1(e, 0x31), b1(e, 0xc9);		/* xor r9d, r9d */
+}
+
+/* return ((r9 + k) << 32) | at_k; for k == 0 with r9 == 0: JIT_MISS0 */
+static void loop_ret(struct emit *e, unsigned k, uint32_t at_k)
+{
+	if (k) {
+		b1(e, 0x49), b1(e, 0x83), b1(e, 0xc1), b1(e, k);	/* add r9, k */
+	}
+	b1(e, 0x49), b1(e, 0xc1), b1(e, 0xe1), b1(e, 32);		/* shl r9, 32 */
+	b1(e, 0xb8), b4(e, at_k);					/* mov eax, at_k */
+	b1(e, 0x4c), b1(e, 0x09), b1(e, 0xc8);				/* or rax, r9 */
+	if (!k && !at_k) {
+		b1(e, 0x75), b1(e, 10);				/* jnz ret */
+		b1(e, 0x48), b1(e, 0xb8), b8(e, JIT_MISS0);	/* mov rax, JIT_MISS0 */
+	}
+	b1(e, 0xc3);
+}
+
+static unsigned branch_cc(const struct dinsn *d)
+{
+	switch (d->op & ~OP_C) {
+	case OP_BEQ: case OP_BEQZ: return 0x4;	/* e */
+	case OP_BNE: case OP_BNEZ: return 0x5;	/* ne */
+	case OP_BLT: return 0xc;		/* l */
+	case OP_BGE: return 0xd;		/* ge */
+	case OP_BLTU: return 0x2;		/* b */
+	default: return 0x3;			/* ae */
+	}
+}
+
+/* The one-block loop's branch: round again while the budget has n more. */
+static void emit_branch_loop(struct emit *e, const struct dinsn *d, unsigned n, uint32_t at_n, unsigned top)
+{
+	uint32_t rel;
+
+	ld_rax(e, d->rs1);
+	b1(e, 0x48), b1(e, 0x3b), xmem(e, 0, d->rs2);	/* cmp rax, [x + rs2] */
+	b1(e, 0x70 | branch_cc(d)), b1(e, 17);		/* jcc taken */
+	loop_ret(e, n, at_n);				/* 17 bytes */
+	b1(e, 0x49), b1(e, 0x83), b1(e, 0xc1), b1(e, n);	/* add r9, n */
+	b1(e, 0x49), b1(e, 0x83), b1(e, 0xe8), b1(e, n);	/* sub r8, n */
+	b1(e, 0x49), b1(e, 0x83), b1(e, 0xf8), b1(e, n);	/* cmp r8, n */
+	b1(e, 0x0f), b1(e, 0x8d);			/* jge top */
+	rel = (uint32_t)((int)top - (int)(e->len + 4));
+	b4(e, rel);
+	b1(e, 0x4c), b1(e, 0x89), b1(e, 0xc8);		/* mov rax, r9 */
+	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe0), b1(e, 32);	/* shl rax, 32: at the start again */
+	b1(e, 0xc3);
+}
+
 /* The conditional branch ending a block: taken / not taken return values. */
 static void emit_branch(struct emit *e, const struct dinsn *d, uint64_t r_not, uint64_t r_taken)
 {
-	unsigned op = d->op & ~OP_C, cc;
+	unsigned cc = branch_cc(d);
 
-	switch (op) {
-	case OP_BEQ: case OP_BEQZ: cc = 0x4; break;	/* je */
-	case OP_BNE: case OP_BNEZ: cc = 0x5; break;	/* jne */
-	case OP_BLT: cc = 0xc; break;			/* jl */
-	case OP_BGE: cc = 0xd; break;			/* jge */
-	case OP_BLTU: cc = 0x2; break;			/* jb */
-	default: cc = 0x3; break;			/* jae */
-	}
 	ld_rax(e, d->rs1);
 	b1(e, 0x48), b1(e, 0x3b), xmem(e, 0, d->rs2);	/* cmp rax, [x + rs2] (x0 reads 0) */
 	b1(e, 0x70 | cc), b1(e, 11);			/* jcc taken */
@@ -323,8 +375,8 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 {
 	struct dinsn ins[JIT_MAX_INSNS];
 	uint16_t at[JIT_MAX_INSNS + 1];	/* byte offset of insn k from the block's start */
-	unsigned n = 0, o = off;
-	bool branch = false;
+	unsigned n = 0, o = off, top;
+	bool branch = false, loop;
 	struct emit *e;
 	struct jit_block *b;
 	uint8_t *mem;
@@ -371,9 +423,15 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	e->len = 0;
 	e->rax = -1;
 	e->nmiss = 0;
+	loop = branch && (int32_t)at[n - 1] + ins[n - 1].imm == 0;
+	if (loop)
+		loop_prologue(e);
+	top = e->len;
 	for (unsigned k = 0; k < n - (branch ? 1 : 0); k++)
 		emit_insn(e, &ins[k], k);
-	if (branch)
+	if (loop)
+		emit_branch_loop(e, &ins[n - 1], n, at[n], top);
+	else if (branch)
 		emit_branch(e, &ins[n - 1], (uint64_t)n << 32 | at[n],
 			    (uint64_t)n << 32 | (uint32_t)(at[n - 1] + ins[n - 1].imm));
 	else
@@ -383,7 +441,10 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 		uint32_t rel = (uint32_t)(e->len - (e->miss[i].at + 4));
 
 		memcpy(e->buf + e->miss[i].at, &rel, 4);
-		ret_imm(e, k ? (uint64_t)k << 32 | at[k] : JIT_MISS0);
+		if (loop)
+			loop_ret(e, k, at[k]);
+		else
+			ret_imm(e, k ? (uint64_t)k << 32 | at[k] : JIT_MISS0);
 	}
 	mem = pmap_jit_alloc(p, sizeof(*b) + 16 + e->len);
 	if (!mem) {
@@ -394,7 +455,7 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	mem += (sizeof(*b) + 15) & ~(size_t)15;
 	memcpy(mem, e->buf, e->len);
 	free(e);
-	b->code = (uint64_t (*)(uint64_t *, const struct tlb_entry *))(void *)mem;
+	b->code = (uint64_t (*)(uint64_t *, const struct tlb_entry *, int64_t))(void *)mem;
 	b->plain = plain;
 	b->gen = cp->gen;
 	b->n = n;

@@ -65,6 +65,20 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h)
 
 bool vm_exit_requested(const struct vm *vm) { return vm->exit; }
 
+/* one node: no coherent memory, no shadows (never called with h->coh NULL) */
+uint8_t *vm_ram_page_write(struct vm *vm, uint64_t gpa) { return pmap_page_write(vm->pmap, gpa); }
+int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, bool write, uint64_t *maddr)
+{ (void)vm; (void)h; (void)gpa; (void)write; (void)maddr; return -1; }
+void vm_code_changed(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
+void vm_direct_drop(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
+void vm_flush_forward(struct vm *vm, unsigned hartid, bool icache) { (void)vm; (void)hartid; (void)icache; }
+void vm_irq_forward(struct vm *vm, unsigned hartid, unsigned irq, bool level)
+{ (void)vm; (void)hartid; (void)irq; (void)level; }
+unsigned coh_mem_line_size(const struct coh_mem *m) { (void)m; return 64; }
+void *coh_mem_base(const struct coh_mem *m) { (void)m; return NULL; }
+int coh_mem_get(struct coh_mem *m, coh_maddr_t a, int mode, void **ptr, struct coh_req *req)
+{ (void)m; (void)a; (void)mode; (void)ptr; (void)req; return -1; }
+
 static void *f_alloc(void *o)
 {
 	(void)o;

@@ -817,55 +817,73 @@ static void test_jit_matches_interpreter(void **state)
 	enum { L = 300 };
 	uint32_t p[L + 3];
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
-	int rounds = 0;
-
-	for (int i = 0; i < L; i++)
-		p[i] = t_rand_insn(&seed);
-	p[L] = ADDI(S0, S0, -1);
-	p[L + 1] = BNE(S0, ZERO, -4 * (L + 1));
-	p[L + 2] = WFI;
 
 	/* the second hart interprets only: its pmap is made with DISCO_JIT=0 */
 	setenv("DISCO_JIT", "0", 1);
 	assert_int_equal(t_setup((void **)&c2), 0);
 	unsetenv("DISCO_JIT");
 
-	t_put(c, prog, p, L + 3);
-	t_put(c2, prog, p, L + 3);
-	for (struct t_ctx *t = c; t; t = t == c ? c2 : NULL) {
-		uint64_t s = 42;
+	/* 0: one long loop of random code; 1: one-block loops (their blocks loop inside) */
+	for (int kind = 0; kind < 2; kind++) {
+		unsigned len = 0;
+		int rounds = 0;
+		uint64_t i0 = hart_instret(c->h);
+
+		if (kind == 0) {
+			for (int i = 0; i < L; i++)
+				p[len++] = t_rand_insn(&seed);
+			p[len++] = ADDI(S0, S0, -1);
+			p[len++] = BNE(S0, ZERO, -4 * (L + 1));
+		} else {
+			for (int k = 1; k <= 8; k++) {
+				p[len++] = ADDI(S0, ZERO, 50);
+				for (int i = 0; i < k; i++) {
+					uint32_t w;
+					do
+						w = t_rand_insn(&seed);
+					while ((w & 0x7f) == 0x63);
+					p[len++] = w;
+				}
+				p[len++] = ADDI(S0, S0, -1);
+				p[len++] = BNE(S0, ZERO, -4 * (k + 1));
+			}
+		}
+		p[len++] = WFI;
+		t_put(c, prog, p, len);
+		t_put(c2, prog, p, len);
+		for (struct t_ctx *t = c; t; t = t == c ? c2 : NULL) {
+			uint64_t s = 42;
+			for (uint64_t a = data; a < data + 0x2000; a += 8)
+				t_put64(t, a, t_rand(&s));
+			hart_reset(t->h, prog, PRIV_M, 0, 0);
+			for (unsigned r = 1; r < 32; r++)
+				hart_set_reg(t->h, r, t_rand(&s));
+			hart_set_reg(t->h, S1, data + 0x1000);
+			hart_set_reg(t->h, S0, 20);
+			t->h->mtvec = T_MHANDLER;	/* a trap would end the run there */
+			t_handlers(t);
+		}
+		while (hart_get_state(c->h) != HART_WFI || hart_get_state(c2->h) != HART_WFI) {
+			/* every budget up to a block's length, so chunks end at every point of a block */
+			unsigned n = rounds % 3 ? (unsigned)(rounds * 7 % 41) + 1 : budgets[rounds / 3 % 10];
+
+			rounds++;
+			assert_int_equal(hart_run(c->h, n), hart_run(c2->h, n));
+			for (unsigned r = 0; r < 32; r++)
+				assert_int_equal(hart_get_reg(c->h, r), hart_get_reg(c2->h, r));
+			assert_int_equal(hart_get_pc(c->h), hart_get_pc(c2->h));
+			assert_int_equal(hart_instret(c->h), hart_instret(c2->h));
+			assert_true(rounds < 100000);
+		}
+		assert_int_equal(hart_get_pc(c->h), prog + 4 * len);	/* no trap */
+		assert_true(hart_instret(c->h) - i0 > (kind == 0 ? 20 * L / 2 : 8 * 50 * 3));
 		for (uint64_t a = data; a < data + 0x2000; a += 8)
-			t_put64(t, a, t_rand(&s));
-		hart_reset(t->h, prog, PRIV_M, 0, 0);
-		for (unsigned r = 1; r < 32; r++)
-			hart_set_reg(t->h, r, t_rand(&s));
-		hart_set_reg(t->h, S1, data + 0x1000);
-		hart_set_reg(t->h, S0, 20);
-		t->h->mtvec = T_MHANDLER;	/* a trap would end the run there */
-	}
-	t_handlers(c);
-	t_handlers(c2);
-	while (hart_get_state(c->h) != HART_WFI || hart_get_state(c2->h) != HART_WFI) {
-		/* every budget up to a block's length, so chunks end at every point of a block */
-		unsigned n = rounds % 3 ? (unsigned)(rounds * 7 % 41) + 1 : budgets[rounds / 3 % 10];
-
-		rounds++;
-
-		assert_int_equal(hart_run(c->h, n), hart_run(c2->h, n));
-		for (unsigned r = 0; r < 32; r++)
-			assert_int_equal(hart_get_reg(c->h, r), hart_get_reg(c2->h, r));
-		assert_int_equal(hart_get_pc(c->h), hart_get_pc(c2->h));
-		assert_int_equal(hart_instret(c->h), hart_instret(c2->h));
-		assert_true(rounds < 100000);
-	}
-	assert_int_equal(hart_get_pc(c->h), prog + 4 * (L + 3));	/* no trap */
-	assert_true(hart_instret(c->h) > 20 * L / 2);
-	for (uint64_t a = data; a < data + 0x2000; a += 8)
-		assert_int_equal(t_get64(c, a), t_get64(c2, a));
+			assert_int_equal(t_get64(c, a), t_get64(c2, a));
 #if defined(__x86_64__)
-	assert_non_null(pmap_code_find(c->vm.pmap, prog)->jit);	/* blocks were compiled */
+		assert_non_null(pmap_code_find(c->vm.pmap, prog)->jit);	/* blocks were compiled */
 #endif
-	assert_null(pmap_code_find(c2->vm.pmap, prog)->jit);
+		assert_null(pmap_code_find(c2->vm.pmap, prog)->jit);
+	}
 	t_teardown((void **)&c2);
 }
 
