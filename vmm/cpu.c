@@ -1093,7 +1093,7 @@ L_JIT: {
 		/* a compiled block (jit.c) starts at this slot */
 		struct code_page *cp = h->fcode;
 		const struct jit_block *b = cp->jit[d - slots];
-		uint64_t r;
+		struct jit_ret r;
 
 		if (unlikely(b->gen != cp->gen)) {
 			/* bytes it covers were written: decode the slot again */
@@ -1104,15 +1104,24 @@ L_JIT: {
 		if (unlikely(left < (int64_t)b->n))
 			goto *b->plain;	/* the chunk ends inside: one at a time */
 		r = b->code(x, h->dset->e[ACC_R], left);
-		if (unlikely(r & JIT_MISS0))
+		if (unlikely(r.v & JIT_MISS0))
 			goto *b->plain;
-		left -= (int64_t)(r >> 32);
-		pc += (uint64_t)(int64_t)(int32_t)r;
+		left -= (int64_t)(r.v >> 32);
+		pc += (uint64_t)(int64_t)(int32_t)r.v;
 		if (unlikely(left == 0))
 			goto chunk_end;
 		if (unlikely((pc & ~(VM_PAGE_SIZE - 1)) != fpage))
 			goto refill;
 		d = slots + ((pc & (VM_PAGE_SIZE - 1)) >> 1);
+		if (r.patch && d->run == &&L_JIT) {
+			/* chain: the exit jumps straight to the next block from now on */
+			const struct jit_block *n = cp->jit[d - slots];
+
+			if (n->gen == cp->gen) {
+				uint32_t rel = (uint32_t)(n->chain - (r.patch + 4));
+				memcpy(r.patch, &rel, 4);
+			}
+		}
 		goto *d->run;
 	}
 

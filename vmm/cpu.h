@@ -319,18 +319,24 @@ void code_page_validate(struct code_page *cp, const uint8_t *host);
  * A compiled block: a straight-line run of 2..JIT_MAX_INSNS instructions
  * (integer ALU ops, loads and stores, ending at most with one conditional
  * branch) turned into x86-64 code, called as code(x, &dset->e[ACC_R][0],
- * left) with left >= n, the chunk's budget (a block whose branch goes back
- * to its own start loops inside while left allows another round). It returns ((uint64_t)k << 32) | (uint32_t)delta: k instructions retired
- * and the pc moves by delta (the taken branch's target, or the next
- * instruction; at k < n instruction k was not run: a TLB miss, a store to
- * a page with decoded code, which the interpreter runs), or JIT_MISS0 when
- * the first instruction missed.
+ * left) with left >= n, the chunk's budget. Blocks of a page chain to each
+ * other directly (jit.c) while the budget holds a whole block. The call
+ * returns v = ((uint64_t)k << 32) | (uint32_t)delta: k instructions retired
+ * and the pc moves by delta (when it stopped at an instruction a block
+ * could not run — a TLB miss, a store to a page with decoded code — the
+ * interpreter runs that one), or JIT_MISS0 when the very first instruction
+ * missed; and patch, the exit jump to point at the next block, or NULL.
  */
 #define JIT_MAX_INSNS	32
 #define JIT_MAX_KILLS	256		/* stale blocks per page before the page is left to the interpreter */
 #define JIT_MISS0	(1ull << 48)
+struct jit_ret {
+	uint64_t v;
+	uint8_t *patch;
+};
 struct jit_block {
-	uint64_t (*code)(uint64_t *x, const struct tlb_entry *rtlb, int64_t left);
+	struct jit_ret (*code)(uint64_t *x, const struct tlb_entry *rtlb, int64_t left);
+	const uint8_t *chain;		/* the entry for a jump from another block */
 	const void *plain;		/* the first slot's interpreter handler */
 	uint32_t gen;			/* the code page's gen when compiled */
 	uint32_t n;			/* instructions */

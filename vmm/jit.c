@@ -42,8 +42,8 @@ _Static_assert(offsetof(struct tlb_entry, tag) == 0 && offsetof(struct tlb_entry
 _Static_assert(offsetof(struct tlb_set, e[ACC_W]) - offsetof(struct tlb_set, e[ACC_R]) ==
 	       TLB_SIZE * sizeof(struct tlb_entry), "write array follows the read array");
 
-/* a store is at most 83 bytes and two exits of at most 27; a branch 57, the loop's prologue 6 */
-#define BUF_MAX		(JIT_MAX_INSNS * 144 + 128)
+/* a store is at most 83 bytes and two miss exits of 35; the rest of a block is under 200 */
+#define BUF_MAX		(JIT_MAX_INSNS * 160 + 256)
 
 struct emit {
 	uint8_t buf[BUF_MAX];
@@ -116,12 +116,6 @@ static void setcc_rax(struct emit *e, unsigned cc)
 {
 	b1(e, 0x0f), b1(e, 0x90 | cc), b1(e, 0xc0);
 	b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);
-}
-
-static void ret_imm(struct emit *e, uint64_t v)
-{
-	b1(e, 0x48), b1(e, 0xb8), b8(e, v);	/* mov rax, imm64 */
-	b1(e, 0xc3);				/* ret */
 }
 
 /*
@@ -299,27 +293,63 @@ static void emit_insn(struct emit *e, const struct dinsn *d, unsigned k)
 }
 
 /*
- * A block whose branch goes back to its own start (a one-block loop) runs
- * round in the host code while the budget lasts: r8 holds the budget left
- * (the third argument), r9 the instructions of the rounds done; the return
- * values are made at run time from r9.
+ * Exits and chaining. Inside a call, r8 holds the budget left, r9 the
+ * instructions retired by the blocks run before this one, r10 the pc of
+ * this block's start relative to the pc the call began at. A block's
+ * exit adds its own and jumps on: at first to a stub that returns
+ * { (r9 << 32) | r10, the address of the jump's rel32 }; the run loop then
+ * points that jump at the next block's chained entry when the next slot
+ * starts a block of the same page (same gen, so equally valid), and later
+ * rounds go from block to block without leaving the host code. The chained
+ * entry checks that the budget holds the whole block, else returns.
  */
-static void loop_prologue(struct emit *e)
+static void budget_ret(struct emit *e)
 {
-	b1(e, 0x49), b1(e, 0x89), b1(e, 0xd0);		/* mov r8, rdx */
-	b1(e, 0x45), b1(e, 0x31), b1(e, 0xc9);		/* xor r9d, r9d */
+	b1(e, 0x4c), b1(e, 0x89), b1(e, 0xc8);		/* mov rax, r9 */
+	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe0), b1(e, 32);	/* shl rax, 32 */
+	b1(e, 0x44), b1(e, 0x89), b1(e, 0xd1);		/* mov ecx, r10d */
+	b1(e, 0x48), b1(e, 0x09), b1(e, 0xc8);		/* or rax, rcx */
 }
 
-/* return ((r9 + k) << 32) | at_k; for k == 0 with r9 == 0: JIT_MISS0 */
-static void loop_ret(struct emit *e, unsigned k, uint32_t at_k)
+/* leave with n retired and the pc at delta from the block's start; returns the rel32's offset */
+static unsigned exit_jmp(struct emit *e, unsigned n, int32_t delta)
+{
+	b1(e, 0x49), b1(e, 0x83), b1(e, 0xc1), b1(e, n);	/* add r9, n */
+	b1(e, 0x49), b1(e, 0x83), b1(e, 0xe8), b1(e, n);	/* sub r8, n */
+	b1(e, 0x49), b1(e, 0x81), b1(e, 0xc2), b4(e, (uint32_t)delta);	/* add r10, delta */
+	b1(e, 0xe9), b4(e, 0);				/* jmp rel32: the return stub, or the next block */
+	return e->len - 4;
+}
+
+static void patch_rel32(struct emit *e, unsigned at, unsigned target)
+{
+	uint32_t rel = (uint32_t)((int)target - (int)(at + 4));
+
+	memcpy(e->buf + at, &rel, 4);
+}
+
+/* the return stub of the exit whose rel32 is at `at` */
+static void exit_ret(struct emit *e, unsigned at)
+{
+	patch_rel32(e, at, e->len);
+	b1(e, 0x48), b1(e, 0x8d), b1(e, 0x15);		/* lea rdx, [rip + disp32]: the rel32 */
+	b4(e, (uint32_t)((int)at - (int)(e->len + 4)));
+	budget_ret(e);
+	b1(e, 0xc3);
+}
+
+/* instruction k missed: return with k more retired; JIT_MISS0 if nothing retired at all */
+static void miss_ret(struct emit *e, unsigned k, uint32_t at_k)
 {
 	if (k) {
 		b1(e, 0x49), b1(e, 0x83), b1(e, 0xc1), b1(e, k);	/* add r9, k */
 	}
+	b1(e, 0x49), b1(e, 0x8d), b1(e, 0x82), b4(e, at_k);	/* lea rax, [r10 + at_k] */
+	b1(e, 0x89), b1(e, 0xc0);				/* mov eax, eax */
 	b1(e, 0x49), b1(e, 0xc1), b1(e, 0xe1), b1(e, 32);		/* shl r9, 32 */
-	b1(e, 0xb8), b4(e, at_k);					/* mov eax, at_k */
-	b1(e, 0x4c), b1(e, 0x09), b1(e, 0xc8);				/* or rax, r9 */
-	if (!k && !at_k) {
+	b1(e, 0x31), b1(e, 0xd2);				/* xor edx, edx: no patch */
+	b1(e, 0x4c), b1(e, 0x09), b1(e, 0xc8);			/* or rax, r9 */
+	if (!k) {
 		b1(e, 0x75), b1(e, 10);				/* jnz ret */
 		b1(e, 0x48), b1(e, 0xb8), b8(e, JIT_MISS0);	/* mov rax, JIT_MISS0 */
 	}
@@ -338,45 +368,13 @@ static unsigned branch_cc(const struct dinsn *d)
 	}
 }
 
-/* The one-block loop's branch: round again while the budget has n more. */
-static void emit_branch_loop(struct emit *e, const struct dinsn *d, unsigned n, uint32_t at_n, unsigned top)
-{
-	uint32_t rel;
-
-	ld_rax(e, d->rs1);
-	b1(e, 0x48), b1(e, 0x3b), xmem(e, 0, d->rs2);	/* cmp rax, [x + rs2] */
-	b1(e, 0x70 | branch_cc(d)), b1(e, 17);		/* jcc taken */
-	loop_ret(e, n, at_n);				/* 17 bytes */
-	b1(e, 0x49), b1(e, 0x83), b1(e, 0xc1), b1(e, n);	/* add r9, n */
-	b1(e, 0x49), b1(e, 0x83), b1(e, 0xe8), b1(e, n);	/* sub r8, n */
-	b1(e, 0x49), b1(e, 0x83), b1(e, 0xf8), b1(e, n);	/* cmp r8, n */
-	b1(e, 0x0f), b1(e, 0x8d);			/* jge top */
-	rel = (uint32_t)((int)top - (int)(e->len + 4));
-	b4(e, rel);
-	b1(e, 0x4c), b1(e, 0x89), b1(e, 0xc8);		/* mov rax, r9 */
-	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe0), b1(e, 32);	/* shl rax, 32: at the start again */
-	b1(e, 0xc3);
-}
-
-/* The conditional branch ending a block: taken / not taken return values. */
-static void emit_branch(struct emit *e, const struct dinsn *d, uint64_t r_not, uint64_t r_taken)
-{
-	unsigned cc = branch_cc(d);
-
-	ld_rax(e, d->rs1);
-	b1(e, 0x48), b1(e, 0x3b), xmem(e, 0, d->rs2);	/* cmp rax, [x + rs2] (x0 reads 0) */
-	b1(e, 0x70 | cc), b1(e, 11);			/* jcc taken */
-	ret_imm(e, r_not);
-	ret_imm(e, r_taken);
-}
-
 struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t *host, unsigned off,
 			    const void *plain)
 {
 	struct dinsn ins[JIT_MAX_INSNS];
 	uint16_t at[JIT_MAX_INSNS + 1];	/* byte offset of insn k from the block's start */
-	unsigned n = 0, o = off, top;
-	bool branch = false, loop;
+	unsigned n = 0, o = off, chain, budget_jl, jcc = 0, x_nt, x_t = 0;
+	bool branch = false;
 	struct emit *e;
 	struct jit_block *b;
 	uint8_t *mem;
@@ -423,28 +421,40 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	e->len = 0;
 	e->rax = -1;
 	e->nmiss = 0;
-	loop = branch && (int32_t)at[n - 1] + ins[n - 1].imm == 0;
-	if (loop)
-		loop_prologue(e);
-	top = e->len;
+
+	/* entry from the run loop: nothing retired yet, at the start */
+	b1(e, 0x49), b1(e, 0x89), b1(e, 0xd0);		/* mov r8, rdx */
+	b1(e, 0x45), b1(e, 0x31), b1(e, 0xc9);		/* xor r9d, r9d */
+	b1(e, 0x45), b1(e, 0x31), b1(e, 0xd2);		/* xor r10d, r10d */
+	chain = e->len;					/* entry from another block */
+	b1(e, 0x49), b1(e, 0x83), b1(e, 0xf8), b1(e, n);	/* cmp r8, n */
+	b1(e, 0x0f), b1(e, 0x8c), b4(e, 0);		/* jl budget */
+	budget_jl = e->len - 4;
 	for (unsigned k = 0; k < n - (branch ? 1 : 0); k++)
 		emit_insn(e, &ins[k], k);
-	if (loop)
-		emit_branch_loop(e, &ins[n - 1], n, at[n], top);
-	else if (branch)
-		emit_branch(e, &ins[n - 1], (uint64_t)n << 32 | at[n],
-			    (uint64_t)n << 32 | (uint32_t)(at[n - 1] + ins[n - 1].imm));
-	else
-		ret_imm(e, (uint64_t)n << 32 | at[n]);
-	for (unsigned i = 0; i < e->nmiss; i++) {
-		unsigned k = e->miss[i].k;
-		uint32_t rel = (uint32_t)(e->len - (e->miss[i].at + 4));
+	if (branch) {
+		const struct dinsn *d = &ins[n - 1];
 
-		memcpy(e->buf + e->miss[i].at, &rel, 4);
-		if (loop)
-			loop_ret(e, k, at[k]);
-		else
-			ret_imm(e, k ? (uint64_t)k << 32 | at[k] : JIT_MISS0);
+		ld_rax(e, d->rs1);
+		b1(e, 0x48), b1(e, 0x3b), xmem(e, 0, d->rs2);	/* cmp rax, [x + rs2] (x0 reads 0) */
+		b1(e, 0x0f), b1(e, 0x80 | branch_cc(d)), b4(e, 0);	/* jcc taken */
+		jcc = e->len - 4;
+	}
+	x_nt = exit_jmp(e, n, at[n]);
+	if (branch) {
+		patch_rel32(e, jcc, e->len);
+		x_t = exit_jmp(e, n, (int32_t)at[n - 1] + ins[n - 1].imm);
+	}
+	exit_ret(e, x_nt);
+	if (branch)
+		exit_ret(e, x_t);
+	patch_rel32(e, budget_jl, e->len);
+	b1(e, 0x31), b1(e, 0xd2);			/* xor edx, edx */
+	budget_ret(e);
+	b1(e, 0xc3);
+	for (unsigned i = 0; i < e->nmiss; i++) {
+		patch_rel32(e, e->miss[i].at, e->len);
+		miss_ret(e, e->miss[i].k, at[e->miss[i].k]);
 	}
 	mem = pmap_jit_alloc(p, sizeof(*b) + 16 + e->len);
 	if (!mem) {
@@ -455,7 +465,8 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	mem += (sizeof(*b) + 15) & ~(size_t)15;
 	memcpy(mem, e->buf, e->len);
 	free(e);
-	b->code = (uint64_t (*)(uint64_t *, const struct tlb_entry *, int64_t))(void *)mem;
+	b->code = (struct jit_ret (*)(uint64_t *, const struct tlb_entry *, int64_t))(void *)mem;
+	b->chain = mem + chain;
 	b->plain = plain;
 	b->gen = cp->gen;
 	b->n = n;
