@@ -1060,7 +1060,7 @@ L_DECODE: {
 		d = w;
 		if (jit_try[w->op]) {
 			/* a compiled block from here, if there is one worth it */
-			const struct jit_block *b = jit_build(h->pmap, h->fcode, h->fhost, off, w->run);
+			const struct jit_block *b = jit_build(h->pmap, h->fcode, h->fhost, off, w->run, !h->coh);
 
 			if (b) {
 				w->run = &&L_JIT;

@@ -343,12 +343,13 @@ struct jit_block {
 };
 /*
  * jit_build - compile the block starting at slot off of cp (decoded
- * already; plain is its handler) from the page's bytes host. NULL when
- * there is no block worth compiling there, the host is not x86-64, the
- * JIT is off (DISCO_JIT=0) or its code space is used up.
+ * already; plain is its handler) from the page's bytes host; mem: blocks
+ * may hold loads and stores. NULL when there is no block worth compiling
+ * there, the host is not x86-64, the JIT is off (DISCO_JIT=0) or its code
+ * space is used up.
  */
 struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t *host, unsigned off,
-			    const void *plain);
+			    const void *plain, bool mem);
 /* Executable memory from the VM's code space (pmap.c), or NULL (size 0: whether there is any). */
 void *pmap_jit_alloc(struct pmap *p, size_t size);
 

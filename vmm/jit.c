@@ -153,10 +153,17 @@ static void tlb_test(struct emit *e, const struct dinsn *d, unsigned size, unsig
 	b1(e, 0x48), b1(e, 0x03), b1(e, 0x82), b4(e, arr + 8);	/* add rax, [rdx + addend] */
 }
 
-/* What a block does with an op: 0 ends it before, 1 takes it, 2 takes it and ends. */
-static int op_kind(unsigned op)
+/*
+ * What a block does with an op: 0 ends it before, 1 takes it, 2 takes it
+ * and ends. Without mem, loads and stores end it (a spanning VM's data
+ * entries are all coherent ones, which a block would only leave at).
+ */
+static int op_kind(unsigned op, bool mem)
 {
 	switch (op) {
+	case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+		return mem;
 	case OP_LUI: case OP_LI: case OP_MV: case OP_NOP: case OP_FENCE:
 	case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
 	case OP_SLLI: case OP_SRLI: case OP_SRAI:
@@ -165,8 +172,6 @@ static int op_kind(unsigned op)
 	case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
 	case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
 	case OP_MUL: case OP_MULW:
-	case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
-	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
 		return 1;
 	case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
 	case OP_BEQZ: case OP_BNEZ:
@@ -369,7 +374,7 @@ static unsigned branch_cc(const struct dinsn *d)
 }
 
 struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t *host, unsigned off,
-			    const void *plain)
+			    const void *plain, bool memops)
 {
 	struct dinsn ins[JIT_MAX_INSNS];
 	uint16_t at[JIT_MAX_INSNS + 1];	/* byte offset of insn k from the block's start */
@@ -398,7 +403,7 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 				memcpy(&hi, host + o + 2, 2);
 			decode_insn(lo | (uint32_t)hi << 16, &ins[n]);
 		}
-		kind = op_kind(ins[n].op & ~OP_C);
+		kind = op_kind(ins[n].op & ~OP_C, memops);
 		if (!kind)
 			break;
 		o += len;
@@ -483,9 +488,9 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 #else	/* not x86-64: the interpreter alone */
 
 struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t *host, unsigned off,
-			    const void *plain)
+			    const void *plain, bool mem)
 {
-	(void)p, (void)cp, (void)host, (void)off, (void)plain;
+	(void)p, (void)cp, (void)host, (void)off, (void)plain, (void)mem;
 	return NULL;
 }
 
