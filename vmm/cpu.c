@@ -759,7 +759,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		JIT_TRY(SRLIW) JIT_TRY(SRAIW) JIT_TRY(ADDW) JIT_TRY(SUBW) JIT_TRY(SLLW) JIT_TRY(SRLW)
 		JIT_TRY(SRAW) JIT_TRY(MUL) JIT_TRY(MULW) JIT_TRY(LB) JIT_TRY(LH) JIT_TRY(LW)
 		JIT_TRY(LD) JIT_TRY(LBU) JIT_TRY(LHU) JIT_TRY(LWU) JIT_TRY(SB) JIT_TRY(SH)
-		JIT_TRY(SW) JIT_TRY(SD) JIT_TRY(NOP) JIT_TRY(FENCE)
+		JIT_TRY(SW) JIT_TRY(SD) JIT_TRY(NOP) JIT_TRY(FENCE) JIT_TRY(AUIPC)
 #undef JIT_TRY
 	};
 	static const struct { uint8_t a; const void *b, *f; } fuse[] = {
@@ -1103,7 +1103,7 @@ L_JIT: {
 		}
 		if (unlikely(left < (int64_t)b->n))
 			goto *b->plain;	/* the chunk ends inside: one at a time */
-		r = b->code(x, h->dset->e[ACC_R], left);
+		r = b->code(x, h->dset->e[ACC_R], left, pc);
 		if (unlikely(r.v & JIT_MISS0))
 			goto *b->plain;
 		left -= (int64_t)(r.v >> 32);

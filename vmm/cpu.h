@@ -317,9 +317,9 @@ void code_page_validate(struct code_page *cp, const uint8_t *host);
 /* ---- jit.c ---- */
 /*
  * A compiled block: a straight-line run of 2..JIT_MAX_INSNS instructions
- * (integer ALU ops, loads and stores, ending at most with one conditional
- * branch) turned into x86-64 code, called as code(x, &dset->e[ACC_R][0],
- * left) with left >= n, the chunk's budget. Blocks of a page chain to each
+ * (integer ALU ops, AUIPC, loads and stores, ending at most with one
+ * conditional branch or JAL) turned into x86-64 code, called as
+ * code(x, &dset->e[ACC_R][0], left, pc) with left >= n, the chunk's budget. Blocks of a page chain to each
  * other directly (jit.c) while the budget holds a whole block. The call
  * returns v = ((uint64_t)k << 32) | (uint32_t)delta: k instructions retired
  * and the pc moves by delta (when it stopped at an instruction a block
@@ -335,7 +335,7 @@ struct jit_ret {
 	uint8_t *patch;
 };
 struct jit_block {
-	struct jit_ret (*code)(uint64_t *x, const struct tlb_entry *rtlb, int64_t left);
+	struct jit_ret (*code)(uint64_t *x, const struct tlb_entry *rtlb, int64_t left, uint64_t pc);
 	const uint8_t *chain;		/* the entry for a jump from another block */
 	const void *plain;		/* the first slot's interpreter handler */
 	uint32_t gen;			/* the code page's gen when compiled */

@@ -153,6 +153,12 @@ static void tlb_test(struct emit *e, const struct dinsn *d, unsigned size, unsig
 	b1(e, 0x48), b1(e, 0x03), b1(e, 0x82), b4(e, arr + 8);	/* add rax, [rdx + addend] */
 }
 
+/* rax = the pc of the block's start + v (r11: the call's first pc, r10: this block's offset from it) */
+static void pc_plus(struct emit *e, uint32_t v)
+{
+	b1(e, 0x4b), b1(e, 0x8d), b1(e, 0x84), b1(e, 0x13), b4(e, v);	/* lea rax, [r11 + r10 + v] */
+}
+
 /*
  * What a block does with an op: 0 ends it before, 1 takes it, 2 takes it
  * and ends. Without mem, loads and stores end it (a spanning VM's data
@@ -173,6 +179,9 @@ static int op_kind(unsigned op, bool mem)
 	case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
 	case OP_MUL: case OP_MULW:
 		return 1;
+	case OP_AUIPC:
+		return 1;
+	case OP_JAL:
 	case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
 	case OP_BEQZ: case OP_BNEZ:
 		return 2;
@@ -182,7 +191,7 @@ static int op_kind(unsigned op, bool mem)
 }
 
 /* Emit instruction k (d); the block so far covers off_k bytes. */
-static void emit_insn(struct emit *e, const struct dinsn *d, unsigned k)
+static void emit_insn(struct emit *e, const struct dinsn *d, unsigned k, uint32_t at_k)
 {
 	unsigned op = d->op & ~OP_C;
 	uint32_t imm = (uint32_t)d->imm;
@@ -192,6 +201,9 @@ static void emit_insn(struct emit *e, const struct dinsn *d, unsigned k)
 		return;
 	case OP_LUI: case OP_LI:
 		b1(e, 0x48), b1(e, 0xc7), b1(e, 0xc0), b4(e, imm);	/* mov rax, simm32 */
+		break;
+	case OP_AUIPC:
+		pc_plus(e, at_k + imm);
 		break;
 	case OP_MV:
 		ld_rax(e, d->rs1);
@@ -379,7 +391,7 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	struct dinsn ins[JIT_MAX_INSNS];
 	uint16_t at[JIT_MAX_INSNS + 1];	/* byte offset of insn k from the block's start */
 	unsigned n = 0, o = off, chain, budget_jl, jcc = 0, x_nt, x_t = 0;
-	bool branch = false;
+	bool branch = false, jal;
 	struct emit *e;
 	struct jit_block *b;
 	uint8_t *mem;
@@ -431,12 +443,22 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	b1(e, 0x49), b1(e, 0x89), b1(e, 0xd0);		/* mov r8, rdx */
 	b1(e, 0x45), b1(e, 0x31), b1(e, 0xc9);		/* xor r9d, r9d */
 	b1(e, 0x45), b1(e, 0x31), b1(e, 0xd2);		/* xor r10d, r10d */
+	b1(e, 0x49), b1(e, 0x89), b1(e, 0xcb);		/* mov r11, rcx: the pc */
 	chain = e->len;					/* entry from another block */
 	b1(e, 0x49), b1(e, 0x83), b1(e, 0xf8), b1(e, n);	/* cmp r8, n */
 	b1(e, 0x0f), b1(e, 0x8c), b4(e, 0);		/* jl budget */
 	budget_jl = e->len - 4;
 	for (unsigned k = 0; k < n - (branch ? 1 : 0); k++)
-		emit_insn(e, &ins[k], k);
+		emit_insn(e, &ins[k], k, at[k]);
+	jal = branch && (ins[n - 1].op & ~OP_C) == OP_JAL;
+	if (jal) {
+		/* rd = the pc after it; always taken: the only exit */
+		pc_plus(e, at[n]);
+		st_rax(e, ins[n - 1].rd);
+		x_nt = exit_jmp(e, n, (int32_t)at[n - 1] + ins[n - 1].imm);
+		exit_ret(e, x_nt);
+		goto tail;
+	}
 	if (branch) {
 		const struct dinsn *d = &ins[n - 1];
 
@@ -453,6 +475,7 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	exit_ret(e, x_nt);
 	if (branch)
 		exit_ret(e, x_t);
+tail:
 	patch_rel32(e, budget_jl, e->len);
 	b1(e, 0x31), b1(e, 0xd2);			/* xor edx, edx */
 	budget_ret(e);
@@ -470,7 +493,7 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 	mem += (sizeof(*b) + 15) & ~(size_t)15;
 	memcpy(mem, e->buf, e->len);
 	free(e);
-	b->code = (struct jit_ret (*)(uint64_t *, const struct tlb_entry *, int64_t))(void *)mem;
+	b->code = (struct jit_ret (*)(uint64_t *, const struct tlb_entry *, int64_t, uint64_t))(void *)mem;
 	b->chain = mem + chain;
 	b->plain = plain;
 	b->gen = cp->gen;

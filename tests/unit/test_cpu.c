@@ -746,9 +746,9 @@ static void test_self_modifying(void **state)
 /*
  * Compiled blocks (jit.c) against the interpreter alone (DISCO_JIT=0):
  * random straight-line code of every op a block takes — ALU ops with
- * random operands, loads and stores across two data pages (first touches
- * and misaligned ones leave the block for the slow path), forward
- * branches — in a loop, run on two harts with the same odd budgets. After
+ * random operands, AUIPC, loads and stores across two data pages (first
+ * touches and misaligned ones leave the block for the slow path), forward
+ * branches and JALs — in a loop, run on two harts with the same odd budgets. After
  * every call both must have retired the same count and agree on every
  * register, the pc and instret; at the end, on the data.
  */
@@ -788,6 +788,8 @@ static uint32_t t_rand_insn(uint64_t *s)
 	case 6:
 		return t_rand(s) & 1 ? MUL(rd, a, b) : MULW(rd, a, b);
 	case 7:
+		if (t_rand(s) % 4 == 0)
+			return AUIPC(rd, (uint32_t)t_rand(s));
 		return LUI(rd, (uint32_t)t_rand(s));
 	case 8: case 9: {	/* loads, mostly aligned */
 		static const uint32_t f3[] = { 0, 1, 2, 3, 4, 5, 6 };
@@ -802,8 +804,10 @@ static uint32_t t_rand_insn(uint64_t *s)
 			mimm &= ~(int32_t)(sz - 1);
 		return enc_s(mimm, b, S1, f);
 	}
-	default: {	/* a forward branch over the next instruction */
+	default: {	/* a forward branch or JAL over the next instruction */
 		static const uint32_t f3[] = { 0, 1, 4, 5, 6, 7 };
+		if (t_rand(s) % 4 == 0)
+			return JAL(rd, 8);
 		return enc_b(8, b, a, f3[t_rand(s) % 6]);
 	}
 	}
@@ -841,7 +845,7 @@ static void test_jit_matches_interpreter(void **state)
 					uint32_t w;
 					do
 						w = t_rand_insn(&seed);
-					while ((w & 0x7f) == 0x63);
+					while ((w & 0x7f) == 0x63 || (w & 0x7f) == 0x6f);
 					p[len++] = w;
 				}
 				p[len++] = ADDI(S0, S0, -1);
