@@ -760,6 +760,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		JIT_TRY(SRAW) JIT_TRY(MUL) JIT_TRY(MULW) JIT_TRY(LB) JIT_TRY(LH) JIT_TRY(LW)
 		JIT_TRY(LD) JIT_TRY(LBU) JIT_TRY(LHU) JIT_TRY(LWU) JIT_TRY(SB) JIT_TRY(SH)
 		JIT_TRY(SW) JIT_TRY(SD) JIT_TRY(NOP) JIT_TRY(FENCE) JIT_TRY(AUIPC)
+		JIT_TRY(BEQ) JIT_TRY(BNE) JIT_TRY(BLT) JIT_TRY(BGE) JIT_TRY(BLTU) JIT_TRY(BGEU)
+		JIT_TRY(BEQZ) JIT_TRY(BNEZ) JIT_TRY(JAL)
 #undef JIT_TRY
 	};
 	static const struct { uint8_t a; const void *b, *f; } fuse[] = {

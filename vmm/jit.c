@@ -425,8 +425,8 @@ struct jit_block *jit_build(struct pmap *p, struct code_page *cp, const uint8_t 
 			break;
 		}
 	}
-	if (n < 2)
-		return NULL;
+	if (n < 2 && !branch)
+		return NULL;	/* (a lone branch is worth a block: it chains) */
 	if (!cp->jit) {
 		cp->jit = calloc(CODE_SLOTS, sizeof(*cp->jit));
 		if (!cp->jit)
