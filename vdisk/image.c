@@ -155,7 +155,7 @@ const char *ovl_hdr_check(const struct ovl_hdr *h, uint64_t file_size)
 		return "unsupported format version";
 	if (h->checksum != vdisk_fnv1a(FNV_INIT, h, offsetof(struct ovl_hdr, checksum)))
 		return "header checksum mismatch: the header is damaged";
-	if (h->header_size != VDISK_HDR_SIZE || h->cluster_size != VDISK_CLUSTER || h->flags)
+	if (h->header_size != VDISK_HDR_SIZE || h->cluster_size != VDISK_CLUSTER || (h->flags & ~OVL_F_COMMITTING))
 		return "header size, cluster size or flags not those of version 1";
 	if (h->size % VDISK_SECTOR || h->map_entries != (h->size + VDISK_CLUSTER - 1) / VDISK_CLUSTER)
 		return "disk size and map size disagree";
@@ -319,6 +319,11 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 	if (bad) {
 		snprintf(err, errlen, "overlay %s: %s", d->path, bad);
 		return -EINVAL;
+	}
+	if (d->hdr.flags & OVL_F_COMMITTING) {
+		snprintf(err, errlen, "overlay %s: a `disco disk commit` of it was interrupted (its base holds part "
+			 "of its data): run `disco disk commit %s` again to finish it", d->path, d->path);
+		return -EBUSY;
 	}
 	if (o->remote) {
 		/* the base is another node's file: its identity is the one that node found */

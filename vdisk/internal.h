@@ -51,13 +51,20 @@ void server_remove_file(struct vdisk_server *s, int fh);
 #define MAP_OFF_MASK		(~(uint64_t)(VDISK_CLUSTER - 1))
 #define MAP_MASK_BITS		0xffull
 #define MAP_RESERVED_BITS	0xf00ull
+/*
+ * Header flag: `disco disk commit` has started writing the overlay's
+ * sectors into the base and not finished. The base then holds some of them
+ * (so its identity no longer matches), the overlay still holds all of
+ * them: running the commit again finishes it. A VM does not open it.
+ */
+#define OVL_F_COMMITTING	1u
 
 struct ovl_hdr {
 	char magic[8];			/* "DISCOCOW" */
 	uint32_t version;		/* 1 */
 	uint32_t header_size;		/* 4096 */
 	uint32_t cluster_size;		/* 4096 */
-	uint32_t flags;			/* 0 */
+	uint32_t flags;			/* 0, or OVL_F_COMMITTING */
 	uint64_t size;			/* virtual disk bytes (the base's, rounded down to 512) */
 	uint64_t map_off;		/* 4096 */
 	uint64_t map_entries;		/* clusters of the virtual disk */

@@ -144,14 +144,17 @@ int vdisk_info(const char *path, bool json, FILE *out, char *err, size_t errlen)
 		char hash[17];
 
 		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)o.h->base_hash);
-		print_json(out, json_pack("{s:s, s:s, s:i, s:I, s:I, s:i, s:s, s:s, s:I, s:s, s:I, s:I}",
+		print_json(out, json_pack("{s:s, s:s, s:i, s:I, s:I, s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:b}",
 					  "file", path, "format", "disco-overlay", "version", (int)o.h->version,
 					  "virtual_size", (json_int_t)o.h->size, "file_size", (json_int_t)o.file_size,
 					  "cluster_size", (int)o.h->cluster_size, "base", o.h->base_path,
 					  "base_resolved", o.base, "base_size", (json_int_t)o.h->base_size,
 					  "base_hash", hash, "clusters_allocated", (json_int_t)clusters,
-					  "bytes_stored", (json_int_t)(sectors * VDISK_SECTOR)));
+					  "bytes_stored", (json_int_t)(sectors * VDISK_SECTOR),
+					  "commit_interrupted", (o.h->flags & OVL_F_COMMITTING) != 0));
 	} else {
+		if (o.h->flags & OVL_F_COMMITTING)
+			fprintf(out, "commit interrupted: run `disco disk commit %s` again to finish it\n", path);
 		fprintf(out, "file: %s\nformat: disco-overlay version %u\nvirtual size: %llu bytes\n"
 			"file size: %llu bytes\ncluster size: %u\nbase: %s (%s)\nbase identity: %llu bytes, "
 			"hash %016llx\nclusters allocated: %llu\nbytes stored: %llu\n",
@@ -189,7 +192,11 @@ int vdisk_check(const char *path, FILE *out)
 		fprintf(out, "overlay %s: base %s: %s\n", path, o.base, strerror(errno));
 		corrupt++;
 	} else {
-		if (!base_matches(o.h, bfd)) {
+		if (o.h->flags & OVL_F_COMMITTING) {
+			fprintf(out, "overlay %s: a commit into base %s was interrupted: run `disco disk commit %s` "
+				"again to finish it\n", path, o.base, path);
+			corrupt++;
+		} else if (!base_matches(o.h, bfd)) {
 			fprintf(out, "overlay %s: base %s changed since the overlay was made (size or content)\n",
 				path, o.base);
 			corrupt++;
@@ -303,10 +310,26 @@ int vdisk_commit(const char *path, char *err, size_t errlen)
 	}
 	if ((r = lock_ex(bfd, "base", o.base, err, errlen)) < 0)
 		goto out;
-	if (!base_matches(o.h, bfd)) {
-		snprintf(err, errlen, "overlay %s: base %s changed since the overlay was made: not committing", path, o.base);
-		r = -ESTALE;
-		goto out;
+	if (!(o.h->flags & OVL_F_COMMITTING)) {
+		if (!base_matches(o.h, bfd)) {
+			snprintf(err, errlen, "overlay %s: base %s changed since the overlay was made: not committing",
+				 path, o.base);
+			r = -ESTALE;
+			goto out;
+		}
+		/*
+		 * Say so in the overlay before the base changes: a crash from
+		 * here on leaves an overlay that still holds every sector and
+		 * says that the base's new identity is expected; a second
+		 * commit (copying the same sectors again) finishes the job.
+		 */
+		o.h->flags |= OVL_F_COMMITTING;
+		ovl_hdr_seal(o.h);
+		if ((r = full_pwrite(o.fd, o.h, sizeof(*o.h), 0)) < 0 || fdatasync(o.fd) < 0) {
+			r = r < 0 ? r : -errno;
+			snprintf(err, errlen, "overlay %s: marking the commit: %s", path, strerror(-r));
+			goto out;
+		}
 	}
 	for (uint64_t c = 0; c < o.h->map_entries; c++) {
 		uint64_t e = o.map[c];
@@ -365,6 +388,11 @@ int vdisk_rebase(const char *path, const char *newbase, bool unsafe, char *err, 
 	if (r == 0) {
 		snprintf(err, errlen, "%s: a raw image has no base to change", path);
 		r = -EINVAL;
+	}
+	if (r > 0 && (o.h->flags & OVL_F_COMMITTING)) {
+		snprintf(err, errlen, "overlay %s: a commit of it was interrupted: run `disco disk commit %s` again "
+			 "first", path, path);
+		r = -EBUSY;
 	}
 	if (r < 0)
 		goto out;

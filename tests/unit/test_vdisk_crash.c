@@ -258,10 +258,103 @@ static void test_kill9(void **state)
 	free(disk);
 }
 
+/*
+ * `disco disk commit` killed at random moments: every interrupted commit
+ * leaves an overlay that a VM refuses with a message and that `check`
+ * reports, and the next commit finishes the job; at the end the base holds
+ * exactly the old base with the overlay's sectors written over it.
+ */
+#define C_SECTORS	(8 * T_SECTORS)		/* 32 MiB: a commit takes a while */
+#define C_ROUNDS	12
+
+static void test_commit_killed(void **state)
+{
+	char dir[] = "/tmp/disco-commit-XXXXXX", base[64], ovl[64], err[512];
+	uint8_t *want = aligned_alloc(4096, C_SECTORS * 512ull), *got = aligned_alloc(4096, C_SECTORS * 512ull);
+	struct vdisk_server *s = vdisk_server_new(64, err, sizeof(err));
+	struct vdisk *d;
+	unsigned interrupted = 0, finished_by_child = 0;
+	int fd;
+
+	(void)state;
+	assert_non_null(s);
+	assert_non_null(mkdtemp(dir));
+	snprintf(base, sizeof(base), "%s/base.img", dir);
+	snprintf(ovl, sizeof(ovl), "%s/disk.ovl", dir);
+	for (uint64_t i = 0; i < C_SECTORS; i++)
+		t_fill(want + i * 512, i, 0);
+	fd = open(base, O_RDWR | O_CREAT, 0644);
+	assert_int_equal(write(fd, want, C_SECTORS * 512ull), (ssize_t)(C_SECTORS * 512ull));
+	close(fd);
+	assert_int_equal(vdisk_create(ovl, "base.img", err, sizeof(err)), 0);
+	/* most of the disk written into the overlay, generation 1 */
+	d = vdisk_open(s, ovl, NULL, err, sizeof(err));
+	assert_non_null(d);
+	srand(time(NULL));
+	for (uint64_t i = 0; i < C_SECTORS; i++)
+		if (rand() % 4)
+			t_fill(want + i * 512, i, 1);
+	assert_int_equal(vdisk_pwrite(d, want, C_SECTORS * 512ull, 0), 0);
+	vdisk_close(d);
+	for (int round = 0; round < C_ROUNDS; round++) {
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(vdisk_commit(ovl, err, sizeof(err)) == 0 ? 0 : 3);
+		usleep(rand() % 30000);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (WIFEXITED(status)) {
+			if (WEXITSTATUS(status))
+				fail_msg("round %d: the commit failed by itself", round);
+			finished_by_child++;
+			break;
+		}
+		d = vdisk_open(s, ovl, NULL, err, sizeof(err));
+		if (d) {	/* killed before it marked the overlay: nothing happened to the base yet */
+			vdisk_close(d);
+			continue;
+		}
+		if (!strstr(err, "interrupted") || !strstr(err, "disco disk commit"))
+			fail_msg("round %d: an interrupted commit is refused without saying what to do: %s", round, err);
+		if (t_check(ovl) != VDISK_CHECK_CORRUPT)
+			fail_msg("round %d: disco disk check does not report the interrupted commit", round);
+		interrupted++;
+	}
+	if (!finished_by_child && vdisk_commit(ovl, err, sizeof(err)) != 0)
+		fail_msg("finishing the commit: %s", err);
+	if (t_check(ovl) != VDISK_CHECK_OK && t_check(ovl) != VDISK_CHECK_LEAKS)
+		fail_msg("after the commit, disco disk check finds the overlay inconsistent");
+	fd = open(base, O_RDONLY);
+	assert_int_equal(read(fd, got, C_SECTORS * 512ull), (ssize_t)(C_SECTORS * 512ull));
+	close(fd);
+	for (uint64_t i = 0; i < C_SECTORS; i++)
+		if (memcmp(got + i * 512, want + i * 512, 512))
+			fail_msg("sector %llu of the base is not the overlay's (or the old base's) after the commit",
+				 (unsigned long long)i);
+	/* the overlay is empty over the new base and opens again */
+	d = vdisk_open(s, ovl, NULL, err, sizeof(err));
+	if (!d)
+		fail_msg("reopening the committed overlay: %s", err);
+	assert_int_equal(vdisk_pread(d, got, C_SECTORS * 512ull, 0), 0);
+	assert_memory_equal(got, want, C_SECTORS * 512ull);
+	vdisk_close(d);
+	fprintf(stderr, "commit: %u kills left it interrupted, %s\n", interrupted,
+		finished_by_child ? "one commit ran to its end" : "finished by a last commit");
+	vdisk_server_free(s);
+	snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+	assert_int_equal(system(err), 0);
+	free(want);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill9),
+		cmocka_unit_test(test_commit_killed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
