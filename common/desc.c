@@ -132,7 +132,7 @@ static const struct desc_key keys[] = {
 	  "libfabric provider that carries the coherence protocol; auto: shm when every node is on one host, tcp otherwise." },
 	{ KS_MACHINE, "quantum", KT_UINT, "100000", 1, 1000000000000ull, 0, NULL, "instructions", NULL, FM(quantum),
 	  "Instructions a vCPU runs before its processor turns to the next vCPU." },
-	{ KS_MACHINE, "poll", KT_UINT, "2000", 1, 1000000000ull, 0, NULL, "instructions", NULL, FM(poll),
+	{ KS_MACHINE, "poll", KT_UINT, "5000", 1, 1000000000ull, 0, NULL, "instructions", NULL, FM(poll),
 	  "Instructions run between two polls of the fabric, so that a request to a busy node waits microseconds, not a quantum." },
 	{ KS_MACHINE, "time", KT_ENUM, "host", 0, 0, 0, time_names, NULL, NULL, FM(time),
 	  "Guest time: host follows the host's monotonic clock, aligned across ranks; instret derives it from retired instructions (deterministic; planned)." },

@@ -51,7 +51,7 @@ struct desc_machine {
 	uint64_t rcache;		/* remote-line cache capacity per node, bytes; default 4M */
 	enum desc_provider provider;	/* default auto: shm on one host, tcp across hosts */
 	uint64_t quantum;		/* instructions a vCPU runs before the next one; default 100000 */
-	uint64_t poll;			/* instructions between fabric polls; default 2000 */
+	uint64_t poll;			/* instructions between fabric polls; default 5000 */
 	enum desc_time time;		/* host (default) or instret (deterministic, later) */
 	uint64_t timeout_ns;		/* wall-clock limit of the run, 0 = none; default 0 */
 	char report[DESC_PATH_MAX];	/* report path; default "disco-report.json" */

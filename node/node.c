@@ -427,7 +427,7 @@ static void progress_line(struct node *nd, uint64_t t)
 
 static void loop(struct node *nd)
 {
-	uint64_t budget = nd->desc->machine.poll ? nd->desc->machine.poll : 2000;
+	uint64_t budget = nd->desc->machine.poll ? nd->desc->machine.poll : 5000;
 	while (!nd->shutdown) {
 		nd->loop_turns++;
 		poll_fabric(nd);

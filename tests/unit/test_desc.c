@@ -104,7 +104,7 @@ static void t_default(void **state)
 	assert_int_equal(m->rcache, 4 * T_M);
 	assert_int_equal(m->provider, PROV_AUTO);
 	assert_int_equal(m->quantum, 100000);
-	assert_int_equal(m->poll, 2000);
+	assert_int_equal(m->poll, 5000);
 	assert_int_equal(m->time, TIME_HOST);
 	assert_int_equal(m->timeout_ns, 0);
 	assert_string_equal(m->report, "disco-report.json");
