@@ -998,10 +998,7 @@ static void span_deliver(struct vm_span *s, unsigned node, unsigned type, struct
 
 static bool is_member(const struct vm_span *s, unsigned node)
 {
-	for (unsigned i = 0; i < s->n_nodes; i++)
-		if (s->nodes[i] == node)
-			return true;
-	return false;
+	return node_place(s, node) >= 0;
 }
 
 /* Forget page idx until MAPPED: every translation of it on this node goes, and a replica here (not master). */
@@ -1355,14 +1352,6 @@ void span_policy(struct vm *vm)
 
 /* ---- messages ---- */
 
-static bool from_member(const struct vm_span *s, unsigned src)
-{
-	for (unsigned i = 0; i < s->n_nodes; i++)
-		if (s->nodes[i] == src)
-			return true;
-	return false;
-}
-
 static void handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len);
 
 void span_handle(struct vm *vm, unsigned src, unsigned type, const void *payload, size_t len)
@@ -1386,14 +1375,14 @@ static void handle(struct vm *vm, unsigned src, unsigned type, const void *paylo
 
 	if (!s)
 		return;
-	if (type == SPAN_HART_STATE && len == sizeof(struct span_hart_msg) && from_member(s, src)) {
+	if (type == SPAN_HART_STATE && len == sizeof(struct span_hart_msg) && is_member(s, src)) {
 		struct span_hart_msg hm;
 		memcpy(&hm, payload, sizeof(hm));
 		s->st.msgs_recv++;
 		hart_receive(vm, src, &hm);
 		return;
 	}
-	if (len != sizeof(m) || !from_member(s, src)) {
+	if (len != sizeof(m) || !is_member(s, src)) {
 		s->st.dropped++;
 		return;
 	}

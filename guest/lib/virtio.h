@@ -42,6 +42,11 @@
 
 struct virtq_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
 struct virtq_used_elem { uint32_t id, len; };
+/* The test guests' queues (VIRTQ_N entries) and a virtio-blk request header. */
+#define VIRTQ_N			8
+struct virtq_avail { uint16_t flags, idx, ring[VIRTQ_N], used_event; };
+struct virtq_used { uint16_t flags, idx; struct virtq_used_elem ring[VIRTQ_N]; uint16_t avail_event; };
+struct virtio_blk_hdr { uint32_t type, reserved; uint64_t sector; };
 
 /*
  * virtio_find - the base of the first slot with a device of type id (and

@@ -13,17 +13,12 @@
 #include "rt.h"
 #include "virtio.h"
 
-#define QSIZE	8
 #define MAXCHUNK	(256 * 1024)
 
-struct avail { uint16_t flags, idx, ring[QSIZE], used_event; };
-struct used { uint16_t flags, idx; struct virtq_used_elem ring[QSIZE]; uint16_t avail_event; };
-struct req_hdr { uint32_t type, reserved; uint64_t sector; };
-
-static struct virtq_desc descs[QSIZE] __attribute__((aligned(16)));
-static struct avail avail __attribute__((aligned(4)));
-static struct used used __attribute__((aligned(8)));
-static struct req_hdr hdr;
+static struct virtq_desc descs[VIRTQ_N] __attribute__((aligned(16)));
+static struct virtq_avail avail __attribute__((aligned(4)));
+static struct virtq_used used __attribute__((aligned(8)));
+static struct virtio_blk_hdr hdr;
 static uint8_t buf[MAXCHUNK] __attribute__((aligned(4096)));
 static volatile uint8_t status;
 static uintptr_t base;
@@ -55,12 +50,12 @@ static void read_chunk(uint64_t sector, uint32_t len)
 {
 	static uint16_t idx;
 
-	hdr = (struct req_hdr){ 0, 0, sector };
+	hdr = (struct virtio_blk_hdr){ 0, 0, sector };
 	status = 0xff;
 	descs[0] = (struct virtq_desc){ (uintptr_t)&hdr, sizeof(hdr), 1, 1 };
 	descs[1] = (struct virtq_desc){ (uintptr_t)buf, len, 1 | 2, 2 };
 	descs[2] = (struct virtq_desc){ (uintptr_t)&status, 1, 2, 0 };
-	avail.ring[idx % QSIZE] = 0;
+	avail.ring[idx % VIRTQ_N] = 0;
 	__asm__ volatile("fence rw, rw" ::: "memory");
 	avail.idx = ++idx;
 	__asm__ volatile("fence rw, rw" ::: "memory");
@@ -87,7 +82,7 @@ int main(void)
 	crc_init();
 	base = virtio_find(2, 0);
 	CHECK(1, base);
-	int started = virtio_start_v1(base, QSIZE, descs, &avail, &used);
+	int started = virtio_start_v1(base, VIRTQ_N, descs, &avail, &used);
 	CHECK(2, started != 2);	/* features accepted */
 	CHECK(3, started != 3);	/* queue large enough */
 	uint64_t bytes = (rd(R_CONFIG) | (uint64_t)rd(R_CONFIG + 4) << 32) * 512;

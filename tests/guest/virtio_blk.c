@@ -17,16 +17,10 @@
 #include "rt.h"
 #include "virtio.h"
 
-#define QSIZE 8
-
-struct avail { uint16_t flags, idx, ring[QSIZE], used_event; };
-struct used { uint16_t flags, idx; struct virtq_used_elem ring[QSIZE]; uint16_t avail_event; };
-struct req_hdr { uint32_t type, reserved; uint64_t sector; };
-
-static struct virtq_desc descs[QSIZE] __attribute__((aligned(16)));
-static struct avail avail __attribute__((aligned(4)));
-static struct used used __attribute__((aligned(8)));
-static struct req_hdr hdr;
+static struct virtq_desc descs[VIRTQ_N] __attribute__((aligned(16)));
+static struct virtq_avail avail __attribute__((aligned(4)));
+static struct virtq_used used __attribute__((aligned(8)));
+static struct virtio_blk_hdr hdr;
 static uint8_t data[512] __attribute__((aligned(16)));
 static volatile uint8_t status;
 static uintptr_t base;
@@ -46,7 +40,7 @@ static int request(uint32_t type, uint64_t sector, uint32_t *used_len)
 	descs[0] = (struct virtq_desc){ (uintptr_t)&hdr, sizeof(hdr), 1, 1 };
 	descs[1] = (struct virtq_desc){ (uintptr_t)data, 512, (uint16_t)(1 | (type == 0 ? 2 : 0)), 2 };
 	descs[2] = (struct virtq_desc){ (uintptr_t)&status, 1, 2, 0 };
-	avail.ring[avail.idx % QSIZE] = 0;
+	avail.ring[avail.idx % VIRTQ_N] = 0;
 	__asm__ volatile("fence rw, rw" ::: "memory");
 	avail.idx = avail.idx + 1;
 	__asm__ volatile("fence rw, rw" ::: "memory");
@@ -56,7 +50,7 @@ static int request(uint32_t type, uint64_t sector, uint32_t *used_len)
 		if (rt_rdtime() - t0 > 5 * rt_timebase_hz())
 			return -1;
 	__asm__ volatile("fence rw, rw" ::: "memory");
-	*used_len = used.ring[last_used % QSIZE].len;
+	*used_len = used.ring[last_used % VIRTQ_N].len;
 	last_used++;
 	wr(R_INT_ACK, rd(R_INT_STATUS));
 	return status;
@@ -93,8 +87,8 @@ int main(void)
 	wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
 	CHECK(5, rd(R_STATUS) & S_FEATURES_OK);
 	wr(R_QUEUE_SEL, 0);
-	CHECK(6, rd(R_QUEUE_NUM_MAX) >= QSIZE);
-	wr(R_QUEUE_NUM, QSIZE);
+	CHECK(6, rd(R_QUEUE_NUM_MAX) >= VIRTQ_N);
+	wr(R_QUEUE_NUM, VIRTQ_N);
 	wr64(R_QUEUE_DESC, (uintptr_t)descs);
 	wr64(R_QUEUE_DRIVER, (uintptr_t)&avail);
 	wr64(R_QUEUE_DEVICE, (uintptr_t)&used);
