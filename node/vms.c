@@ -61,6 +61,8 @@ struct node_vms {
 	struct vdisk_server *disk;	/* the node's io_uring disk server; NULL when no VM here has a disk */
 	struct vdisk_cache *cache;	/* the node's global disk cache (with the server) */
 	struct vdisk_remote *remote;	/* base images served to other nodes / fetched from them; NULL: none */
+	uint64_t *recall;		/* cache pages that VMs of other nodes read: freed once recalled */
+	unsigned n_recall, cap_recall;
 	struct node_vms_env env;
 };
 
@@ -175,6 +177,52 @@ static void vm_free_page(void *opaque, void *page)
 	node_mem_free_page(v->mem, page);
 }
 
+/*
+ * The disk cache's pages. A spanning VM maps them (docs/disk.md), so harts
+ * on other nodes may hold lines of one through the coherence engine: a page
+ * the cache gives back is reused only once no other node holds a line of it.
+ */
+static void *cache_alloc_page(void *opaque)
+{
+	struct node_vms *v = opaque;
+	return node_mem_alloc_page(v->mem);
+}
+
+static void cache_free_page(void *opaque, void *page)
+{
+	struct node_vms *v = opaque;
+	uint64_t off = (uint64_t)((uint8_t *)page - v->mem->base);
+
+	if (v->env.coh && coh_mem_page_recall(v->env.coh, off) != 0) {
+		if (v->n_recall == v->cap_recall) {
+			unsigned cap = v->cap_recall ? 2 * v->cap_recall : 64;
+			uint64_t *r = realloc(v->recall, cap * sizeof(*r));
+			if (!r) {
+				LOG_RATELIMITED(SUB_NODE, LOG_WARN, "out of memory: a disk cache page is not reused");
+				return;
+			}
+			v->recall = r;
+			v->cap_recall = cap;
+		}
+		v->recall[v->n_recall++] = off;
+		return;
+	}
+	node_mem_free_page(v->mem, page);
+}
+
+/* From the loop: cache pages whose recall finished go back to the node. */
+static void cache_recalled(struct node_vms *v)
+{
+	for (unsigned i = 0; i < v->n_recall;) {
+		if (coh_mem_page_recall(v->env.coh, v->recall[i]) == 0) {
+			node_mem_free_page(v->mem, v->mem->base + v->recall[i]);
+			v->recall[i] = v->recall[--v->n_recall];
+		} else {
+			i++;
+		}
+	}
+}
+
 /* Resolve "guest:NAME" to a built guest image. */
 static void resolve_image(const char *in, char *out, size_t len)
 {
@@ -240,7 +288,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 	}
 	if (serves && !v->disk && !(v->disk = vdisk_server_new(256, err, errlen)))
 		goto fail;
-	if (v->disk && !(v->cache = vdisk_cache_new(node_mem_alloc_page, node_mem_free_page, mem)))
+	if (v->disk && !(v->cache = vdisk_cache_new(cache_alloc_page, cache_free_page, v)))
 		goto oom;
 	if (v->cache)
 		vdisk_cache_set_max(v->cache, d->machine.disk_cache_max);
@@ -372,6 +420,7 @@ void node_vms_destroy(struct node_vms *v)
 	vdisk_remote_free(v->remote);	/* after the VMs (their reads are cancelled), before the server */
 	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
 	vdisk_cache_free(v->cache);	/* after the VMs: nothing maps its pages */
+	free(v->recall);		/* (the run is over: nobody reads them) */
 	free(v);
 }
 
@@ -417,6 +466,8 @@ static void finish(struct vm_slot *s, int status, const char *end)
 uint64_t node_vms_run(struct node_vms *v, uint64_t budget)
 {
 	uint64_t t = now_ns(), before = node_vms_instret(v);
+	if (v->n_recall)
+		cache_recalled(v);
 	for (unsigned k = 0; k < v->n; k++) {
 		struct vm_slot *s = &v->slots[(v->rr + k) % v->n];
 		if (!s->active)

@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "vdisk/vdisk.h"
 #include "vmm/board.h"
+#include "vmm/span.h"
 
 #define BOUNCE		(64u * 1024)
 #define ASYNC_MAX	(32u << 20)	/* largest request served (Linux sends up to max_sectors_kb, 1280 KiB) */
@@ -344,7 +345,7 @@ static struct vdisk_backend *cached_backend(const struct virtio_blk *b)
 {
 	struct vdisk_backend *v = b->be.ops == &vdisk_async_ops ? b->be.opaque : NULL;
 
-	return v && v->cache && !b->vm->span && vdisk_base_key(v->d) ? v : NULL;
+	return v && v->cache && vdisk_base_key(v->d) ? v : NULL;
 }
 
 /*
@@ -433,6 +434,8 @@ static void share_after_read(struct virtio_blk *b, const struct share *s, unsign
 
 /* A request in flight on the asynchronous path. */
 struct blk_pending {
+	unsigned share_wait;	/* a spanning VM: pages its home is still mapping (span_share) */
+	const char *bad;	/* ... and why the request failed meanwhile */
 	struct virtio_blk *b;
 	unsigned gen, q;
 	uint16_t head;
@@ -453,25 +456,12 @@ static void pending_free(struct blk_pending *p)
 	free(p);
 }
 
-static void blk_complete(void *arg, int res)
+/* Answer the request (bad: why it failed, NULL: OK) and forget it. */
+static void blk_finish(struct blk_pending *p, const char *bad, int res)
 {
-	struct blk_pending *p = arg;
 	struct virtio_blk *b = p->b;
 	uint8_t status = VIRTIO_BLK_S_OK;
-	const char *bad = NULL;
 
-	if (b->closing || p->gen != b->gen) {	/* the driver reset the device since */
-		pending_free(p);
-		return;
-	}
-	if (res < 0)
-		bad = p->type == VIRTIO_BLK_T_IN ? "disk read failed" :
-		      p->type == VIRTIO_BLK_T_OUT || p->type == VIRTIO_BLK_T_WRITE_ZEROES ? "disk write failed" :
-		      "flush failed";
-	else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0)
-		bad = "read buffer outside RAM";
-	else if (p->n_share)
-		share_after_read(b, p->share, p->n_share, p->buf);
 	if (bad) {
 		status = VIRTIO_BLK_S_IOERR;
 		b->st.errors++;
@@ -481,6 +471,105 @@ static void blk_complete(void *arg, int res)
 	if (virtio_req_write(b->vm, &p->req, p->req.in_len - 1, &status, 1) == 0)
 		virtio_mmio_complete(b->v, p->q, p->head, (uint32_t)p->req.in_len);
 	pending_free(p);
+}
+
+/* A spanning VM: every block of the request in the cache: true with their data in p->buf. */
+static bool span_from_cache(struct virtio_blk *b, struct blk_pending *p)
+{
+	struct vdisk_backend *v = b->be.opaque;
+	uint64_t key = vdisk_base_key(v->d);
+
+	if ((uint64_t)p->n_share * VM_PAGE_SIZE != p->len)
+		return false;
+	for (unsigned i = 0; i < p->n_share; i++)
+		if (!vdisk_cache_find(v->cache, key, p->share[i].block))
+			return false;
+	for (unsigned i = 0; i < p->n_share; i++)
+		memcpy(p->buf + p->share[i].pos, vdisk_cache_find(v->cache, key, p->share[i].block), VM_PAGE_SIZE);
+	return true;
+}
+
+/*
+ * A spanning VM's read: its memory is the machine's, and its home maps cache
+ * pages with messages to every node of the VM (span_share), so the request
+ * is answered once every page is mapped, or copied where it could not be.
+ * The data is in p->buf.
+ */
+static void span_share_answer(void *arg, uint64_t gpa, int rc)
+{
+	struct blk_pending *p = arg;
+	struct virtio_blk *b = p->b;
+	bool gone = b->closing || p->gen != b->gen;
+
+	for (unsigned i = 0; rc < 0 && !gone && i < p->n_share; i++)
+		if (p->share[i].gpa == gpa &&
+		    virtio_req_write(b->vm, &p->req, p->share[i].pos, p->buf + p->share[i].pos, VM_PAGE_SIZE) < 0)
+			p->bad = "read buffer outside RAM";
+	if (--p->share_wait)
+		return;
+	if (gone)
+		pending_free(p);
+	else
+		blk_finish(p, p->bad, 0);
+}
+
+/* Start mapping p's pages, copy the rest of its data. Returns 0 or -EFAULT. */
+static int span_share_start(struct blk_pending *p)
+{
+	struct virtio_blk *b = p->b;
+	struct vdisk_backend *v = b->be.opaque;
+	const struct pmap_share_ops *ops = (const struct pmap_share_ops *)vdisk_cache_ops(v->cache);
+	uint64_t key = vdisk_base_key(v->d), done = 0;
+
+	for (unsigned i = 0; i < p->n_share; i++) {
+		const struct share *sh = &p->share[i];
+		uint8_t *page = vdisk_cache_find(v->cache, key, sh->block);
+		int rc;
+
+		if (!page)
+			page = vdisk_cache_add(v->cache, key, sh->block, p->buf + sh->pos);
+		rc = page ? span_share(b->vm, sh->gpa, page, ops, span_share_answer, p) : -ENOMEM;
+		if (rc < 0 && page) {
+			ops->get(ops->opaque, page);	/* a page no VM maps does not stay */
+			ops->put(ops->opaque, page);
+		}
+		if (sh->pos > done && virtio_req_write(b->vm, &p->req, done, p->buf + done, sh->pos - done) < 0)
+			return -EFAULT;
+		done = rc < 0 ? sh->pos : sh->pos + VM_PAGE_SIZE;	/* (1: the page holds the block already) */
+		if (rc == 0)
+			p->share_wait++;
+	}
+	if (p->len > done && virtio_req_write(b->vm, &p->req, done, p->buf + done, p->len - done) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+static void blk_complete(void *arg, int res)
+{
+	struct blk_pending *p = arg;
+	struct virtio_blk *b = p->b;
+	const char *bad = NULL;
+
+	if (b->closing || p->gen != b->gen) {	/* the driver reset the device since */
+		pending_free(p);
+		return;
+	}
+	if (res < 0) {
+		bad = p->type == VIRTIO_BLK_T_IN ? "disk read failed" :
+		      p->type == VIRTIO_BLK_T_OUT || p->type == VIRTIO_BLK_T_WRITE_ZEROES ? "disk write failed" :
+		      "flush failed";
+	} else if (p->type == VIRTIO_BLK_T_IN && p->n_share && b->vm->span) {
+		p->share_wait = 1;	/* (so that no answer finishes it while it starts) */
+		if (span_share_start(p) < 0)
+			p->bad = "read buffer outside RAM";
+		span_share_answer(p, 0, 0);	/* answers it if no page waits */
+		return;
+	} else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0) {
+		bad = "read buffer outside RAM";
+	} else if (p->n_share) {
+		share_after_read(b, p->share, p->n_share, p->buf);
+	}
+	blk_finish(p, bad, res);
 }
 
 /*
@@ -516,7 +605,25 @@ static int64_t start_async(struct virtio_blk *b, unsigned q, const struct virtio
 	}
 	if (type == VIRTIO_BLK_T_IN)
 		p->n_share = find_shares(b, req, sector, len, &p->share);
-	if (p->n_share && serve_from_cache(b, p->share, p->n_share, len)) {
+	if (p->n_share && b->vm->span && span_from_cache(b, p)) {
+		/* every block in the cache: no I/O, the home maps them */
+		b->st.bytes_from_cache += len;
+		p->share_wait = 1;
+		if (span_share_start(p) < 0)
+			p->bad = "read buffer outside RAM";
+		if (--p->share_wait)
+			return VIRTIO_REQ_PENDING;	/* answered from span_share_answer */
+		if (p->bad) {
+			*bad = p->bad;
+			goto fail;
+		}
+		uint8_t ok = VIRTIO_BLK_S_OK;
+		int64_t used = virtio_req_write(b->vm, req, req->in_len - 1, &ok, 1) < 0 ? -EINVAL : (int64_t)req->in_len;
+
+		pending_free(p);
+		return used;
+	}
+	if (p->n_share && !b->vm->span && serve_from_cache(b, p->share, p->n_share, len)) {
 		uint8_t ok = VIRTIO_BLK_S_OK;
 		int64_t used = virtio_req_write(b->vm, req, req->in_len - 1, &ok, 1) < 0 ? -EINVAL : (int64_t)req->in_len;
 
@@ -722,7 +829,7 @@ bool vmm_vm_disk_stats(const struct vmm_vm *v, struct vmm_disk_stats *st)
 		return false;
 	b = m->opaque;
 	*st = b->st;
-	st->shared_bytes = b->vm->span ? 0 : pmap_pages_shared(vm_pmap(b->vm)) * VM_PAGE_SIZE;
+	st->shared_bytes = (b->vm->span ? span_pages_shared(b->vm) : pmap_pages_shared(vm_pmap(b->vm))) * VM_PAGE_SIZE;
 	if (b->be.ops->stats)
 		b->be.ops->stats(b->be.opaque, &st->bytes_from_base, &st->bytes_from_overlay, &st->clusters_allocated);
 	return true;

@@ -72,9 +72,15 @@ enum {
 	SPAN_HART_NODE,			/* target -> every other node: hart, a: its node now, b: the move's epoch */
 	SPAN_LOAD,			/* node -> home: a: runnable vCPUs x1000, b: the VM's runnable harts here (bits) */
 };
+/*
+ * The global disk cache (docs/disk.md): the home maps a cache page in place
+ * of a guest page with UNMAP, UNMAP_ACK and MAPPED (rc = 1: read-only
+ * everywhere); the page's `master` is then the cache page, so the policy
+ * leaves it alone and a write collapses it into a private copy.
+ */
 
 enum { PLACE_FIRST_TOUCH, PLACE_ROUND_ROBIN, PLACE_FIXED, PLACE_INTERLEAVE, PLACE_BLOCK };
-enum { OP_MOVE, OP_REPLICATE, OP_COLLAPSE };
+enum { OP_MOVE, OP_REPLICATE, OP_COLLAPSE, OP_SHARE };
 
 struct span_msg {
 	uint32_t vm, hart;
@@ -111,6 +117,12 @@ struct mmio_req {
 #define MMIO_QUEUE_MAX	(4 * VM_MAX_HARTS)	/* forwarded MMIO accesses a home keeps waiting */
 #define MOVES_PER_TICK	32	/* pages a node proposes per policy interval */
 
+/* Who waits for a disk cache page to be mapped (span_share). */
+struct share_cb {
+	span_share_fn done;
+	void *arg;
+};
+
 struct vm_span {
 	struct vmm_span_config cfg;
 	unsigned nodes[VM_MAX_HARTS];	/* the nodes taking part; [0] is home */
@@ -136,14 +148,17 @@ struct vm_span {
 		uint64_t idx, from, readers;
 		unsigned to;
 		uint8_t kind;
+		struct share_cb cb;	/* OP_SHARE: from is the cache page */
 	} mq[MOVE_QUEUE];		/* home: operations waiting for a slot, or for their page */
 	unsigned mq_n;
 	struct page_op {
 		bool on;
-		uint8_t kind;		/* OP_MOVE, OP_REPLICATE, OP_COLLAPSE */
+		uint8_t kind;		/* OP_MOVE, OP_REPLICATE, OP_COLLAPSE, OP_SHARE */
 		uint64_t idx, from, readers;
 		unsigned to, acks, waiting;
 		bool recall;		/* replication: the master's node could not recall it, the copies must */
+		uint64_t shared;	/* OP_SHARE: the cache page (from: what was there, 0 none) */
+		struct share_cb cb;
 	} mv[OPS_MAX];			/* home: the page operations in progress */
 	uint64_t *master;		/* home: a replicated page's master (0: not replicated) */
 	uint8_t *collapse_asked;	/* this node asked the home to collapse the page */
@@ -178,6 +193,16 @@ struct vm_span {
 		uint64_t t0, deadline;
 	} hm;				/* home: the vCPU move in flight (one per VM) */
 	unsigned rot;			/* home: the next hart to consider */
+
+	/* the global disk cache (home) */
+	uint8_t *cached;		/* the page's master is a disk cache page, referenced through share_ops */
+	const struct pmap_share_ops *share_ops;
+	struct share_fin {
+		struct share_cb cb;
+		uint64_t gpa;
+		int rc;
+	} *fin;				/* span_share answers, given from the loop */
+	unsigned n_fin, cap_fin;
 	struct vm *vm;
 };
 
@@ -301,7 +326,8 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 	s->asked = calloc(s->npages, 1);
 	s->master = calloc(s->npages, sizeof(*s->master));
 	s->collapse_asked = calloc(s->npages, 1);
-	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked || !s->master || !s->collapse_asked) {
+	s->cached = calloc(s->npages, 1);
+	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked || !s->master || !s->collapse_asked || !s->cached) {
 		free(s->pm);
 		free(s->rkey);
 		free(s->rval);
@@ -309,6 +335,7 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 		free(s->asked);
 		free(s->master);
 		free(s->collapse_asked);
+		free(s->cached);
 		free(s);
 		snprintf(err, errlen, "out of memory for the guest-physical map");
 		return -ENOMEM;
@@ -338,9 +365,19 @@ void span_free(struct vm *vm)
 		return;
 	for (uint64_t i = 0; i < s->npages; i++) {
 		uint64_t e = s->pm[i], a = e & PM_ADDR;
-		if ((e & (PM_VALID | PM_PEND)) && a && COH_MADDR_NODE(a) == s->cfg.self && s->mem.free_page)
+		if (s->cached[i])
+			s->share_ops->put(s->share_ops->opaque, local_host(s, s->master[i]));	/* the cache's */
+		else if ((e & (PM_VALID | PM_PEND)) && a && COH_MADDR_NODE(a) == s->cfg.self && s->mem.free_page)
 			s->mem.free_page(s->mem.opaque, local_host(s, a));
 	}
+	for (unsigned i = 0; i < OPS_MAX; i++)
+		if (s->mv[i].on && s->mv[i].kind == OP_SHARE)
+			s->share_ops->put(s->share_ops->opaque, local_host(s, s->mv[i].shared));
+	for (unsigned i = 0; i < s->mq_n; i++)
+		if (s->mq[i].kind == OP_SHARE)
+			s->share_ops->put(s->share_ops->opaque, local_host(s, s->mq[i].from));
+	free(s->fin);	/* (their requests end with the VM's devices) */
+	free(s->cached);
 	free(s->pm);
 	free(s->rkey);
 	free(s->rval);
@@ -676,7 +713,7 @@ bool span_ready(const struct vm *vm)
 {
 	if (!vm->span)
 		return false;
-	if (vm->span->qn || vm->span->n_free || vm->span->n_pwait)
+	if (vm->span->qn || vm->span->n_free || vm->span->n_pwait || vm->span->n_fin)
 		return true;
 	for (unsigned i = 0; i < OPS_MAX; i++)
 		if (vm->span->cp[i].on)
@@ -1032,7 +1069,7 @@ static void unmap_apply(struct vm *vm, uint64_t idx, uint64_t master)
 	s->st.shootdowns++;
 }
 
-static void mapped_apply(struct vm *vm, uint64_t idx, uint64_t to, uint64_t from)
+static void mapped_apply(struct vm *vm, uint64_t idx, uint64_t to, uint64_t from, bool ro)
 {
 	struct vm_span *s = vm->span;
 	uint64_t e = s->pm[idx], prop = (e & PM_PEND) ? e & PM_ADDR : 0;
@@ -1044,7 +1081,7 @@ static void mapped_apply(struct vm *vm, uint64_t idx, uint64_t to, uint64_t from
 		if (COH_MADDR_NODE(e & PM_ADDR) == s->cfg.self)
 			s->st.pages_here--;
 	}
-	s->pm[idx] = PM_VALID | to;
+	s->pm[idx] = PM_VALID | (ro ? PM_RO : 0) | to;
 	s->collapse_asked[idx] = 0;
 	rmap_add(s, to, idx);
 	if (COH_MADDR_NODE(to) == s->cfg.self)
@@ -1181,6 +1218,8 @@ static bool move_start(struct vm_span *s, struct page_op *op, uint8_t kind, uint
 		if (!s->master[idx])
 			return false;	/* collapsed already: the asker hears MAPPED or has it */
 		from = s->master[idx];
+	} else if (kind == OP_SHARE) {
+		return false;	/* (share_start) */
 	} else if (s->master[idx] || (s->pm[idx] & ~PM_RO) != (PM_VALID | from) ||
 		   s->moves[idx] >= s->cfg.max_moves) {
 		return false;	/* replicated, moved since it was asked, or moved often enough */
@@ -1197,6 +1236,8 @@ static bool move_start(struct vm_span *s, struct page_op *op, uint8_t kind, uint
 	}
 	return true;
 }
+
+static bool share_start(struct vm_span *s, struct page_op *op, const struct move_req *r);
 
 static void move_queue(struct vm_span *s, uint8_t kind, uint64_t idx, uint64_t from, unsigned to, uint64_t readers)
 {
@@ -1255,9 +1296,144 @@ static void move_next(struct vm_span *s)
 			continue;
 		}
 		memmove(s->mq + i, s->mq + i + 1, (--s->mq_n - i) * sizeof(s->mq[0]));
-		if (!move_start(s, op, r.kind, r.idx, r.from, r.to, r.readers) && r.kind != OP_COLLAPSE)
+		if (r.kind == OP_SHARE)
+			share_start(s, op, &r);
+		else if (!move_start(s, op, r.kind, r.idx, r.from, r.to, r.readers) && r.kind != OP_COLLAPSE)
 			s->st.moves_refused++;
 	}
+}
+
+/* ---- the global disk cache ---- */
+
+/* Home: span_share's answer, given from the loop (it may copy guest memory). */
+static void share_answer(struct vm_span *s, const struct share_cb *cb, uint64_t idx, int rc)
+{
+	struct share_fin *f = grow(s->fin, s->n_fin, &s->cap_fin, sizeof(*f));
+
+	if (!f) {
+		LOG_RATELIMITED(SUB_VMM, LOG_ERROR, "vm %u: out of memory: a disk request is never answered",
+				s->cfg.vm_id);
+		return;
+	}
+	s->fin = f;
+	s->fin[s->n_fin++] = (struct share_fin){ *cb, s->vm->ram_base + (idx << VM_PAGE_SHIFT), rc };
+}
+
+/* Home: a cache page the VM no longer maps goes back to the cache. */
+static void share_put(struct vm_span *s, uint64_t maddr)
+{
+	s->share_ops->put(s->share_ops->opaque, local_host(s, maddr));
+}
+
+/*
+ * Home: start mapping cache page r->from at page r->idx: every node forgets
+ * the page first (UNMAP); share_mapped() maps it once they all did. Refused
+ * (answered -EBUSY) when the page is replicated, being placed, or written
+ * by the policy's copies; the caller then copies the data.
+ */
+static bool share_start(struct vm_span *s, struct page_op *op, const struct move_req *r)
+{
+	uint64_t e = s->pm[r->idx];
+
+	if (s->cached[r->idx] && s->master[r->idx] == r->from) {
+		share_put(s, r->from);	/* mapped there already (the same block read again) */
+		share_answer(s, &r->cb, r->idx, 0);
+		return true;
+	}
+	if ((s->master[r->idx] && !s->cached[r->idx]) || (e & PM_PEND)) {
+		share_put(s, r->from);
+		share_answer(s, &r->cb, r->idx, -EBUSY);
+		return false;
+	}
+	*op = (struct page_op){ .on = true, .kind = OP_SHARE, .idx = r->idx, .shared = r->from, .cb = r->cb,
+				.from = s->cached[r->idx] ? s->master[r->idx] : (e & PM_VALID) ? e & PM_ADDR : 0 };
+	for (unsigned i = 0; i < s->n_nodes; i++) {
+		struct span_msg u = { .vm = s->cfg.vm_id, .a = r->idx, .b = s->master[r->idx] };
+		span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);
+	}
+	return true;
+}
+
+/* Home: every node forgot the page: the cache page is its master now, read-only everywhere. */
+static void share_mapped(struct vm_span *s, struct page_op *op)
+{
+	bool was_cached = s->cached[op->idx];
+	/* c: the page that was there, freed by its node (a private page; not a cache page) */
+	uint64_t old = was_cached || !op->from ? op->shared : op->from;
+
+	if (was_cached)
+		share_put(s, op->from);
+	else
+		s->st.pages_shared++;
+	s->cached[op->idx] = 1;
+	s->master[op->idx] = op->shared;
+	for (unsigned i = 0; i < s->n_nodes; i++) {
+		struct span_msg u = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->shared, .c = old, .rc = 1 };
+		span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
+	}
+	share_answer(s, &op->cb, op->idx, 0);
+}
+
+/*
+ * Home: a write to a cache page: every node forgot it; the VM gets a
+ * private copy (in the home's memory; the policy may move it later) and the
+ * cache page goes back to the cache. Without memory for the copy the page
+ * stays shared (the writer asks again).
+ */
+static void cached_collapse(struct vm_span *s, struct page_op *op)
+{
+	uint64_t to = alloc_here(s), idx = op->idx;
+
+	if (to) {
+		memcpy(local_host(s, to), local_host(s, op->from), VM_PAGE_SIZE);
+		s->cached[idx] = 0;
+		s->master[idx] = 0;
+		share_put(s, op->from);
+		s->st.pages_shared--;
+		s->st.collapses++;
+	} else {
+		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "%s: node memory exhausted: a disk cache page stays shared",
+				s->vm->name);
+		to = op->from;
+	}
+	for (unsigned i = 0; i < s->n_nodes; i++) {
+		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx, .b = to, .c = to, .rc = to == op->from };
+		span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
+	}
+}
+
+int span_share(struct vm *vm, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops, span_share_fn done,
+	       void *arg)
+{
+	struct vm_span *s = vm->span;
+	struct page_op *op;
+	struct move_req r;
+	uint64_t idx;
+
+	if (!s || !s->home || gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size ||
+	    (s->share_ops && s->share_ops != ops) || page < (uint8_t *)coh_mem_base(s->cfg.coh))
+		return -EINVAL;
+	idx = (gpa - vm->ram_base) >> VM_PAGE_SHIFT;
+	r = (struct move_req){ .kind = OP_SHARE, .idx = idx, .cb = { done, arg },
+			       .from = COH_MADDR(s->cfg.self, (uint64_t)(page - (uint8_t *)coh_mem_base(s->cfg.coh))) };
+	if (s->cached[idx] && s->master[idx] == r.from && !op_find(s, idx))
+		return 1;
+	if ((s->master[idx] && !s->cached[idx]) || s->mq_n == MOVE_QUEUE)
+		return -EBUSY;
+	s->share_ops = ops;
+	ops->get(ops->opaque, page);	/* the operation's, then the mapping's */
+	op = op_find(s, idx);
+	if (op || !(op = op_free(s))) {
+		s->mq[s->mq_n++] = r;	/* (after the others: a collapse is not kept waiting) */
+		return 0;
+	}
+	share_start(s, op, &r);
+	return 0;
+}
+
+uint64_t span_pages_shared(const struct vm *vm)
+{
+	return vm->span && vm->span->home ? vm->span->st.pages_shared : 0;
 }
 
 /* From the loop: the copy this node was asked to make, and old pages to free. */
@@ -1276,6 +1452,11 @@ static void moves_serve(struct vm *vm)
 			c = s->cp[i];
 			s->cp[i].on = false;
 		}
+	}
+	while (s->n_fin) {
+		/* (an answer may copy guest memory, which serves the fabric: more may come) */
+		struct share_fin f = s->fin[--s->n_fin];
+		f.cb.done(f.cb.arg, f.gpa, f.rc);
 	}
 	if (c.on) {
 		struct span_msg m = { .vm = s->cfg.vm_id, .a = cp->idx, .b = cp->from };
@@ -1623,6 +1804,12 @@ static void handle(struct vm *vm, unsigned src, unsigned type, const void *paylo
 			}
 			if (!op->waiting)
 				move_done(s, op);
+		} else if (op->kind == OP_SHARE) {
+			share_mapped(s, op);
+			move_done(s, op);
+		} else if (s->cached[op->idx]) {
+			cached_collapse(s, op);
+			move_done(s, op);
 		} else {
 			/* collapsed: every replica is gone, the master is the page again, writable */
 			uint64_t master = op->from;
@@ -1689,7 +1876,7 @@ static void handle(struct vm *vm, unsigned src, unsigned type, const void *paylo
 			s->st.dropped++;
 			return;
 		}
-		mapped_apply(vm, m.a, m.b & PM_ADDR, m.c & PM_ADDR);
+		mapped_apply(vm, m.a, m.b & PM_ADDR, m.c & PM_ADDR, m.rc == 1);
 		break;
 	case SPAN_ALLOC: {
 		struct span_msg r = { .vm = s->cfg.vm_id, .a = m.a };

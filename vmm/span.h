@@ -48,6 +48,24 @@ uint64_t span_next_event_ns(const struct vm *vm);
 /* The engine lost a line of this node (its machine address). */
 void span_line_lost(struct vm *vm, uint64_t line);
 uint64_t span_pages_here(const struct vm *vm);
+/*
+ * span_share - home: map the disk cache's machine page `page` (of this
+ * node) at RAM page gpa, read-only on every node of the VM, in place of
+ * what is there; a store by any hart or device then gives the VM a private
+ * copy (the sharing breaks for this VM alone, docs/disk.md). ops->get is
+ * called now, ops->put when the mapping ends. Every node drops its
+ * translations of the page first, so this takes messages: returns 1 when
+ * the page is mapped there already, 0 when started (done(arg, gpa, rc) is
+ * then called from the loop: rc 0 mapped, < 0 not, the caller copies the
+ * data), or < 0 when refused now (-EBUSY: the page is replicated, or too
+ * many operations wait; -EINVAL: not the home, not RAM).
+ */
+struct pmap_share_ops;
+typedef void (*span_share_fn)(void *arg, uint64_t gpa, int rc);
+int span_share(struct vm *vm, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops, span_share_fn done,
+	       void *arg);
+/* Home: guest pages mapped from the disk cache now. */
+uint64_t span_pages_shared(const struct vm *vm);
 void span_get_stats(const struct vm *vm, struct vmm_span_stats *st);
 size_t span_local_pages(const struct vm *vm, uint64_t *gpa, uint64_t *maddr, size_t max);
 

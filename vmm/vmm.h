@@ -168,6 +168,7 @@ struct vmm_span_stats {
 	uint64_t replications;		/* home: read-only replicas made */
 	uint64_t collapses;		/* home: replicated pages collapsed by a write */
 	uint64_t replica_pages;		/* replicas held in this node's memory now */
+	uint64_t pages_shared;		/* home: guest pages mapped from the disk cache now */
 	/* vCPUs moving between nodes */
 	uint64_t vcpu_moves;		/* home: moves completed */
 	uint64_t vcpu_move_ns;		/* home: their total time, from the decision to the vCPU running again */

@@ -4,10 +4,11 @@
  * fills one whole guest page: the case the global disk cache shares between
  * VMs (docs/disk.md). Checks every sector's pattern ("disco sector NNNNNN"
  * padded with '.', as tests/guest/CMakeLists.txt writes the image) but
- * sector 10, which guest/virtio_blk writes; with
- * bootargs "write=1" it then stores into block 3 (breaking the sharing for
- * this VM alone) and checks that block 3 holds the store and block 2 is
- * still the disk's.
+ * sector 10, which guest/virtio_blk writes, on every hart (a VM on several
+ * nodes reads the shared pages from each); with bootargs "write=1" its last
+ * hart then stores into block 3 (breaking the sharing for this VM alone)
+ * and every hart checks that block 3 holds the store and block 2 is still
+ * the disk's.
  *  1-3  a virtio-blk device, FEATURES_OK, a queue;
  *  10   the read's status is 0;
  *  11   a sector does not hold its pattern;
@@ -41,6 +42,30 @@ static void check_sector(int code, unsigned s)
 	}
 }
 
+static void check_all(void *arg)
+{
+	(void)arg;
+	for (unsigned s = 0; s < 64; s++)
+		if (s != 10)	/* the sector guest/virtio_blk writes in place on the shared test image */
+			check_sector(11, s);
+}
+
+static void store(void *arg)
+{
+	(void)arg;
+	if (rt_hartid() == rt_nharts() - 1)
+		blocks[3][0] = 'X';
+	__asm__ volatile("fence rw, rw" ::: "memory");
+}
+
+static void check_store(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(20, *(volatile uint8_t *)&blocks[3][0], 'X');
+	check_sector(20, 2 * 8);
+	check_sector(20, 3 * 8 + 1);
+}
+
 int main(void)
 {
 	base = virtio_find(2, 0);
@@ -65,16 +90,11 @@ int main(void)
 			rt_exit(10);
 	__asm__ volatile("fence rw, rw" ::: "memory");
 	CHECK_EQ(10, status, 0);
-	for (unsigned s = 0; s < 64; s++)
-		if (s != 10)	/* the sector guest/virtio_blk writes in place on the shared test image */
-			check_sector(11, s);
+	rt_run_on_all(check_all, NULL);
 
 	if (rt_bootarg_long("write", 0)) {
-		blocks[3][0] = 'X';
-		__asm__ volatile("fence rw, rw" ::: "memory");
-		CHECK_EQ(20, *(volatile uint8_t *)&blocks[3][0], 'X');
-		check_sector(20, 2 * 8);
-		check_sector(20, 3 * 8 + 1);
+		rt_run_on_all(store, NULL);
+		rt_run_on_all(check_store, NULL);
 	}
 	wr(R_STATUS, 0);
 	rt_printf("disk_share: ok\n");

@@ -4,7 +4,9 @@
 # one 32 KiB read into whole, page-aligned guest pages) and hold one copy
 # of them; the VM that then stores into one of those pages gets its own
 # copy of that page alone. The report's figures say so: 8 cache pages,
-# (3 x 8 - 1 - 8) pages saved.
+# (3 x 8 - 1 - 8) pages saved. Then the same with two of the VMs spanning
+# nodes 0 and 1: node 0's cache pages are mapped into them and read from
+# node 1 through the coherence engine, one copy in the machine.
 . "$(dirname "$0")/lib/common.bash"
 
 elf="$DISCO_BUILD/guest/disk_share.elf"
@@ -32,3 +34,49 @@ t_json "$T/report.json" "[.vms[] | select(.name != \"v2\") | .disk.shared_bytes]
   t_fail "the others must share all 8: $(jq -c '[.vms[] | {name, disk}]' "$T/report.json")"
 [ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written"
 echo "ok: 3 VMs hold one copy of 8 blocks ($(jq '.nodes[0].disk.memory_saved_bytes' "$T/report.json") bytes saved); a store broke sharing for its VM alone"
+
+# The same across nodes: two of the three VMs run on nodes 0 and 1 (home 0,
+# one hart on each node: the guest checks the blocks from both), so node 0's
+# cache pages are read from node 1 through the coherence engine; s2's hart on
+# node 1 stores into block 3. Still one copy of the 8 blocks in the machine.
+{
+  printf '[machine]
+nodes = 2
+mem = 128M
+timeout = 60s
+report = %s
+' "$T/span.json"
+  printf '[vm one]
+mem = 16M
+nodes = 0
+kernel = %s
+disk = %s
+disk_overlay = temp
+' "$elf" "$T/base.img"
+  for i in 1 2; do
+    printf '[vm s%s]
+cpus = 2
+mem = 16M
+nodes = 0,1
+kernel = %s
+disk = %s
+disk_overlay = temp
+' "$i" "$elf" "$T/base.img"
+    [ $i = 2 ] && printf 'append = write=1
+'
+  done
+} > "$T/span.ini"
+timeout 120 "$DISCO" run --quiet "$T/span.ini" > "$T/out" 2>&1 || t_fail "VMs on two nodes: exit $?: $(cat "$T/out")"
+R=$T/span.json
+t_json "$R" '[.vms[] | select(.exit_status == 0)] | length == 3' || t_fail "every VM must pass on two nodes: $(cat "$T/out")"
+t_json "$R" "[.nodes[].disk.cache_pages // 0] | add == 8" ||
+  t_fail "one copy of the 8 blocks in the machine expected: $(jq -c '[.nodes[].disk]' "$R")"
+t_json "$R" ".nodes[0].disk.memory_saved_bytes == (3 * 8 - 1 - 8) * $page" ||
+  t_fail "saved memory on two nodes: want $(( (3 * 8 - 1 - 8) * page )): $(jq -c '.nodes[0].disk' "$R")"
+t_json "$R" "[.vms[] | select(.name == \"s2\") | .disk.shared_bytes] == [7 * $page]" ||
+  t_fail "the spanning VM that stored must share 7 pages: $(jq -c '[.vms[] | {name, disk}]' "$R")"
+t_json "$R" "[.vms[] | select(.name != \"s2\") | .disk.shared_bytes] == [8 * $page, 8 * $page]" ||
+  t_fail "the others must share all 8 on two nodes: $(jq -c '[.vms[] | {name, disk}]' "$R")"
+t_json "$R" 'all(.vms[] | .parts[]?; .span.dropped == 0)' || t_fail "a node dropped messages: $(jq -c '[.vms[] | .parts]' "$R")"
+[ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written (two nodes)"
+echo "ok: VMs on two nodes share node 0's copy of 8 blocks ($(jq '.nodes[0].disk.memory_saved_bytes' "$R") bytes saved)"
