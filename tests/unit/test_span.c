@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "coherence/coh_mem.h"
+#include "vmm/board.h"
+#include "vmm/span.h"
 #include "vmm/vmm.h"
 
 enum {
@@ -288,6 +290,111 @@ static void t_fuzz(void **state)
 	assert_true(in[0].nsent >= 1);
 }
 
+/* Hand what each instance sent the other to it, until neither sends more. */
+static void pump(struct inst *in)
+{
+	for (int round = 0; round < 16; round++) {
+		unsigned moved = 0;
+		for (unsigned k = 0; k < 2; k++) {
+			struct sent copy[64];
+			unsigned n = in[k].nsent < 64 ? in[k].nsent : 64;
+			memcpy(copy, in[k].sent, n * sizeof(copy[0]));
+			in[k].nsent = 0;
+			for (unsigned i = 0; i < n; i++) {
+				assert_int_equal(copy[i].dest, 1 - k);
+				vmm_vm_handle_msg(in[1 - k].vm, k, copy[i].type, &copy[i].m, sizeof(copy[i].m));
+				moved++;
+			}
+		}
+		if (!moved)
+			return;
+	}
+	fail_msg("the nodes never stop sending");
+}
+
+struct refs {
+	unsigned gets, puts, answers;
+	int rc;
+};
+static void ref_get(void *o, uint8_t *page) { (void)page; ((struct refs *)o)->gets++; }
+static void ref_put(void *o, uint8_t *page) { (void)page; ((struct refs *)o)->puts++; }
+static void answered(void *o, uint64_t gpa, int rc)
+{
+	(void)gpa;
+	((struct refs *)o)->answers++;
+	((struct refs *)o)->rc = rc;
+}
+
+static uint64_t pages_shared(struct inst *in)
+{
+	struct vmm_span_stats st;
+	vmm_vm_get_span_stats(in->vm, &st);
+	return st.pages_shared;
+}
+
+/*
+ * The global disk cache (docs/disk.md): the home maps a cache page of its
+ * memory into the VM; both nodes then read it, read-only; a write on node 1
+ * gets the VM a private copy of the same data, and the cache page goes back
+ * to the cache (its reference is put), once.
+ */
+static void t_disk_cache_page(void **state)
+{
+	struct inst *in = *state, *home = &in[0], *other = &in[1];
+	struct vm *hv = &home->vm->vm, *ov = &other->vm->vm;
+	struct refs r = { 0 };
+	const struct pmap_share_ops ops = { &r, ref_get, ref_put };
+	uint8_t *page = alloc_page(home);
+	uint64_t gpa = hv->ram_base + 100 * 4096, shared = COH_MADDR(0, (uint64_t)(page - home->mem)), m = 0;
+
+	memset(page, 0xa5, 4096);
+	home->nsent = other->nsent = 0;
+	assert_int_equal(span_share(ov, gpa, page, &ops, answered, &r), -EINVAL);	/* not the home */
+	assert_int_equal(span_share(hv, hv->ram_base + hv->ram_size, page, &ops, answered, &r), -EINVAL);
+	assert_int_equal(span_share(hv, gpa, page, &ops, answered, &r), 0);
+	assert_int_equal(r.gets, 1);
+	assert_int_equal(home->nsent, 1);
+	assert_int_equal(home->sent[0].type, UNMAP);	/* node 1 forgets the page first */
+	pump(in);
+	assert_int_equal(r.answers, 0);	/* answered from the loop, never from a handler */
+	vmm_vm_run(home->vm, 100);
+	assert_int_equal(r.answers, 1);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(pages_shared(home), 1);
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, false, &m), 0);
+	assert_int_equal(m, shared);
+	assert_int_equal(vm_ram_maddr(hv, NULL, gpa, false, &m), 0);
+	assert_int_equal(m, shared);
+	assert_int_equal(span_share(hv, gpa, page, &ops, answered, &r), 1);	/* there already */
+	assert_int_equal(r.gets, 1);
+
+	/* a write on node 1: the page collapses into a private copy */
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, true, &m), -EAGAIN);
+	assert_int_equal(other->nsent, 1);
+	assert_int_equal(other->sent[0].type, COLLAPSE);
+	pump(in);
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, true, &m), 0);
+	assert_int_not_equal(m, shared);
+	assert_int_equal(COH_MADDR_NODE(m), 0);
+	assert_memory_equal(home->mem + COH_MADDR_OFF(m), page, 4096);
+	assert_int_equal(vm_ram_maddr(hv, NULL, gpa, true, &m), 0);	/* the home writes it too */
+	assert_int_equal(r.puts, 1);
+	assert_int_equal(pages_shared(home), 0);
+
+	/* a cache page over a page the VM has: the old page goes, the new one is read-only again */
+	assert_int_equal(span_share(hv, gpa, page, &ops, answered, &r), 0);
+	pump(in);
+	vmm_vm_run(home->vm, 100);
+	assert_int_equal(r.answers, 2);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, false, &m), 0);
+	assert_int_equal(m, shared);
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, true, &m), -EAGAIN);
+	pump(in);
+	assert_int_equal(r.puts, 2);
+	assert_int_equal(r.gets, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +402,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_first_touch_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_mmio_at_home, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_fuzz, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_disk_cache_page, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
