@@ -196,6 +196,7 @@ struct vm_span {
 
 	/* the global disk cache (home) */
 	uint8_t *cached;		/* the page's master is a disk cache page, referenced through share_ops */
+	uint8_t *cache_repl;		/* ... and the policy made replicas of it */
 	const struct pmap_share_ops *share_ops;
 	struct share_fin {
 		struct share_cb cb;
@@ -327,7 +328,9 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 	s->master = calloc(s->npages, sizeof(*s->master));
 	s->collapse_asked = calloc(s->npages, 1);
 	s->cached = calloc(s->npages, 1);
-	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked || !s->master || !s->collapse_asked || !s->cached) {
+	s->cache_repl = calloc(s->npages, 1);
+	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked || !s->master || !s->collapse_asked || !s->cached ||
+	    !s->cache_repl) {
 		free(s->pm);
 		free(s->rkey);
 		free(s->rval);
@@ -336,6 +339,7 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 		free(s->master);
 		free(s->collapse_asked);
 		free(s->cached);
+		free(s->cache_repl);
 		free(s);
 		snprintf(err, errlen, "out of memory for the guest-physical map");
 		return -ENOMEM;
@@ -378,6 +382,7 @@ void span_free(struct vm *vm)
 			s->share_ops->put(s->share_ops->opaque, local_host(s, s->mq[i].from));
 	free(s->fin);	/* (their requests end with the VM's devices) */
 	free(s->cached);
+	free(s->cache_repl);
 	free(s->pm);
 	free(s->rkey);
 	free(s->rval);
@@ -1131,7 +1136,9 @@ static void policy_tick(struct vm *vm, uint64_t now)
 		uint64_t e = s->pm[idx], off, total = 0, bestc = 0;
 		unsigned writers = 0;
 
-		if (!(e & PM_VALID) || (e & PM_RO) || COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self || s->asked[idx])
+		/* (a disk cache page, read-only for good, may get replicas: once) */
+		if (!(e & PM_VALID) || ((e & PM_RO) && (!s->cached[idx] || s->cache_repl[idx])) ||
+		    COH_MADDR_NODE(e & PM_ADDR) != s->cfg.self || s->asked[idx])
 			continue;
 		off = COH_MADDR_OFF(e & PM_ADDR);
 		if (!coh_mem_page_remote_seen(s->cfg.coh, off) ||
@@ -1162,7 +1169,12 @@ static void policy_tick(struct vm *vm, uint64_t now)
 		bool read_shared = writes < s->cfg.write_share && readers &&
 				   ((readers & (readers - 1)) || cnt[3 * s->cfg.self]);
 		unsigned type;
-		if ((s->cfg.policy & 2) && read_shared && writes == 0) {
+		if (s->cached[idx]) {
+			/* a disk cache page never moves (other VMs map it): the readers get replicas */
+			if (!(s->cfg.policy & 2) || !readers)
+				continue;
+			type = SPAN_REPLICATE;
+		} else if ((s->cfg.policy & 2) && read_shared && writes == 0) {
 			/*
 			 * Nobody wrote it, several nodes read it: a copy for each
 			 * reader serves them all, where moving it would serve one
@@ -1220,6 +1232,23 @@ static bool move_start(struct vm_span *s, struct page_op *op, uint8_t kind, uint
 		from = s->master[idx];
 	} else if (kind == OP_SHARE) {
 		return false;	/* (share_start) */
+	} else if (kind == OP_REPLICATE && s->cached[idx]) {
+		/* a disk cache page: read-only everywhere and clean already; each reader copies it */
+		if (s->cache_repl[idx] || s->master[idx] != from || s->moves[idx] >= s->cfg.max_moves)
+			return false;
+		s->moves[idx]++;
+		s->cache_repl[idx] = 1;
+		*op = (struct page_op){ .on = true, .kind = kind, .idx = idx, .from = from, .readers = readers };
+		for (unsigned n = 0; n < 64; n++) {
+			if (!(readers >> n & 1))
+				continue;
+			struct span_msg c = { .vm = s->cfg.vm_id, .a = idx, .b = from };
+			op->waiting++;
+			span_deliver(s, n, SPAN_REPLICA, &c);
+		}
+		if (!op->waiting)
+			op->on = false;
+		return true;
 	} else if (s->master[idx] || (s->pm[idx] & ~PM_RO) != (PM_VALID | from) ||
 		   s->moves[idx] >= s->cfg.max_moves) {
 		return false;	/* replicated, moved since it was asked, or moved often enough */
@@ -1366,6 +1395,7 @@ static void share_mapped(struct vm_span *s, struct page_op *op)
 	else
 		s->st.pages_shared++;
 	s->cached[op->idx] = 1;
+	s->cache_repl[op->idx] = 0;	/* (UNMAP freed the old page's replicas) */
 	s->master[op->idx] = op->shared;
 	for (unsigned i = 0; i < s->n_nodes; i++) {
 		struct span_msg u = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->shared, .c = old, .rc = 1 };
@@ -1387,6 +1417,7 @@ static void cached_collapse(struct vm_span *s, struct page_op *op)
 	if (to) {
 		memcpy(local_host(s, to), local_host(s, op->from), VM_PAGE_SIZE);
 		s->cached[idx] = 0;
+		s->cache_repl[idx] = 0;
 		s->master[idx] = 0;
 		share_put(s, op->from);
 		s->st.pages_shared--;

@@ -368,6 +368,24 @@ static void t_disk_cache_page(void **state)
 	assert_int_equal(span_share(hv, gpa, page, &ops, answered, &r), 1);	/* there already */
 	assert_int_equal(r.gets, 1);
 
+	/* the policy's replicas of it: the reader copies the cache page as it is (no PROTECT: read-only already) */
+	struct msg rq = { .vm = 7, .a = 100, .b = shared, .c = 1u << 1 };
+	struct vmm_span_stats st;
+	home->nsent = 0;
+	vmm_vm_handle_msg(home->vm, 0, REPLICATE, &rq, sizeof(rq));
+	assert_int_equal(home->nsent, 1);
+	assert_int_equal(home->sent[0].type, REPLICA);
+	assert_int_equal(home->sent[0].dest, 1);
+	assert_int_equal(home->sent[0].m.b, shared);
+	assert_int_equal(home->sent[0].m.c, 0);
+	struct msg made = { .vm = 7, .a = 100, .b = COH_MADDR(1, 50 * 4096) };
+	vmm_vm_handle_msg(home->vm, 1, REPLICATED, &made, sizeof(made));
+	vmm_vm_get_span_stats(home->vm, &st);
+	assert_int_equal(st.replications, 1);
+	home->nsent = 0;
+	vmm_vm_handle_msg(home->vm, 0, REPLICATE, &rq, sizeof(rq));	/* once is enough */
+	assert_int_equal(home->nsent, 0);
+
 	/* a write on node 1: the page collapses into a private copy */
 	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, true, &m), -EAGAIN);
 	assert_int_equal(other->nsent, 1);
