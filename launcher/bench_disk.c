@@ -172,7 +172,7 @@ static double fio_case(const char *file, uint64_t size, const struct pattern *p,
 	if (fd < 0)
 		return -1;
 	snprintf(sz, sizeof(sz), "--size=%llu", (unsigned long long)size);
-	snprintf(rt, sizeof(rt), "--runtime=%g", seconds);
+	snprintf(rt, sizeof(rt), "--runtime=%lldms", (long long)(seconds * 1000 + 0.5));	/* (fio reads a bare 0.3 as 0 s) */
 	snprintf(qd, sizeof(qd), "--iodepth=%d", QD);
 	snprintf(dir, sizeof(dir), "--direct=%d", direct);
 	pid = fork();
@@ -224,12 +224,14 @@ static int make_file(const char *path, uint64_t size)
 }
 
 /*
- * The memory figure: nvms VMs on one node read the same 8 blocks of one base
+ * The memory figure: nvms VMs read the same 8 blocks of one base
  * (guest:disk_share, temporary overlays) and the run's report says how many
- * machine pages hold them. Returns the report's node "disk" object, or NULL
- * (message printed).
+ * machine pages hold them: on one node, or (span) each VM on nodes 0 and 1
+ * of a 2-node machine, one vCPU on each, its devices on node 0. Returns
+ * {cache_pages, memory_saved_bytes} summed over the nodes, or NULL (message
+ * printed).
  */
-static json_t *memory_case(const char *dir, unsigned nvms)
+static json_t *memory_case(const char *dir, unsigned nvms, bool span)
 {
 	char gdir[PATH_MAX], elf[PATH_MAX + 32], img[PATH_MAX], ini[PATH_MAX], rep[PATH_MAX];
 	json_t *r, *disk = NULL;
@@ -261,9 +263,10 @@ static json_t *memory_case(const char *dir, unsigned nvms)
 	f = fopen(ini, "w");
 	if (!f)
 		goto out;
-	fprintf(f, "[machine]\nnodes = 1\nmem = %uM\ntimeout = 60s\n", 32 + 16 * nvms);
+	fprintf(f, "[machine]\nnodes = %u\nmem = %uM\ntimeout = 60s\n", span ? 2 : 1, 32 + 16 * nvms);
 	for (unsigned i = 0; i < nvms; i++)
-		fprintf(f, "[vm v%u]\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n", i, elf, img);
+		fprintf(f, "[vm v%u]\nmem = 16M\n%skernel = %s\ndisk = %s\ndisk_overlay = temp\n", i,
+			span ? "cpus = 2\nnodes = 0,1\n" : "", elf, img);
 	fclose(f);
 	pid = fork();
 	if (pid == 0) {
@@ -277,8 +280,17 @@ static json_t *memory_case(const char *dir, unsigned nvms)
 	r = json_load_file(rep, 0, NULL);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || !r)
 		fprintf(stderr, "disco bench disk: the %u-VM run failed (exit %d)\n", nvms, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	else
-		disk = json_incref(json_object_get(json_array_get(json_object_get(r, "nodes"), 0), "disk"));
+	else {
+		json_int_t pages = 0, saved = 0;
+		size_t k;
+		json_t *n;
+
+		json_array_foreach(json_object_get(r, "nodes"), k, n) {
+			pages += json_integer_value(json_object_get(json_object_get(n, "disk"), "cache_pages"));
+			saved += json_integer_value(json_object_get(json_object_get(n, "disk"), "memory_saved_bytes"));
+		}
+		disk = json_pack("{s:I, s:I}", "cache_pages", pages, "memory_saved_bytes", saved);
+	}
 	json_decref(r);
 out:
 	unlink(img);
@@ -408,24 +420,33 @@ int bench_disk(int argc, char **argv, int json)
 								      "ratio", v / f)
 							 : json_pack("{s:f, s:n, s:n}", "vdisk_iops", v, "fio_iops", "ratio"));
 	}
-	json_t *mem = memory_case(dir, nvms), *memo = json_null();
+	json_t *memo = json_null(), *memo_span = json_null();
 
-	if (mem) {
+	for (int span = 0; span < 2; span++) {
+		json_t *mem = memory_case(dir, nvms, span), *fig;
+
+		if (!mem)
+			continue;
 		json_int_t pages = json_integer_value(json_object_get(mem, "cache_pages"));
 		json_int_t saved = json_integer_value(json_object_get(mem, "memory_saved_bytes"));
 
-		memo = json_pack("{s:i, s:i, s:I, s:I, s:I}", "vms", (int)nvms, "blocks_per_vm", 8,
-				 "cache_pages", pages, "pages_without_sharing", (json_int_t)(8 * nvms),
-				 "memory_saved_bytes", saved);
+		fig = json_pack("{s:i, s:i, s:I, s:I, s:I}", "vms", (int)nvms, "blocks_per_vm", 8,
+			      "cache_pages", pages, "pages_without_sharing", (json_int_t)(8 * nvms),
+			      "memory_saved_bytes", saved);
+		if (span)
+			memo_span = fig;
+		else
+			memo = fig;
 		if (!json)
-			printf("memory: %u VMs read the same 8 blocks: %lld machine pages hold them (%u without sharing), "
-			       "%lld KiB saved\n", nvms, (long long)pages, 8 * nvms, (long long)saved / 1024);
+			printf("memory%s: %u VMs%s read the same 8 blocks: %lld machine pages hold them (%u without sharing), "
+			       "%lld KiB saved\n", span ? " (2 nodes)" : "", nvms, span ? ", each on nodes 0 and 1," : "",
+			       (long long)pages, 8 * nvms, (long long)saved / 1024);
 		json_decref(mem);
 	}
 	if (json) {
-		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o}", "patterns", rows, "block_size", BS,
+		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o, s:o}", "patterns", rows, "block_size", BS,
 					"queue_depth", QD, "file_bytes", (json_int_t)size, "direct", direct,
-					"seconds", seconds, "fio", have_fio, "memory", memo);
+					"seconds", seconds, "fio", have_fio, "memory", memo, "memory_span", memo_span);
 		char *s = json_dumps(top, JSON_INDENT(2));
 
 		puts(s);
@@ -436,6 +457,7 @@ int bench_disk(int argc, char **argv, int json)
 		       " %s, %g s per side; target: reads >= 0.8 of fio)\n", direct ? "O_DIRECT" : "page cache", seconds);
 		json_decref(rows);
 		json_decref(memo);
+		json_decref(memo_span);
 	}
 	rc = 0;
 out_files:
