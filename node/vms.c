@@ -288,7 +288,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 	}
 	if (serves && !v->disk && !(v->disk = vdisk_server_new(256, err, errlen)))
 		goto fail;
-	if (v->disk && !(v->cache = vdisk_cache_new(cache_alloc_page, cache_free_page, v)))
+	if (v->disk && d->machine.disk_cache && !(v->cache = vdisk_cache_new(cache_alloc_page, cache_free_page, v)))
 		goto oom;
 	if (v->cache)
 		vdisk_cache_set_max(v->cache, d->machine.disk_cache_max);

@@ -158,6 +158,7 @@ struct vm_span {
 		unsigned to, acks, waiting;
 		bool recall;		/* replication: the master's node could not recall it, the copies must */
 		uint64_t shared;	/* OP_SHARE: the cache page (from: what was there, 0 none) */
+		unsigned need;		/* OP_SHARE: acks it waits for (the nodes that knew the page) */
 		struct share_cb cb;
 	} mv[OPS_MAX];			/* home: the page operations in progress */
 	uint64_t *master;		/* home: a replicated page's master (0: not replicated) */
@@ -197,6 +198,7 @@ struct vm_span {
 	/* the global disk cache (home) */
 	uint8_t *cached;		/* the page's master is a disk cache page, referenced through share_ops */
 	uint8_t *cache_repl;		/* ... and the policy made replicas of it */
+	uint64_t *known;		/* home: nodes (bits by place in nodes[]) that may map the page */
 	const struct pmap_share_ops *share_ops;
 	struct share_fin {
 		struct share_cb cb;
@@ -329,8 +331,9 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 	s->collapse_asked = calloc(s->npages, 1);
 	s->cached = calloc(s->npages, 1);
 	s->cache_repl = calloc(s->npages, 1);
+	s->known = calloc(s->npages, sizeof(*s->known));
 	if (!s->pm || !s->rkey || !s->rval || !s->moves || !s->asked || !s->master || !s->collapse_asked || !s->cached ||
-	    !s->cache_repl) {
+	    !s->cache_repl || !s->known) {
 		free(s->pm);
 		free(s->rkey);
 		free(s->rval);
@@ -340,6 +343,7 @@ int span_create(struct vm *vm, const struct vmm_span_config *cfg, const struct v
 		free(s->collapse_asked);
 		free(s->cached);
 		free(s->cache_repl);
+		free(s->known);
 		free(s);
 		snprintf(err, errlen, "out of memory for the guest-physical map");
 		return -ENOMEM;
@@ -383,6 +387,7 @@ void span_free(struct vm *vm)
 	free(s->fin);	/* (their requests end with the VM's devices) */
 	free(s->cached);
 	free(s->cache_repl);
+	free(s->known);
 	free(s->pm);
 	free(s->rkey);
 	free(s->rval);
@@ -1258,6 +1263,7 @@ static bool move_start(struct vm_span *s, struct page_op *op, uint8_t kind, uint
 			type = SPAN_PROTECT;
 	}
 	*op = (struct page_op){ .on = true, .kind = kind, .idx = idx, .from = from, .to = to, .readers = readers };
+	s->known[idx] = ~0ull;	/* every node hears of it, and then maps the page */
 	for (unsigned i = 0; i < s->n_nodes; i++) {
 		/* b: the master, for a collapse (replicas go) and a replication (its node recalls it) */
 		struct span_msg u = { .vm = s->cfg.vm_id, .a = idx, .b = kind != OP_MOVE ? from : 0 };
@@ -1376,9 +1382,18 @@ static bool share_start(struct vm_span *s, struct page_op *op, const struct move
 	}
 	*op = (struct page_op){ .on = true, .kind = OP_SHARE, .idx = r->idx, .shared = r->from, .cb = r->cb,
 				.from = s->cached[r->idx] ? s->master[r->idx] : (e & PM_VALID) ? e & PM_ADDR : 0 };
+	/*
+	 * Only the nodes that may map the page forget it (the home always);
+	 * the others learn the cache page when they touch it (PMAP_REQ). A
+	 * buffer only the home's harts use is shared without a message.
+	 */
+	uint64_t known = s->known[r->idx] | 1;
+	for (unsigned i = 0; i < s->n_nodes; i++)
+		op->need += (known >> i) & 1;
 	for (unsigned i = 0; i < s->n_nodes; i++) {
 		struct span_msg u = { .vm = s->cfg.vm_id, .a = r->idx, .b = s->master[r->idx] };
-		span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);
+		if ((known >> i) & 1)
+			span_deliver(s, s->nodes[i], SPAN_UNMAP, &u);	/* (the home's own ack may end it now) */
 	}
 	return true;
 }
@@ -1397,9 +1412,15 @@ static void share_mapped(struct vm_span *s, struct page_op *op)
 	s->cached[op->idx] = 1;
 	s->cache_repl[op->idx] = 0;	/* (UNMAP freed the old page's replicas) */
 	s->master[op->idx] = op->shared;
+	int owner = old != op->shared ? node_place(s, COH_MADDR_NODE(old)) : -1;
+
+	if (owner >= 0)	/* the node whose page it was frees it, when MAPPED says so */
+		s->known[op->idx] |= 1ull << owner;
 	for (unsigned i = 0; i < s->n_nodes; i++) {
+		/* the nodes that forgot it, and those that asked for it meanwhile */
 		struct span_msg u = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->shared, .c = old, .rc = 1 };
-		span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
+		if (i == 0 || ((s->known[op->idx] >> i) & 1))
+			span_deliver(s, s->nodes[i], SPAN_MAPPED, &u);
 	}
 	share_answer(s, &op->cb, op->idx, 0);
 }
@@ -1616,8 +1637,9 @@ static void handle(struct vm *vm, unsigned src, unsigned type, const void *paylo
 		}
 		e = s->pm[m.a];
 		op = op_find(s, m.a);
+		s->known[m.a] |= 1ull << node_place(s, src);
 		if (op && op->kind != OP_REPLICATE)
-			break;	/* moving or collapsing: the requester hears MAPPED with every node */
+			break;	/* moving, collapsing or sharing: the requester hears MAPPED with the others */
 		if (!(e & PM_VALID)) {
 			unsigned t = m.b ? src : place(s, m.a, src);
 			if (e & PM_PEND) {
@@ -1818,7 +1840,7 @@ static void handle(struct vm *vm, unsigned src, unsigned type, const void *paylo
 			return;
 		}
 		op->recall |= m.rc != 0;
-		if (++op->acks < s->n_nodes)
+		if (++op->acks < (op->kind == OP_SHARE ? op->need : s->n_nodes))
 			break;
 		if (op->kind == OP_MOVE) {
 			struct span_msg c = { .vm = s->cfg.vm_id, .a = op->idx, .b = op->from };

@@ -348,6 +348,10 @@ static void t_disk_cache_page(void **state)
 	uint64_t gpa = hv->ram_base + 100 * 4096, shared = COH_MADDR(0, (uint64_t)(page - home->mem)), m = 0;
 
 	memset(page, 0xa5, 4096);
+	/* node 1 maps the page (its first touch) */
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, false, &m), -EAGAIN);
+	pump(in);
+	assert_int_equal(vm_ram_maddr(ov, NULL, gpa, false, &m), 0);
 	home->nsent = other->nsent = 0;
 	assert_int_equal(span_share(ov, gpa, page, &ops, answered, &r), -EINVAL);	/* not the home */
 	assert_int_equal(span_share(hv, hv->ram_base + hv->ram_size, page, &ops, answered, &r), -EINVAL);
@@ -411,6 +415,25 @@ static void t_disk_cache_page(void **state)
 	pump(in);
 	assert_int_equal(r.puts, 2);
 	assert_int_equal(r.gets, 2);
+
+	/* a page node 1 never touched: shared without a message; node 1 learns it when it touches it */
+	uint64_t g2 = hv->ram_base + 200 * 4096;
+	assert_int_equal(vm_ram_maddr(hv, NULL, g2, true, &m), 0);	/* the home's page */
+	home->nsent = 0;
+	assert_int_equal(span_share(hv, g2, page, &ops, answered, &r), 0);
+	assert_int_equal(home->nsent, 0);
+	vmm_vm_run(home->vm, 100);
+	assert_int_equal(r.answers, 3);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(vm_ram_maddr(ov, NULL, g2, false, &m), -EAGAIN);
+	pump(in);
+	assert_int_equal(vm_ram_maddr(ov, NULL, g2, false, &m), 0);
+	assert_int_equal(m, shared);
+	assert_int_equal(vm_ram_maddr(ov, NULL, g2, true, &m), -EAGAIN);	/* read-only there too */
+	pump(in);
+	assert_int_equal(vm_ram_maddr(ov, NULL, g2, true, &m), 0);
+	assert_int_not_equal(m, shared);
+	assert_int_equal(r.puts, 3);
 }
 
 int main(void)
