@@ -9,18 +9,20 @@ killed=()
 t_cleanup_shm() { for p in "${killed[@]}"; do rm -f /dev/shm/"$p":*; done; t_cleanup; }
 trap t_cleanup_shm EXIT
 
+# (the patterns name this test's own description, $T/..., so that nodes of
+# another run on the machine, say one killed before, are never counted or killed)
 for prov in shm tcp; do
   t_bare 4 "$T/dead-$prov.ini"
   timeout 120 "$DISCO" run --quiet --provider "$prov" --idle 100 --report "$T/r.json" "$T/dead-$prov.ini" >"$T/out" 2>&1 &
   job=$!
   # wait until all four nodes are up (and idle in their loop)
   for _ in $(seq 100); do
-    [ "$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | wc -l)" = 4 ] && break
+    [ "$(pgrep -f "^[^ ]*disco-node .*$T/dead-$prov.ini" | wc -l)" = 4 ] && break
     sleep 0.1
   done
-  [ "$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | wc -l)" = 4 ] || t_fail "$prov: the 4 nodes did not start: $(cat "$T/out")"
+  [ "$(pgrep -f "^[^ ]*disco-node .*$T/dead-$prov.ini" | wc -l)" = 4 ] || t_fail "$prov: the 4 nodes did not start: $(cat "$T/out")"
   sleep 2
-  victim=$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | sed -n 3p)
+  victim=$(pgrep -f "^[^ ]*disco-node .*$T/dead-$prov.ini" | sed -n 3p)
   kill -9 "$victim"
   killed+=("$victim")
   t0=$(date +%s)
@@ -31,7 +33,7 @@ for prov in shm tcp; do
   [ $rc != 124 ] || t_fail "$prov: the job hung after a node died"
   [ $dt -le 20 ] || t_fail "$prov: the job took $dt s to end after a node died"
   sleep 0.5
-  left=$(pgrep -f "^[^ ]*disco-node .*dead-$prov.ini" | wc -l)
+  left=$(pgrep -f "^[^ ]*disco-node .*$T/dead-$prov.ini" | wc -l)
   [ "$left" = 0 ] || t_fail "$prov: $left nodes still running after the job ended"
   echo "ok: $prov: job ended $dt s after node kill (exit $rc)"
 done
