@@ -334,8 +334,8 @@ int cmd_run(int argc, char **argv)
 		fclose(f);
 		file = tmpdesc;
 	}
-	if (file)
-		d = desc_parse_file(file, err, sizeof(err));
+	if (file)	/* a VM path with ${NAME} is the nodes' to expand, from their environment (desc.h) */
+		d = desc_parse_file_flags(file, DESC_DEFER_PATHS, err, sizeof(err));
 	else
 		d = desc_parse_string(desc_default_text, "<default>", err, sizeof(err));
 	if (d && desc_validate(d, err, sizeof(err))) {
