@@ -376,8 +376,9 @@ int vdisk_remote_poll(struct vdisk_remote *r, uint64_t now)
 		if (q->deadline <= now) {
 			if (!q->res) {
 				r->st.timeouts++;
-				LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: a base image read got no answer for %.1f s: I/O error",
-						(double)r->timeout_ns / 1e9);
+				LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: node %u, which serves a base image, did not answer a "
+						"read of %llu bytes for %.1f s: the guest gets an I/O error", q->node,
+						(unsigned long long)q->len, (double)r->timeout_ns / 1e9);
 			}
 			req_end(r, q, -EIO);
 			n++;

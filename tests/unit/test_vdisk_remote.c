@@ -397,7 +397,25 @@ static void test_remote_dead_server(void **state)
 	assert_int_equal(done.n, 0);				/* waiting... */
 	assert_true(vdisk_remote_next_deadline(t_rem[1]) != UINT64_MAX);
 	assert_int_equal(vdisk_remote_poll(t_rem[1], t_now()), 0);	/* not yet */
-	assert_int_equal(vdisk_remote_poll(t_rem[1], t_now() + 60 * 1000000ull), 1);
+	{	/* the warning names the node that did not answer */
+		char path[] = "/tmp/test_vdisk_remote_log.XXXXXX", text[512] = "";
+		int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+		ssize_t n;
+
+		assert_true(fd >= 0 && saved >= 0);
+		fflush(stderr);
+		dup2(fd, STDERR_FILENO);
+		assert_int_equal(vdisk_remote_poll(t_rem[1], t_now() + 60 * 1000000ull), 1);
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		n = pread(fd, text, sizeof(text) - 1, 0);
+		close(fd);
+		unlink(path);
+		assert_true(n > 0);
+		if (!strstr(text, "node 0, which serves a base image, did not answer a read of 8192 bytes"))
+			fail_msg("the timeout does not name the node: %s", text);
+	}
 	assert_int_equal(done.n, 1);
 	assert_int_equal(done.res, -EIO);
 	t_server_dead = false;
