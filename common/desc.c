@@ -1672,7 +1672,9 @@ void desc_print_keys(FILE *out)
 		}
 	}
 	fprintf(out, "\nSizes: 4096, 4K, 256M, 1G, 2T (binary; B or iB may follow). "
-		"Durations: 100ns, 500us, 10ms, 2s, 1m, 1h.\n");
+		"Durations: 100ns, 500us, 10ms, 2s, 1m, 1h.\n"
+		"Paths: ${NAME} is the environment variable NAME of each node that reads the description "
+		"(node-local files, e.g. disk = ${SCRATCH}/base.img); $$ is a '$'.\n");
 }
 
 void desc_print_keys_markdown(FILE *out)
