@@ -213,6 +213,7 @@ static const struct desc_key keys[] = {
 };
 
 #define N_KEYS	ARRAY_SIZE(keys)
+_Static_assert(N_KEYS <= 64, "struct desc_vm's deferred mask has a bit per key");
 
 const char *desc_provider_name(enum desc_provider p)
 {
@@ -454,6 +455,75 @@ static void *key_base(const struct desc_key *k, const struct desc *d, const stru
 }
 
 /*
+ * path_expand - a path value with each ${NAME} replaced by the environment's
+ * NAME and each $$ by '$' (docs/machine.md, "Paths"), into out. With
+ * need_set false, variables are only checked for syntax (out is then
+ * meaningless). Returns how many variables it named, or -EINVAL with the
+ * reason in why.
+ */
+static int path_expand(const char *in, char *out, size_t outlen, bool need_set, char *why, size_t wl)
+{
+	size_t used = 0;
+	int vars = 0;
+
+	for (const char *p = in; *p;) {
+		const char *piece = p, *val;
+		size_t n = 1;
+
+		if (*p == '$') {
+			if (p[1] == '$') {
+				p += 2;		/* $$: one '$' */
+			} else if (p[1] != '{') {
+				snprintf(why, wl, "a '$' that starts no ${NAME} (write $$ for a '$' in a path)");
+				return -EINVAL;
+			} else {
+				const char *name = p + 2, *close = strchr(name, '}');
+				char var[DESC_NAME_MAX + 32];
+				size_t len;
+
+				if (!close) {
+					snprintf(why, wl, "'${' without a closing '}'");
+					return -EINVAL;
+				}
+				len = (size_t)(close - name);
+				if (!len || len >= sizeof(var) || !(isalpha((unsigned char)name[0]) || name[0] == '_') ||
+				    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") < len) {
+					snprintf(why, wl, "${%.*s}: not a variable name (letters, digits and '_', not "
+						 "starting with a digit, at most %zu)", (int)(len > 40 ? 40 : len), name,
+						 sizeof(var) - 1);
+					return -EINVAL;
+				}
+				memcpy(var, name, len);
+				var[len] = '\0';
+				vars++;
+				p = close + 1;
+				if (!need_set)
+					continue;
+				val = getenv(var);
+				if (!val || !val[0]) {
+					snprintf(why, wl, "${%s} is %s in the environment (a path's ${NAME} comes from the "
+						 "environment of each node that reads the description: set %s for every "
+						 "node, e.g. mpirun -x %s=...)", var, val ? "empty" : "not set", var, var);
+					return -EINVAL;
+				}
+				piece = val;
+				n = strlen(val);
+			}
+		} else {
+			p++;
+		}
+		if (used + n >= outlen) {
+			snprintf(why, wl, "too long once its variables are expanded (at most %zu characters)", outlen - 1);
+			return -EINVAL;
+		}
+		memcpy(out + used, piece, n);
+		used += n;
+	}
+	out[used] = '\0';
+	return vars;
+}
+
+/*
  * key_set - parse value for key k into its field under base (struct desc,
  * or struct desc_vm for [vm] keys). dir, when not NULL, is the directory
  * relative input paths are resolved against. Returns 0, -ENOMEM, or
@@ -584,8 +654,19 @@ static int key_format(const struct desc_key *k, const void *base, char *buf, siz
 		v = num_load(field, k->size);
 		snprintf(buf, len, "%s", num_check(k, v, buf, len) ? "?" : k->choices[v]);
 		return 0;
-	case KT_TEXT:
 	case KT_PATH:
+		if (k->sec == KS_VM && (((const struct desc_vm *)base)->deferred >> (k - keys) & 1))
+			return (size_t)snprintf(buf, len, "%s", field) < len ? 0 : -ENOSPC;	/* as written */
+		for (size_t o = 0;; field++) {	/* an expanded path: its '$' reads back as $$ */
+			if (o + 2 >= len)
+				return -ENOSPC;
+			if (*field == '$')
+				buf[o++] = '$';
+			buf[o++] = *field;
+			if (!*field)
+				return 0;
+		}
+	case KT_TEXT:
 	case KT_IDENT:
 		return (size_t)snprintf(buf, len, "%s", field) < len ? 0 : -ENOSPC;
 	case KT_NODES: {
@@ -654,6 +735,7 @@ struct pstate {
 	struct desc *d;
 	const char *name;		/* the file, for messages */
 	const char *dir;		/* base of relative input paths; NULL: keep them */
+	unsigned flags;			/* DESC_DEFER_PATHS */
 	const char *pos;		/* the next line to read */
 	int lineno;			/* the line inih is working on */
 	const char *raw;		/* that line, leading blanks skipped */
@@ -667,6 +749,7 @@ struct pstate {
 	size_t errlen;
 	int err_line;			/* line of the first error; 0: none yet */
 	char value[DESC_LINE_MAX + 1];	/* a long line's value */
+	char expanded[DESC_LINE_MAX + 1];	/* a path's value, its ${NAME}s expanded */
 };
 
 static void perr(struct pstate *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -964,7 +1047,28 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		     k->def[0] ? ", " : "", k->def[0] ? k->def : ": none");
 		return 0;
 	}
-	rc = key_set(k, key_base(k, ps->d, ps->vm), raw_value, ps->dir, why, sizeof(why));
+	if (k->type == KT_PATH) {
+		/* node-local paths: ${NAME} from this process's environment, or kept for the nodes (desc.h) */
+		bool defer = (ps->flags & DESC_DEFER_PATHS) && k->sec == KS_VM;
+
+		rc = path_expand(raw_value, ps->expanded, sizeof(ps->expanded), !defer, why, sizeof(why));
+		if (rc > 0 && defer) {
+			char *field = (char *)ps->vm + k->off;
+
+			if ((size_t)snprintf(field, k->size, "%s", raw_value) >= k->size) {
+				field[0] = '\0';
+				snprintf(why, sizeof(why), "too long (at most %zu characters)", k->size - 1);
+				rc = -EINVAL;
+			} else {
+				ps->vm->deferred |= 1ull << idx;
+				rc = 0;
+			}
+		} else if (rc >= 0) {
+			rc = key_set(k, key_base(k, ps->d, ps->vm), ps->expanded, ps->dir, why, sizeof(why));
+		}
+	} else {
+		rc = key_set(k, key_base(k, ps->d, ps->vm), raw_value, ps->dir, why, sizeof(why));
+	}
 	if (rc) {
 		perr(ps, "%s %s = %s: %s%s", label, name, value, why,
 		     strstr(raw_value, " #") ? " (a comment after a value starts with ';', not '#')" : "");
@@ -1014,7 +1118,8 @@ static void machine_check(struct pstate *ps)
 	     desc_format_size(m->rcache, a, sizeof(a)), desc_format_size(m->line, b, sizeof(b)));
 }
 
-static struct desc *parse_text(const char *text, const char *name, const char *dir, char *err, size_t errlen)
+static struct desc *parse_text(const char *text, const char *name, const char *dir, unsigned flags, char *err,
+			       size_t errlen)
 {
 	struct pstate *ps;
 	struct desc *d = NULL;
@@ -1029,6 +1134,7 @@ static struct desc *parse_text(const char *text, const char *name, const char *d
 	snprintf(ps->d->file, sizeof(ps->d->file), "%s", name);
 	ps->name = name;
 	ps->dir = dir;
+	ps->flags = flags;
 	ps->pos = text;
 	ps->sec = KS_COUNT;
 	ps->err = err;
@@ -1068,10 +1174,22 @@ struct desc *desc_parse_string(const char *text, const char *name, char *err, si
 {
 	if (!err)
 		errlen = 0;
-	return parse_text(text, name ? name : "<string>", NULL, err, errlen);
+	return parse_text(text, name ? name : "<string>", NULL, 0, err, errlen);
 }
 
 struct desc *desc_parse_file(const char *path, char *err, size_t errlen)
+{
+	return desc_parse_file_flags(path, 0, err, errlen);
+}
+
+bool desc_vm_path_deferred(const struct desc_vm *vm, const char *key)
+{
+	const struct desc_key *k = key_find(KS_VM, key);
+
+	return k && k->type == KT_PATH && (vm->deferred >> (k - keys) & 1);
+}
+
+struct desc *desc_parse_file_flags(const char *path, unsigned flags, char *err, size_t errlen)
 {
 	char *text = NULL, *real = NULL, *slash;
 	struct desc *d = NULL;
@@ -1114,7 +1232,7 @@ struct desc *desc_parse_file(const char *path, char *err, size_t errlen)
 		slash[1] = '\0';	/* a file in / */
 	else
 		*slash = '\0';
-	d = parse_text(text, path, real, err, errlen);
+	d = parse_text(text, path, real, flags, err, errlen);
 out:
 	free(real);
 	free(text);
@@ -1556,7 +1674,9 @@ void desc_print_keys(FILE *out)
 		}
 	}
 	fprintf(out, "\nSizes: 4096, 4K, 256M, 1G, 2T (binary; B or iB may follow). "
-		"Durations: 100ns, 500us, 10ms, 2s, 1m, 1h.\n");
+		"Durations: 100ns, 500us, 10ms, 2s, 1m, 1h.\n"
+		"Paths: ${NAME} is the environment variable NAME of each node that reads the description "
+		"(node-local files, e.g. disk = ${SCRATCH}/base.img); $$ is a '$'.\n");
 }
 
 void desc_print_keys_markdown(FILE *out)

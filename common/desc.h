@@ -98,6 +98,8 @@ struct desc_vm {
 	char net[DESC_NAME_MAX];	/* subnet name, "" = no NIC */
 	char mac[DESC_NAME_MAX];	/* NIC address "52:54:00:12:34:56", "" = derived from the VM's index */
 	char console_log[DESC_PATH_MAX];	/* copy of the console to a file, "" = none */
+	uint64_t deferred;		/* DESC_DEFER_PATHS: bit k set when the k-th key of desc.c's table holds a
+					   path with ${NAME} kept as written, for each node to expand */
 };
 
 struct desc {
@@ -119,6 +121,25 @@ extern const char desc_default_text[];
  * Returns a new description, or NULL with a one-line message in err.
  */
 struct desc *desc_parse_file(const char *path, char *err, size_t errlen);
+
+/*
+ * Paths are node-local: ${NAME} in a path value (kernel, bios, initrd,
+ * disk, disk_overlay_file, console_log, report) is replaced by the
+ * environment variable NAME of the process that reads the description,
+ * and $$ by one '$'; any other '$', a malformed ${, or a variable unset or
+ * empty there is an error naming the key, the line and the variable.
+ * Each node reads the description itself, so `disk = ${SCRATCH}/base.img`
+ * names every host's own file.
+ *
+ * DESC_DEFER_PATHS (the launcher, which checks the description before the
+ * nodes start, on a host whose environment may differ): a [vm] path that
+ * names a variable is checked for syntax only and kept as written (not made
+ * absolute); desc_vm_path_deferred() says which. `report` is expanded all
+ * the same: the launcher itself uses it.
+ */
+#define DESC_DEFER_PATHS	0x1
+struct desc *desc_parse_file_flags(const char *path, unsigned flags, char *err, size_t errlen);
+bool desc_vm_path_deferred(const struct desc_vm *vm, const char *key);
 
 /*
  * desc_parse_string - the same on text in memory; name is used in messages

@@ -65,7 +65,8 @@ int cmd_check(int argc, char **argv)
 		return 2;
 	}
 	char err[1024];
-	struct desc *d = desc_parse_file(file, err, sizeof(err));
+	/* as disco run: a VM path with ${NAME} is checked for syntax, and expanded by each node */
+	struct desc *d = desc_parse_file_flags(file, DESC_DEFER_PATHS, err, sizeof(err));
 	if (d && desc_validate(d, err, sizeof(err))) {
 		desc_free(d);
 		d = NULL;

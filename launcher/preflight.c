@@ -183,10 +183,13 @@ static char **probe_args(const struct launcher_preflight *pf, int *count)
 	for (unsigned i = 0; i < d->n_vms; i++) {
 		const struct desc_vm *vm = &d->vms[i];
 		const char *paths[] = { vm->kernel, vm->bios, vm->initrd };
+		const char *names[] = { "kernel", "bios", "initrd" };
 		for (int k = 0; k < 3; k++) {
 			bool dup = false;
 			if (!paths[k][0] || !strcmp(paths[k], "none"))
 				continue;
+			if (desc_vm_path_deferred(vm, names[k]))
+				continue;	/* ${NAME}: each node's own file, which may differ by design */
 			for (int j = 3; j < n; j++)
 				dup |= !strcmp(v[j], paths[k]);
 			if (!dup)

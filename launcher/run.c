@@ -154,6 +154,15 @@ static void abs_path(const char *in, char *out, size_t len)
 	free(r);
 }
 
+/* `key = path` in a description: a '$' in the path is written $$, as paths expand ${NAME} (docs/machine.md) */
+static void put_path(FILE *f, const char *key, const char *path)
+{
+	fprintf(f, "%s = ", key);
+	for (const char *p = path; *p; p++)
+		fputs(*p == '$' ? "$$" : (char[2]){ *p, 0 }, f);
+	fputc('\n', f);
+}
+
 static void shell_quote_print(char **v, FILE *out)
 {
 	for (int i = 0; v[i]; i++) {
@@ -321,21 +330,22 @@ int cmd_run(int argc, char **argv)
 			return 1;
 		}
 		uint64_t node_mem = m + (64ull << 20);
-		fprintf(f, "# written by disco run --kernel\n[machine]\nnodes = 1\nmem = %lluK\n\n[vm main]\ncpus = %llu\nmem = %lluK\nkernel = %s\n",
-			(unsigned long long)(node_mem >> 10), (unsigned long long)n, (unsigned long long)(m >> 10), kabs);
+		fprintf(f, "# written by disco run --kernel\n[machine]\nnodes = 1\nmem = %lluK\n\n[vm main]\ncpus = %llu\nmem = %lluK\n",
+			(unsigned long long)(node_mem >> 10), (unsigned long long)n, (unsigned long long)(m >> 10));
+		put_path(f, "kernel", kabs);
 		if (babs[0])
-			fprintf(f, "bios = %s\n", babs);
+			put_path(f, "bios", babs);
 		if (iabs[0])
-			fprintf(f, "initrd = %s\n", iabs);
+			put_path(f, "initrd", iabs);
 		if (append)
 			fprintf(f, "append = %s\n", append);
 		if (dabs[0])
-			fprintf(f, "disk = %s\n", dabs);
+			put_path(f, "disk", dabs);
 		fclose(f);
 		file = tmpdesc;
 	}
-	if (file)
-		d = desc_parse_file(file, err, sizeof(err));
+	if (file)	/* a VM path with ${NAME} is the nodes' to expand, from their environment (desc.h) */
+		d = desc_parse_file_flags(file, DESC_DEFER_PATHS, err, sizeof(err));
 	else
 		d = desc_parse_string(desc_default_text, "<default>", err, sizeof(err));
 	if (d && desc_validate(d, err, sizeof(err))) {

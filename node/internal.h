@@ -40,6 +40,7 @@ void node_mem_free_page(void *opaque, void *page);
 struct node_disk_plan {
 	int server;			/* -1: the VM's home opens its disk itself; else the node serving its base */
 	struct vdisk_remote_base base;	/* server >= 0: what that node serves (base.r is filled by vms.c) */
+	bool overlay;			/* the VM's disk is an overlay (used as it is) whose base that node serves */
 };
 
 /*

@@ -850,8 +850,11 @@ int node_main(const struct node_options *opt)
 		nd->desc = desc_parse_string(desc_default_text, "<default>", err, sizeof(err));
 	if (nd->desc && desc_validate(nd->desc, err, sizeof(err)))
 		desc_free(nd->desc), nd->desc = NULL;
-	if (!nd->desc) {
-		fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);
+	/* paths expand ${NAME} from each node's environment: one node may fail alone, and all must stop */
+	if (!agree(nd->desc != NULL)) {
+		if (!nd->desc)
+			fprintf(stderr, "disco-node[node %d]: %s\n", rank, err);
+		desc_free(nd->desc);
 		return 2;
 	}
 	if (nd->desc->machine.nodes != nd->n) {

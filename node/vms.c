@@ -369,6 +369,10 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			*s->rbase = v->env.disks[i].base;
 			s->rbase->r = v->remote;
 			cfg.disk_cfg.remote = s->rbase;
+			if (v->env.disks[i].overlay) {	/* disk is an overlay: used as it is, over the served base */
+				cfg.disk_cfg.mode = VMM_DISK_PERSISTENT;
+				cfg.disk_cfg.overlay = dv->disk;
+			}
 		}
 		if (dv->net[0] && s->home) {
 			int sn = net ? vnet_subnet_find(net, dv->net) : -ENOENT;

@@ -213,6 +213,47 @@ out:
 	return r;
 }
 
+int vdisk_overlay_base(const char *path, char *base, size_t baselen, struct vdisk_ident *want, char *err,
+		       size_t errlen)
+{
+	struct ovl_hdr *h;
+	const char *bad;
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
+		return r;
+	}
+	h = aligned_alloc(VDISK_CLUSTER, VDISK_HDR_SIZE);
+	if (!h) {
+		close(fd);
+		snprintf(err, errlen, "disk %s: out of memory", path);
+		return -ENOMEM;
+	}
+	r = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(*h) ||
+	    pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h) || memcmp(h->magic, VDISK_MAGIC, 8))
+		goto out;	/* not an overlay: vdisk_identify says what it is */
+	bad = ovl_hdr_check(h, (uint64_t)st.st_size);
+	if (bad) {
+		snprintf(err, errlen, "overlay %s: %s", path, bad);
+		r = -EINVAL;
+		goto out;
+	}
+	snprintf(base, baselen, "%s", h->base_path);
+	want->size = h->base_size;
+	want->hash = h->base_hash;
+	want->mtime_ns = h->base_mtime_ns;
+	r = 1;
+out:
+	free(h);
+	close(fd);
+	return r;
+}
+
 int vdisk_create_remote(const char *path, const struct vdisk_remote_base *b, char *err, size_t errlen)
 {
 	struct ovl_hdr *h;
@@ -335,8 +376,9 @@ int vdisk_remote_poll(struct vdisk_remote *r, uint64_t now)
 		if (q->deadline <= now) {
 			if (!q->res) {
 				r->st.timeouts++;
-				LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: a base image read got no answer for %.1f s: I/O error",
-						(double)r->timeout_ns / 1e9);
+				LOG_RATELIMITED(SUB_DISK, LOG_WARN, "disk: node %u, which serves a base image, did not answer a "
+						"read of %llu bytes for %.1f s: the guest gets an I/O error", q->node,
+						(unsigned long long)q->len, (double)r->timeout_ns / 1e9);
 			}
 			req_end(r, q, -EIO);
 			n++;

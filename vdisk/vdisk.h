@@ -295,6 +295,14 @@ int vdisk_remote_read(const struct vdisk_remote_base *b, void *buf, uint64_t len
 		      vdisk_cb cb, void *arg);
 /* End tag's reads in flight now, with -ECANCELED (a disk being closed). */
 void vdisk_remote_cancel(struct vdisk_remote *r, const void *tag);
+/*
+ * vdisk_overlay_base - if path is a disco overlay with a sound header: 1,
+ * with the base path it records (as written: relative to the overlay's
+ * directory) in base and the identity it records in *want. 0: not an
+ * overlay. -errno with the reason in err: unreadable, or a damaged header.
+ */
+int vdisk_overlay_base(const char *path, char *base, size_t baselen, struct vdisk_ident *want, char *err,
+		       size_t errlen);
 /* vdisk_create for a base that another node serves: the header records b's path and identity. */
 int vdisk_create_remote(const char *path, const struct vdisk_remote_base *b, char *err, size_t errlen);
 

@@ -379,6 +379,116 @@ static void t_file_paths(void **state)
 	rmdir(dir);
 }
 
+static struct desc *t_round_trip(const struct desc *d);
+
+/* ${NAME} in paths: each node's own environment (docs/machine.md, "Paths"). */
+static void t_path_variables(void **state)
+{
+	char dir[] = "/tmp/test_desc_env.XXXXXX", path[256], err[1024], want[512];
+	struct desc *d, *back;
+	FILE *f;
+
+	(void)state;
+	setenv("DISCO_T_SCRATCH", "/scratch/node7", 1);
+	setenv("DISCO_T_SUB", "imgs", 1);
+	setenv("DISCO_T_EMPTY", "", 1);
+	unsetenv("DISCO_T_UNSET");
+
+	d = t_parse_ok("[machine]\nreport = ${DISCO_T_SCRATCH}/r.json\n[vm a]\nkernel = guest:hello\n"
+		       "disk = ${DISCO_T_SCRATCH}/${DISCO_T_SUB}/base.img\ndisk_overlay_file = ${DISCO_T_SCRATCH}/a$$1.ovl\n"
+		       "console_log = $${DISCO_T_SUB}.log\n");
+	assert_string_equal(d->machine.report, "/scratch/node7/r.json");
+	assert_string_equal(d->vms[0].disk, "/scratch/node7/imgs/base.img");
+	assert_string_equal(d->vms[0].disk_overlay_file, "/scratch/node7/a$1.ovl");
+	assert_string_equal(d->vms[0].console_log, "${DISCO_T_SUB}.log");	/* $$ is a '$', not a variable */
+	assert_false(desc_vm_path_deferred(&d->vms[0], "disk"));
+	/* written back, a '$' of an expanded path reads back as itself */
+	back = t_round_trip(d);
+	assert_true(desc_equal(d, back));
+	assert_string_equal(back->vms[0].console_log, "${DISCO_T_SUB}.log");
+	desc_free(back);
+	desc_free(d);
+
+	/* text keys are not paths: a '$' there is text */
+	d = t_parse_ok("[vm a]\nkernel = guest:hello\nappend = x=$HOME ${DISCO_T_UNSET}\n");
+	assert_string_equal(d->vms[0].append, "x=$HOME ${DISCO_T_UNSET}");
+	desc_free(d);
+
+	/* what is wrong, the key, the line and the variable */
+	t_parse_bad("[vm a]\nkernel = guest:hello\ndisk = ${DISCO_T_UNSET}/base.img\n", 3,
+		    "[vm a] disk = ${DISCO_T_UNSET}/base.img: ${DISCO_T_UNSET} is not set in the environment", "mpirun -x");
+	t_parse_bad("[vm a]\nkernel = guest:hello\n\ninitrd = ${DISCO_T_EMPTY}/i\n", 4, "initrd", "${DISCO_T_EMPTY} is empty");
+	t_parse_bad("[vm a]\nkernel = ${DISCO_T_SCRATCH/vmlinux\n", 2, "kernel", "'${' without a closing '}'");
+	t_parse_bad("[vm a]\nkernel = guest:hello\nbios = ${}/fw\n", 3, "bios = ${}/fw", "${}: not a variable name");
+	t_parse_bad("[vm a]\nkernel = guest:hello\ndisk = ${1X}\n", 3, "${1X}: not a variable name", NULL);
+	t_parse_bad("[vm a]\nkernel = guest:hello\ndisk = ${A-B}\n", 3, "${A-B}: not a variable name", NULL);
+	t_parse_bad("[vm a]\nkernel = $HOME/vmlinux\n", 2, "kernel = $HOME/vmlinux", "write $$ for a '$'");
+	t_parse_bad("[vm a]\nkernel = guest:hello\ndisk = x$\n", 3, "a '$' that starts no ${NAME}", NULL);
+	t_parse_bad("[machine]\nreport = ${DISCO_T_UNSET}.json\n", 2, "[machine] report", "${DISCO_T_UNSET} is not set");
+
+	/* a file: relative once expanded is relative to the description's directory */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/m.ini", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[machine]\nnodes = 2\n[vm a]\nkernel = ${DISCO_T_SUB}/vmlinux\ndisk = ${DISCO_T_UNSET}/base.img\n"
+	      "disk_overlay_file = ${DISCO_T_SCRATCH}/a.ovl\n", f);
+	fclose(f);
+	/* a node without the variable: refused, naming it */
+	assert_null(desc_parse_file(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:5: [vm a] disk = ${DISCO_T_UNSET}/base.img: ${DISCO_T_UNSET} is not set", path);
+	if (!strstr(err, want))
+		fail_msg("%s", err);
+	/* the launcher defers the VM paths that name a variable to the nodes, as written */
+	d = desc_parse_file_flags(path, DESC_DEFER_PATHS, err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	assert_string_equal(d->vms[0].kernel, "${DISCO_T_SUB}/vmlinux");
+	assert_string_equal(d->vms[0].disk, "${DISCO_T_UNSET}/base.img");
+	assert_true(desc_vm_path_deferred(&d->vms[0], "kernel"));
+	assert_true(desc_vm_path_deferred(&d->vms[0], "disk"));
+	assert_false(desc_vm_path_deferred(&d->vms[0], "initrd"));
+	assert_false(desc_vm_path_deferred(&d->vms[0], "append"));
+	{	/* written back as written: still the nodes' to expand */
+		char *buf = NULL;
+		size_t len = 0;
+
+		f = open_memstream(&buf, &len);
+		assert_non_null(f);
+		assert_int_equal(desc_write_ini(d, f), 0);
+		fclose(f);
+		assert_non_null(strstr(buf, "\ndisk = ${DISCO_T_UNSET}/base.img\n"));
+		assert_non_null(strstr(buf, "\ndisk_overlay_file = ${DISCO_T_SCRATCH}/a.ovl\n"));
+		free(buf);
+	}
+	desc_free(d);
+	/* a node that has it */
+	setenv("DISCO_T_UNSET", "/local", 1);
+	d = desc_parse_file(path, err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	snprintf(want, sizeof(want), "%s/imgs/vmlinux", dir);
+	assert_string_equal(d->vms[0].kernel, want);
+	assert_string_equal(d->vms[0].disk, "/local/base.img");
+	desc_free(d);
+	unsetenv("DISCO_T_UNSET");
+	/* deferring checks the syntax all the same, and report is the launcher's own */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[vm a]\nkernel = guest:hello\ndisk = ${DISCO_T_UNSET/base.img\n", f);
+	fclose(f);
+	assert_null(desc_parse_file_flags(path, DESC_DEFER_PATHS, err, sizeof(err)));
+	assert_non_null(strstr(err, ":3: [vm a] disk = ${DISCO_T_UNSET/base.img: '${' without a closing '}'"));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[machine]\nreport = ${DISCO_T_UNSET}/r.json\n", f);
+	fclose(f);
+	assert_null(desc_parse_file_flags(path, DESC_DEFER_PATHS, err, sizeof(err)));
+	assert_non_null(strstr(err, ":2: [machine] report = ${DISCO_T_UNSET}/r.json: ${DISCO_T_UNSET} is not set"));
+	unlink(path);
+	rmdir(dir);
+}
+
 static void t_missing_file(void **state)
 {
 	char err[512];
@@ -878,6 +988,7 @@ int main(void)
 		cmocka_unit_test(t_bare_machine),
 		cmocka_unit_test(t_long_lines),
 		cmocka_unit_test(t_file_paths),
+		cmocka_unit_test(t_path_variables),
 		cmocka_unit_test(t_missing_file),
 		cmocka_unit_test(t_bad_exact),
 		cmocka_unit_test(t_bad_numbers),

@@ -226,12 +226,23 @@ static void test_remote_overlay(void **state)
 			t_expect_sector(buf + s * 512, s);
 	/* past the end: refused at once */
 	assert_int_equal(vdisk_read(d, buf, 1024, T_BASE_SIZE - 512, t_cb, &done), -EINVAL);
+	/* a server that stops answering: the disk's read ends with -EIO (virtio-blk answers VIRTIO_BLK_S_IOERR) */
+	t_server_dead = true;
+	assert_int_equal(vdisk_read(d, buf, 8 * 512, 16 * 512, t_cb, &done), 0);
+	t_loop();
+	assert_int_equal(done.n, 3);
+	assert_int_equal(vdisk_remote_poll(t_rem[1], UINT64_MAX), 1);
+	t_loop();
+	assert_int_equal(done.n, 4);
+	assert_int_equal(done.res, -EIO);
+	t_server_dead = false;
 
 	vdisk_remote_get_stats(t_rem[0], &s0);
 	vdisk_remote_get_stats(t_rem[1], &s1);
 	assert_int_equal(s1.bytes_fetched, (41 + 7) * 512);
 	assert_int_equal(s0.bytes_served, s1.bytes_fetched);
-	assert_int_equal(s1.failed, 0);
+	assert_int_equal(s1.failed, 1);
+	assert_int_equal(s1.timeouts, 1);
 	vdisk_close(d);
 	/* the overlay names the base by its path there: the tool checks it against that file */
 	assert_int_equal(vdisk_check(ovl, stderr), VDISK_CHECK_OK);
@@ -397,7 +408,25 @@ static void test_remote_dead_server(void **state)
 	assert_int_equal(done.n, 0);				/* waiting... */
 	assert_true(vdisk_remote_next_deadline(t_rem[1]) != UINT64_MAX);
 	assert_int_equal(vdisk_remote_poll(t_rem[1], t_now()), 0);	/* not yet */
-	assert_int_equal(vdisk_remote_poll(t_rem[1], t_now() + 60 * 1000000ull), 1);
+	{	/* the warning names the node that did not answer */
+		char path[] = "/tmp/test_vdisk_remote_log.XXXXXX", text[512] = "";
+		int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+		ssize_t n;
+
+		assert_true(fd >= 0 && saved >= 0);
+		fflush(stderr);
+		dup2(fd, STDERR_FILENO);
+		assert_int_equal(vdisk_remote_poll(t_rem[1], t_now() + 60 * 1000000ull), 1);
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		n = pread(fd, text, sizeof(text) - 1, 0);
+		close(fd);
+		unlink(path);
+		assert_true(n > 0);
+		if (!strstr(text, "node 0, which serves a base image, did not answer a read of 8192 bytes"))
+			fail_msg("the timeout does not name the node: %s", text);
+	}
 	assert_int_equal(done.n, 1);
 	assert_int_equal(done.res, -EIO);
 	t_server_dead = false;
