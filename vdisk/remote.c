@@ -167,18 +167,27 @@ void vdisk_remote_get_stats(const struct vdisk_remote *r, struct vdisk_remote_st
 
 /* ---- identity ---- */
 
+/* Open a disk file to look at it: the fd, or -errno with the message in err. */
+static int open_ro(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		fd = -errno;
+		snprintf(err, errlen, "disk %s: %s", path, strerror(-fd));
+	}
+	return fd;
+}
+
 int vdisk_identify(const char *path, struct vdisk_ident *id, char *real, size_t reallen, char *err, size_t errlen)
 {
 	char magic[8] = {0}, buf[PATH_MAX];
 	struct stat st;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
-		return r;
-	}
+	fd = open_ro(path, err, errlen);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "disk %s: not a regular file", path);
 		r = -EINVAL;
@@ -221,12 +230,9 @@ int vdisk_overlay_base(const char *path, char *base, size_t baselen, struct vdis
 	struct stat st;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
-		return r;
-	}
+	fd = open_ro(path, err, errlen);
+	if (fd < 0)
+		return fd;
 	h = aligned_alloc(VDISK_CLUSTER, VDISK_HDR_SIZE);
 	if (!h) {
 		close(fd);
