@@ -101,6 +101,7 @@ static const char *const placement_names[] = {
 	"first-touch", "round-robin", "fixed", "interleave", "block", NULL };
 static const char *const time_names[] = { "host", "instret", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
+static const char *const disk_cache_names[] = { "off", "on", "machine", NULL };
 static const char *const disk_overlay_names[] = { "none", "temp", "keep", "persistent", NULL };
 static const char *const off_on_names[] = { "off", "on", NULL };
 static const char *const balance_names[] = { "off", "on", "rotate", NULL };
@@ -142,8 +143,8 @@ static const struct desc_key keys[] = {
 	  "Where the run's JSON report is written, relative to the working directory." },
 	{ KS_MACHINE, "disk_cache_max", KT_SIZE, "0", 0, 16 * TiB, KF_PAGE, NULL, NULL, "0 = none", FM(disk_cache_max),
 	  "Per node, how much of the global disk cache's blocks to keep after the last VM that mapped them let go (docs/disk.md), so that a later read maps them without I/O; the oldest go first, and they give way whenever the node's VMs need the memory. 0: a block leaves with its last mapping." },
-	{ KS_MACHINE, "disk_cache", KT_ENUM, "on", 0, 0, 0, onoff_names, NULL, NULL, FM(disk_cache),
-	  "Whether base-image blocks that VMs read whole into page-aligned guest pages are kept once in machine memory and mapped copy-on-write into every VM of the node (and every VM whose home it is) that reads them (the global disk cache, docs/disk.md); off copies every read into the VM's own pages, to measure what sharing saves or costs." },
+	{ KS_MACHINE, "disk_cache", KT_ENUM, "on", 0, 0, 0, disk_cache_names, NULL, NULL, FM(disk_cache),
+	  "The global disk cache (docs/disk.md): base-image blocks that VMs read whole into page-aligned guest pages are kept once in machine memory and mapped copy-on-write into the VMs that read them. on: once per node (its VMs, and the VMs spanning nodes whose home it is, share); machine: once in the machine, a VM on one node also mapping the blocks other nodes' caches hold (read through the coherence engine); off copies every read into the VM's own pages, to measure what sharing saves or costs." },
 	{ KS_MACHINE, "net_mtu", KT_SIZE, "1500", 68, 65535, 0, NULL, NULL, "at most 65535: virtio-net's mtu field has 16 bits", FM(net_mtu),
 	  "MTU of every virtual subnet: bytes a frame carries after its Ethernet header. Up to 64 KiB less one, for the large frames Disco's subnet carried." },
 	{ KS_MACHINE, "net_queue", KT_UINT, "256", 1, 65536, 0, NULL, "frames", NULL, FM(net_queue),

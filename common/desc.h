@@ -56,7 +56,7 @@ struct desc_machine {
 	uint64_t timeout_ns;		/* wall-clock limit of the run, 0 = none; default 0 */
 	char report[DESC_PATH_MAX];	/* report path; default "disco-report.json" */
 	uint64_t disk_cache_max;	/* disk cache pages kept after their last mapping, bytes per node; default 0 */
-	unsigned disk_cache;		/* 1: the global disk cache shares base blocks between VMs; default 1 */
+	unsigned disk_cache;		/* 0 off, 1 on (per node), 2 machine (across nodes); default 1 */
 	unsigned net_mtu;		/* subnets' MTU, bytes after the Ethernet header, 68..65535; default 1500 */
 	unsigned net_queue;		/* frames per switch output queue; default 256 */
 	uint64_t net_aging_ns;		/* MAC learning aging time; default 300s */

@@ -24,6 +24,7 @@
 #include "common/paths.h"
 #include "coherence/coh.h"
 #include "coherence/coh_mem.h"
+#include "node/gcache.h"
 #include "node/internal.h"
 #include "vdisk/vdisk.h"
 #include "vmm/vmm.h"
@@ -61,6 +62,7 @@ struct node_vms {
 	struct vdisk_server *disk;	/* the node's io_uring disk server; NULL when no VM here has a disk */
 	struct vdisk_cache *cache;	/* the node's global disk cache (with the server) */
 	struct vdisk_remote *remote;	/* base images served to other nodes / fetched from them; NULL: none */
+	struct gcache *gc;		/* the disk cache across nodes ([machine] disk_cache = machine); NULL: off */
 	uint64_t *recall;		/* cache pages that VMs of other nodes read: freed once recalled */
 	unsigned n_recall, cap_recall;
 	struct node_vms_env env;
@@ -188,10 +190,10 @@ static void *cache_alloc_page(void *opaque)
 	return node_mem_alloc_page(v->mem);
 }
 
-static void cache_free_page(void *opaque, void *page)
+static void cache_release(void *opaque, uint8_t *page)
 {
 	struct node_vms *v = opaque;
-	uint64_t off = (uint64_t)((uint8_t *)page - v->mem->base);
+	uint64_t off = (uint64_t)(page - v->mem->base);
 
 	if (v->env.coh && coh_mem_page_recall(v->env.coh, off) != 0) {
 		if (v->n_recall == v->cap_recall) {
@@ -208,6 +210,21 @@ static void cache_free_page(void *opaque, void *page)
 		return;
 	}
 	node_mem_free_page(v->mem, page);
+}
+
+/* ... and one that other nodes may map (disk_cache = machine) waits until the directory says none does. */
+static void cache_free_page(void *opaque, void *page)
+{
+	struct node_vms *v = opaque;
+
+	if (!gcache_page_freed(v->gc, page))
+		cache_release(v, page);
+}
+
+static int gc_send(void *opaque, unsigned node, unsigned type, const void *payload, size_t len)
+{
+	struct node_vms *v = opaque;
+	return v->env.send(v->env.opaque, node, type, payload, len);
 }
 
 /* From the loop: cache pages whose recall finished go back to the node. */
@@ -292,6 +309,13 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		goto oom;
 	if (v->cache)
 		vdisk_cache_set_max(v->cache, d->machine.disk_cache_max);
+	if (d->machine.disk_cache == 2 && v->env.coh && v->env.send && v->env.machine_nodes > 1) {
+		/* every node: the directory of some bases may be here, whether or not its VMs have disks */
+		struct gcache_config gc = { .self = self, .nodes = v->env.machine_nodes, .coh = v->env.coh,
+					    .opaque = v, .send = gc_send, .release = cache_release };
+		if (!(v->gc = gcache_new(&gc)))
+			goto oom;
+	}
 	if (serves || fetches) {
 		struct vdisk_remote_transport t = { .opaque = v->env.opaque, .send = v->env.send, .msg_max = COH_MSG_MAX };
 		if (!v->env.send || !(v->remote = vdisk_remote_new(v->disk, &t, 0)))
@@ -345,7 +369,7 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			/* desc_disk_overlay and vmm_disk_mode list the modes in the same order */
 			.disk_cfg = { .server = v->disk, .mode = (enum vmm_disk_mode)dv->disk_overlay,
 				      .overlay = dv->disk_overlay_file, .o_direct = dv->disk_direct,
-				      .cache = v->cache },
+				      .cache = v->cache, .gcache = s->span ? NULL : gcache_ops(v->gc) },
 			.mem = { .opaque = v, .alloc_page = vm_alloc_page, .free_page = vm_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
@@ -424,6 +448,7 @@ void node_vms_destroy(struct node_vms *v)
 	vdisk_remote_free(v->remote);	/* after the VMs (their reads are cancelled), before the server */
 	vdisk_server_free(v->disk);	/* after the VMs: their disks are closed */
 	vdisk_cache_free(v->cache);	/* after the VMs: nothing maps its pages */
+	gcache_free(v->gc);
 	free(v->recall);		/* (the run is over: nobody reads them) */
 	free(v);
 }
@@ -494,6 +519,8 @@ uint64_t node_vms_run(struct node_vms *v, uint64_t budget)
 uint64_t node_vms_next_event_ns(const struct node_vms *v)
 {
 	uint64_t t = v && v->remote ? vdisk_remote_next_deadline(v->remote) : UINT64_MAX;	/* a base read's timeout */
+	if (v && v->gc && gcache_next_ns(v->gc) < t)
+		t = gcache_next_ns(v->gc);	/* a cache lookup's answer or timeout */
 	for (unsigned i = 0; v && i < v->n; i++)
 		if (v->slots[i].active) {
 			uint64_t e = vmm_vm_next_event_ns(v->slots[i].vm);
@@ -776,12 +803,16 @@ int node_vms_disk_poll(struct node_vms *v)
 	int n = v && v->disk ? vdisk_server_poll(v->disk) : 0;
 	if (v && v->remote)
 		n += vdisk_remote_poll(v->remote, now_ns());	/* base reads from a node that stopped answering */
+	if (v && v->gc)
+		n += (int)gcache_poll(v->gc, now_ns());	/* other nodes' caches answered (disk_cache = machine) */
 	return n;
 }
 
 void node_vms_disk_msg(struct node_vms *v, unsigned src, unsigned type, const void *payload, size_t len)
 {
-	if (v && v->remote)
+	if (v && v->gc && type >= GC_MSG_LOOKUP && type < GC_MSG_END)
+		gcache_on_msg(v->gc, src, type, payload, len);	/* the disk cache across nodes */
+	else if (v && v->remote)
 		vdisk_remote_on_msg(v->remote, src, type, payload, len);
 	else
 		LOG_RATELIMITED(SUB_NODE, LOG_WARN, "disk message type %u from node %u, and this node serves no disk", type, src);
@@ -797,6 +828,18 @@ static json_t *disk_json(const struct vmm_disk_stats *d)
 		"bytes_read_from_disk", (json_int_t)(d->bytes_from_base + d->bytes_from_overlay),
 		"bytes_from_base", (json_int_t)d->bytes_from_base, "bytes_from_overlay", (json_int_t)d->bytes_from_overlay,
 		"bytes_from_cache", (json_int_t)d->bytes_from_cache, "shared_bytes", (json_int_t)d->shared_bytes);
+}
+
+/* A VM's disk object: disk_json, and what it maps from other nodes' caches (disk_cache = machine). */
+static json_t *vm_disk_json(const struct vmm_disk_stats *d, bool machine)
+{
+	json_t *o = disk_json(d);
+
+	if (machine) {
+		json_object_set_new(o, "bytes_from_remote_cache", json_integer((json_int_t)d->bytes_from_remote_cache));
+		json_object_set_new(o, "remote_shared_bytes", json_integer((json_int_t)d->remote_shared_bytes));
+	}
+	return o;
 }
 
 json_t *node_vms_disk_report(const struct node_vms *v)
@@ -819,10 +862,12 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 		sum.bytes_from_overlay += d.bytes_from_overlay;
 		sum.bytes_from_cache += d.bytes_from_cache;
 		sum.shared_bytes += d.shared_bytes;
+		sum.bytes_from_remote_cache += d.bytes_from_remote_cache;
+		sum.remote_shared_bytes += d.remote_shared_bytes;
 	}
-	if (!any && !(v && v->remote))
+	if (!any && !(v && (v->remote || v->gc)))
 		return NULL;
-	json_t *o = disk_json(&sum);
+	json_t *o = vm_disk_json(&sum, v->gc != NULL);
 	struct vdisk_remote_stats rs = {0};
 	if (v->remote)
 		vdisk_remote_get_stats(v->remote, &rs);
@@ -836,11 +881,29 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 	struct vdisk_cache_stats cs = {0};
 	if (v->cache)
 		vdisk_cache_get_stats(v->cache, &cs);
-	/* N mappings of one page would have been N pages: N - 1 saved (pages kept unmapped save nothing) */
-	json_object_set_new(o, "cache_pages", json_integer((json_int_t)cs.pages));
-	json_object_set_new(o, "memory_saved_bytes", json_integer((json_int_t)((cs.refs - (cs.pages - cs.unmapped)) * 4096)));
+	struct gcache_stats gs;
+	gcache_get_stats(v->gc, &gs);
+	/*
+	 * N mappings of one page would have been N pages: N - 1 saved (pages
+	 * kept unmapped save nothing). Across nodes (disk_cache = machine) a
+	 * mapping of another node's page counts here, and a page this node
+	 * keeps only for other nodes' mappings counts here too.
+	 */
+	json_object_set_new(o, "cache_pages", json_integer((json_int_t)(cs.pages + gs.held)));
+	json_object_set_new(o, "memory_saved_bytes",
+			    json_integer((json_int_t)((cs.refs + gs.remote_mapped - (cs.pages + gs.held - cs.unmapped)) * 4096)));
 	json_object_set_new(o, "cache_unmapped_pages", json_integer((json_int_t)cs.unmapped));
 	json_object_set_new(o, "cache_evictions", json_integer((json_int_t)cs.evictions));
+	if (v->gc) {
+		json_object_set_new(o, "cache_pages_mapped_remote", json_integer((json_int_t)gs.remote_mapped));
+		json_object_set_new(o, "cache_lookups", json_integer((json_int_t)gs.lookups));
+		json_object_set_new(o, "cache_lookup_blocks", json_integer((json_int_t)gs.lookup_blocks));
+		json_object_set_new(o, "cache_remote_hits", json_integer((json_int_t)gs.remote_hits));
+		json_object_set_new(o, "cache_published", json_integer((json_int_t)gs.published));
+		json_object_set_new(o, "cache_dir_entries", json_integer((json_int_t)gs.dir_entries));
+		json_object_set_new(o, "cache_lookup_timeouts", json_integer((json_int_t)gs.timeouts));
+		json_object_set_new(o, "cache_msgs_dropped", json_integer((json_int_t)gs.dropped));
+	}
 	return o;
 }
 
@@ -877,7 +940,7 @@ json_t *node_vms_report(const struct node_vms *v)
 		struct vmm_disk_stats ds;
 		json_t *last = json_array_get(a, json_array_size(a) - 1);
 		if (last && vmm_vm_disk_stats(s->vm, &ds))
-			json_object_set_new(last, "disk", disk_json(&ds));
+			json_object_set_new(last, "disk", vm_disk_json(&ds, v->gc != NULL));
 		json_t *o = json_array_get(a, json_array_size(a) - 1);
 		if (o && s->span)
 			span_report(s, o);

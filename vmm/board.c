@@ -629,6 +629,9 @@ uint64_t vmm_vm_next_event_ns(const struct vmm_vm *v)
 	 */
 	if (span_ready(vm))
 		return 0;	/* a hart woke from a stall, or forwarded MMIO waits */
+	for (unsigned i = 0; vm->coh && i < vm->nharts; i++)
+		if (hart_get_state(vm->harts[i]) == HART_RUNNING && !hart_stalled(vm->harts[i]))
+			return 0;	/* on one node, reading other nodes' pages: a hart woke from a miss */
 	next = span_next_event_ns(vm);	/* vCPU balancing: report the load, decide */
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		uint64_t t;

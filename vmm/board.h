@@ -90,6 +90,7 @@ struct vm_span;	/* span.c: a VM whose harts run on several nodes */
 struct vm {
 	char name[64];
 	struct vm_span *span;		/* NULL: the VM runs on this node alone */
+	struct coh_mem *coh;		/* on one node: set once it maps another node's page (vm_coh_enter) */
 	unsigned nharts;
 	struct hart *harts[VM_MAX_HARTS];
 	struct pmap *pmap;

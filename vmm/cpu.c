@@ -1062,7 +1062,9 @@ L_DECODE: {
 		d = w;
 		if (jit_try[w->op]) {
 			/* a compiled block from here, if there is one worth it */
-			const struct jit_block *b = jit_build(h->pmap, h->fcode, h->fhost, off, w->run, !h->coh);
+			/* (loads and stores too where most data entries are direct: not on a VM spanning nodes) */
+			const struct jit_block *b = jit_build(h->pmap, h->fcode, h->fhost, off, w->run,
+							      !h->coh || !vm_coh_spans(h->vm));
 
 			if (b) {
 				w->run = &&L_JIT;

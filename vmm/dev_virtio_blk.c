@@ -56,6 +56,7 @@ struct virtio_blk {
 
 struct vdisk_backend {
 	struct vdisk_cache *cache;	/* the node's disk cache, or NULL */
+	const struct vmm_gcache_ops *gc;	/* other nodes' caches too (disk_cache = machine), or NULL */
 	struct vdisk_server *s;		/* the node's or our own */
 	bool own_server;
 	struct vdisk *d;
@@ -173,6 +174,7 @@ int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, ch
 	}
 	v->s = dc->server;
 	v->cache = dc->server ? dc->cache : NULL;	/* pages are mapped from the loop only */
+	v->gc = v->cache ? dc->gcache : NULL;
 	if (!v->s) {
 		v->s = vdisk_server_new(64, err, errlen);
 		if (!v->s) {
@@ -336,6 +338,10 @@ struct share {
 	uint64_t gpa, block, pos;	/* guest page, disk block (4 KiB), offset in the request's data */
 };
 
+_Static_assert(offsetof(struct vmm_gcache_ops, opaque) == offsetof(struct pmap_remote_ops, opaque) &&
+	       offsetof(struct vmm_gcache_ops, coh) == offsetof(struct pmap_remote_ops, coh) &&
+	       offsetof(struct vmm_gcache_ops, put) == offsetof(struct pmap_remote_ops, put),
+	       "the cross-node cache's references are the pmap's remote ones");
 _Static_assert(sizeof(struct vdisk_cache_ops) == sizeof(struct pmap_share_ops) &&
 	       offsetof(struct vdisk_cache_ops, get) == offsetof(struct pmap_share_ops, get) &&
 	       offsetof(struct vdisk_cache_ops, put) == offsetof(struct pmap_share_ops, put),
@@ -416,17 +422,23 @@ static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsign
 	return true;
 }
 
-/* After a read: the blocks it brought become cache pages mapped into the guest. */
-static void share_after_read(struct virtio_blk *b, const struct share *s, unsigned n, const uint8_t *buf)
+/* After a read: the blocks it brought become cache pages mapped into the guest (but those in skip: bits). */
+static void share_after_read(struct virtio_blk *b, const struct share *s, unsigned n, const uint8_t *buf,
+			     uint64_t skip)
 {
 	struct vdisk_backend *v = b->be.opaque;
 	uint64_t key = vdisk_base_key(v->d);
 
 	for (unsigned i = 0; i < n; i++) {
+		if (i < 64 && (skip >> i & 1))
+			continue;
 		uint8_t *page = vdisk_cache_find(v->cache, key, s[i].block);
 
-		if (!page)
+		if (!page) {
 			page = vdisk_cache_add(v->cache, key, s[i].block, buf + s[i].pos);
+			if (page && v->gc)
+				v->gc->publish(v->gc->opaque, key, s[i].block, page);	/* other nodes may map it */
+		}
 		if (!page || !share_map(b, &s[i], page))
 			return;	/* out of memory or no sharing: the guest has its copy already */
 	}
@@ -435,6 +447,8 @@ static void share_after_read(struct virtio_blk *b, const struct share *s, unsign
 /* A request in flight on the asynchronous path. */
 struct blk_pending {
 	unsigned share_wait;	/* a spanning VM: pages its home is still mapping (span_share) */
+	uint64_t asked;		/* remote_ask: the shares asked of other nodes (bits) */
+	uint64_t skip;		/* ... and those mapped from them: the read leaves those pages alone */
 	const char *bad;	/* ... and why the request failed meanwhile */
 	struct virtio_blk *b;
 	unsigned gen, q;
@@ -544,6 +558,95 @@ static int span_share_start(struct blk_pending *p)
 	return 0;
 }
 
+/* ---- the disk cache across nodes ([machine] disk_cache = machine) ---- */
+
+static void remote_answer(void *arg, const uint64_t *maddr);
+static void blk_complete(void *arg, int res);
+
+/*
+ * A read of whole base blocks that this node's cache lacks, some or all:
+ * ask the other nodes' caches first (the answer comes from the loop). True
+ * when asked; false: read from the disk now.
+ */
+static bool remote_ask(struct virtio_blk *b, struct blk_pending *p)
+{
+	struct vdisk_backend *v = b->be.opaque;
+	uint64_t key = vdisk_base_key(v->d), block[64];
+	unsigned miss = 0;
+
+	if (!v->gc || b->vm->span || (uint64_t)p->n_share * VM_PAGE_SIZE != p->len || p->n_share > 64)
+		return false;
+	p->asked = 0;
+	for (unsigned i = 0; i < p->n_share; i++) {
+		if (!vdisk_cache_find(v->cache, key, p->share[i].block)) {
+			block[miss++] = p->share[i].block;
+			p->asked |= 1ull << i;
+		}
+	}
+	return miss && v->gc->lookup(v->gc->opaque, key, block, miss, remote_answer, p) == 0;
+}
+
+/*
+ * The other nodes answered (remote_ask): when every block of the read is in
+ * a cache, this node's or another's, the guest maps them all, without I/O
+ * (its harts read another node's page through the coherence engine); else
+ * the references go back and the read goes to the disk.
+ */
+static void remote_answer(void *arg, const uint64_t *maddr)
+{
+	struct blk_pending *p = arg;
+	struct virtio_blk *b = p->b;
+	struct vdisk_backend *v = b->be.opaque;
+	const struct pmap_remote_ops *rops = (const struct pmap_remote_ops *)v->gc;
+	const struct pmap_share_ops *sops = (const struct pmap_share_ops *)vdisk_cache_ops(v->cache);
+	uint64_t key = vdisk_base_key(v->d), m[64], remote = 0;
+	uint8_t *local[64];
+	bool all = !b->closing && p->gen == b->gen;
+	unsigned k = 0;
+	int r;
+
+	for (unsigned i = 0; i < p->n_share; i++) {
+		m[i] = (p->asked >> i & 1) ? maddr[k++] : 0;
+		local[i] = (p->asked >> i & 1) ? NULL : vdisk_cache_find(v->cache, key, p->share[i].block);
+		all &= m[i] || local[i];	/* (a page of this node's may have left meanwhile) */
+	}
+	for (unsigned i = 0; i < p->n_share && !b->closing && p->gen == b->gen; i++) {
+		if (local[i]) {
+			if (all)
+				all = pmap_map_shared(vm_pmap(b->vm), p->share[i].gpa, local[i], sops) == 0;
+			continue;
+		}
+		if (!m[i])
+			continue;
+		/* (found elsewhere: mapped even when the read must go to the disk for other blocks) */
+		vm_coh_enter(b->vm, rops->coh);
+		if (pmap_map_remote(vm_pmap(b->vm), p->share[i].gpa, m[i], rops) == 0) {
+			m[i] = 0;	/* the mapping's reference now */
+			p->skip |= 1ull << i;
+			remote++;
+		} else {
+			all = false;
+		}
+	}
+	for (unsigned i = 0; i < p->n_share; i++)	/* references not mapped go back */
+		if (m[i])
+			rops->put(rops->opaque, m[i]);
+	if (b->closing || p->gen != b->gen) {
+		pending_free(p);
+		return;
+	}
+	b->st.bytes_from_remote_cache += remote * VM_PAGE_SIZE;
+	if (all) {
+		b->st.bytes_from_cache += p->len;
+		blk_finish(p, NULL, 0);
+		return;
+	}
+	b->st.bytes_from_cache += remote * VM_PAGE_SIZE;	/* the rest: from the disk, into the other pages */
+	r = b->be.ops->read_async(b->be.opaque, p->buf, p->len, p->sector * VIRTIO_BLK_SECTOR, blk_complete, p);
+	if (r < 0)
+		blk_finish(p, "disk request refused", r);
+}
+
 static void blk_complete(void *arg, int res)
 {
 	struct blk_pending *p = arg;
@@ -564,10 +667,18 @@ static void blk_complete(void *arg, int res)
 			p->bad = "read buffer outside RAM";
 		span_share_answer(p, 0, 0);	/* answers it if no page waits */
 		return;
+	} else if (p->type == VIRTIO_BLK_T_IN && p->skip) {
+		/* some pages are mapped from other nodes' caches already (remote_answer): the others get the data */
+		for (unsigned i = 0; i < p->n_share && !bad; i++)
+			if (!(p->skip >> i & 1) &&
+			    virtio_req_write(b->vm, &p->req, p->share[i].pos, p->buf + p->share[i].pos, VM_PAGE_SIZE) < 0)
+				bad = "read buffer outside RAM";
+		if (!bad)
+			share_after_read(b, p->share, p->n_share, p->buf, p->skip);
 	} else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0) {
 		bad = "read buffer outside RAM";
 	} else if (p->n_share) {
-		share_after_read(b, p->share, p->n_share, p->buf);
+		share_after_read(b, p->share, p->n_share, p->buf, 0);
 	}
 	blk_finish(p, bad, res);
 }
@@ -623,6 +734,8 @@ static int64_t start_async(struct virtio_blk *b, unsigned q, const struct virtio
 		pending_free(p);
 		return used;
 	}
+	if (p->n_share && !b->vm->span && remote_ask(b, p))
+		return VIRTIO_REQ_PENDING;	/* other nodes' caches are asked first: remote_answer */
 	if (p->n_share && !b->vm->span && serve_from_cache(b, p->share, p->n_share, len)) {
 		uint8_t ok = VIRTIO_BLK_S_OK;
 		int64_t used = virtio_req_write(b->vm, req, req->in_len - 1, &ok, 1) < 0 ? -EINVAL : (int64_t)req->in_len;
@@ -829,7 +942,9 @@ bool vmm_vm_disk_stats(const struct vmm_vm *v, struct vmm_disk_stats *st)
 		return false;
 	b = m->opaque;
 	*st = b->st;
-	st->shared_bytes = (b->vm->span ? span_pages_shared(b->vm) : pmap_pages_shared(vm_pmap(b->vm))) * VM_PAGE_SIZE;
+	st->shared_bytes = (b->vm->span ? span_pages_shared(b->vm)
+					: pmap_pages_shared(vm_pmap(b->vm)) + pmap_pages_remote(vm_pmap(b->vm))) * VM_PAGE_SIZE;
+	st->remote_shared_bytes = b->vm->span ? 0 : pmap_pages_remote(vm_pmap(b->vm)) * VM_PAGE_SIZE;
 	if (b->be.ops->stats)
 		b->be.ops->stats(b->be.opaque, &st->bytes_from_base, &st->bytes_from_overlay, &st->clusters_allocated);
 	return true;

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "common/log.h"
+#include "coherence/coh_mem.h"
 #include "vmm/cpu.h"
 #include "vmm/decode.h"
 
@@ -28,6 +29,9 @@ struct pmap {
 	struct code_page **code;	/* [npages]: decoded code or NULL */
 	const struct pmap_share_ops **shared;	/* [npages] once anything is shared: its owner, or NULL (private) */
 	uint64_t nshared;
+	uint64_t *remote;		/* [npages] once anything is mapped from another node: its machine address, or 0 */
+	const struct pmap_remote_ops *rops;
+	uint64_t nremote;
 	uint64_t touched;
 	uint64_t epoch;			/* bumped by FENCE.I: code pages re-checked */
 	struct hart *harts[PMAP_MAX_HARTS];
@@ -82,7 +86,10 @@ void pmap_free(struct pmap *p)
 			p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
 		else if (p->page[i] && p->mem.free_page)
 			p->mem.free_page(p->mem.opaque, p->page[i]);
+		if (p->remote && p->remote[i])
+			p->rops->put(p->rops->opaque, p->remote[i]);
 	}
+	free(p->remote);
 	free(p->shared);
 	free(p->code);
 	free(p->page);
@@ -127,6 +134,39 @@ static inline bool pmap_index(const struct pmap *p, uint64_t gpa, uint64_t *idx)
 	return true;
 }
 
+static void tlb_drop_page(struct pmap *p, uint64_t pg);
+
+/*
+ * A page mapped from another node becomes this VM's own: read through the
+ * engine (one RMA read: the page is read-only and clean for good) into a
+ * fresh page of this node. Returns the page, or NULL (the mapping stays).
+ */
+static uint8_t *remote_localize(struct pmap *p, uint64_t i)
+{
+	uint8_t *copy = p->mem.alloc_page(p->mem.opaque), *base = coh_mem_base(p->rops->coh);
+	uint64_t m = p->remote[i], pg = p->base + (i << VM_PAGE_SHIFT);
+
+	if (!copy) {
+		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "pmap: node memory exhausted copying a remote page at gpa %#llx",
+				(unsigned long long)pg);
+		return NULL;
+	}
+	if (coh_mem_page_read_wait(p->rops->coh, m, (uint64_t)(copy - base)) < 0) {
+		LOG_RATELIMITED(SUB_VMM, LOG_ERROR, "pmap: cannot read node %u's page for gpa %#llx",
+				(unsigned)COH_MADDR_NODE(m), (unsigned long long)pg);
+		if (p->mem.free_page)
+			p->mem.free_page(p->mem.opaque, copy);
+		return NULL;
+	}
+	p->remote[i] = 0;
+	p->nremote--;
+	p->rops->put(p->rops->opaque, m);
+	p->page[i] = copy;
+	p->touched++;
+	tlb_drop_page(p, pg);
+	return copy;
+}
+
 uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
 {
 	uint64_t i;
@@ -135,6 +175,8 @@ uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
 		return NULL;
 	if (likely(p->page[i]))
 		return p->page[i];
+	if (p->remote && p->remote[i])
+		return remote_localize(p, i);	/* (harts read it in place, through coherent entries) */
 	p->page[i] = p->mem.alloc_page(p->mem.opaque);
 	if (!p->page[i]) {
 		LOG_RATELIMITED(SUB_VMM, LOG_WARN, "pmap: node memory exhausted at gpa %#llx",
@@ -166,7 +208,11 @@ int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pm
 	if (p->shared[i] && p->page[i] == page)
 		return 0;		/* already this mapping */
 	ops->get(ops->opaque, page);
-	if (p->shared[i]) {
+	if (p->remote && p->remote[i]) {
+		p->rops->put(p->rops->opaque, p->remote[i]);
+		p->remote[i] = 0;
+		p->nremote--;
+	} else if (p->shared[i]) {
 		p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
 		p->nshared--;
 	} else if (p->page[i]) {
@@ -212,6 +258,54 @@ uint8_t *pmap_page_write(struct pmap *p, uint64_t gpa)
 uint64_t pmap_pages_shared(const struct pmap *p)
 {
 	return p ? p->nshared : 0;
+}
+
+int pmap_map_remote(struct pmap *p, uint64_t gpa, uint64_t maddr, const struct pmap_remote_ops *ops)
+{
+	uint64_t i;
+
+	if (!p || !pmap_index(p, gpa, &i) || !maddr || (maddr & (VM_PAGE_SIZE - 1)) || !ops || !ops->coh ||
+	    (p->rops && p->rops != ops))
+		return -EINVAL;
+	if (!p->remote) {
+		p->remote = calloc(p->npages, sizeof(*p->remote));
+		if (!p->remote)
+			return -ENOMEM;
+	}
+	p->rops = ops;
+	if (p->remote[i] == maddr) {
+		ops->put(ops->opaque, maddr);	/* already this mapping: the caller's reference goes */
+		return 0;
+	}
+	if (p->remote[i]) {
+		ops->put(ops->opaque, p->remote[i]);
+		p->nremote--;
+	} else if (p->shared && p->shared[i]) {
+		p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
+		p->shared[i] = NULL;
+		p->nshared--;
+	} else if (p->page[i]) {
+		if (p->mem.free_page)
+			p->mem.free_page(p->mem.opaque, p->page[i]);
+		p->touched--;
+	}
+	p->page[i] = NULL;
+	p->remote[i] = maddr;
+	p->nremote++;
+	tlb_drop_page(p, gpa & ~(VM_PAGE_SIZE - 1));
+	return 0;
+}
+
+uint64_t pmap_remote(const struct pmap *p, uint64_t gpa)
+{
+	uint64_t i;
+
+	return p && p->remote && pmap_index(p, gpa, &i) ? p->remote[i] : 0;
+}
+
+uint64_t pmap_pages_remote(const struct pmap *p)
+{
+	return p ? p->nremote : 0;
 }
 
 uint64_t pmap_pages_touched(const struct pmap *p)

@@ -445,7 +445,45 @@ size_t span_local_pages(const struct vm *vm, uint64_t *gpa, uint64_t *maddr, siz
 
 struct coh_mem *vm_coh(struct vm *vm)
 {
-	return vm->span ? vm->span->cfg.coh : NULL;
+	return vm->span ? vm->span->cfg.coh : vm->coh;
+}
+
+bool vm_coh_spans(const struct vm *vm)
+{
+	return vm->span != NULL;
+}
+
+void vm_coh_enter(struct vm *vm, struct coh_mem *coh)
+{
+	if (vm->span || vm->coh)
+		return;
+	vm->coh = coh;
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		hart_set_span(vm->harts[i], coh, false);
+		hart_flush_tlb(vm->harts[i]);	/* (every entry is made again the coherent way) */
+	}
+}
+
+/*
+ * A VM on one node that maps pages of other nodes (vm_coh_enter): its own
+ * pages are this node's, allocated on first touch as ever; a remote page is
+ * read where it is, and written only once it is the VM's own (pmap.c).
+ */
+static int one_node_maddr(struct vm *vm, uint64_t gpa, bool write, uint64_t *maddr)
+{
+	const struct coh_mem_fast *f = (const struct coh_mem_fast *)vm->coh;
+	uint64_t r = pmap_remote(vm->pmap, gpa);
+	uint8_t *host;
+
+	if (r && !write) {
+		*maddr = r;
+		return 0;
+	}
+	host = write ? pmap_page_write(vm->pmap, gpa) : pmap_page(vm->pmap, gpa);
+	if (!host)
+		return -ENOMEM;
+	*maddr = COH_MADDR(f->self, (uint64_t)(host - (uint8_t *)coh_mem_base(vm->coh)));
+	return 0;
 }
 
 /* The node a new page idx goes to, by placement (first touch: the toucher; round-robin: the home decides). */
@@ -522,8 +560,10 @@ int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, bool write, uint64
 	uint64_t idx, e;
 	unsigned t;
 
-	if (!s || gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size)
+	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->ram_size || (!s && !vm->coh))
 		return -EFAULT;
+	if (!s)
+		return one_node_maddr(vm, gpa, write, maddr);
 	idx = (gpa - vm->ram_base) >> VM_PAGE_SHIFT;
 	e = s->pm[idx];
 	if ((e & PM_VALID) && !(write && (e & PM_RO))) {

@@ -204,6 +204,31 @@ uint8_t *pmap_page_write(struct pmap *p, uint64_t gpa);
 /* Pages of p that are shared mappings right now. */
 uint64_t pmap_pages_shared(const struct pmap *p);
 
+/*
+ * Pages of another node's memory mapped into a VM on one node (the global
+ * disk cache across nodes, docs/disk.md): read-only, reached by the harts
+ * through the coherence engine (the VM's harts then run with coherent
+ * entries: vm_coh_enter), made the VM's own (read into a page of this node)
+ * by anything else that touches them: a store, a device, pmap_page().
+ * pmap_map_remote - map machine page maddr at RAM page gpa in place of what
+ * was there; the caller's reference to it is the mapping's, and
+ * ops->put(ops->opaque, maddr) is called when the mapping ends. Returns 0
+ * or -EINVAL/-ENOMEM (the reference is then still the caller's).
+ */
+struct pmap_remote_ops {
+	void *opaque;
+	struct coh_mem *coh;
+	void (*put)(void *opaque, uint64_t maddr);
+};
+int pmap_map_remote(struct pmap *p, uint64_t gpa, uint64_t maddr, const struct pmap_remote_ops *ops);
+/* The machine address gpa's page is mapped from, 0 if it is not a remote mapping. */
+uint64_t pmap_remote(const struct pmap *p, uint64_t gpa);
+uint64_t pmap_pages_remote(const struct pmap *p);
+/* A VM on one node maps pages of other nodes: its harts take the coherent memory path from now on. */
+void vm_coh_enter(struct vm *vm, struct coh_mem *coh);
+/* Whether the VM spans nodes (most of its data entries may be coherent ones). */
+bool vm_coh_spans(const struct vm *vm);
+
 /* ---- provided by the board side ---- */
 
 /* The VM's pmap and RAM range. */

@@ -196,6 +196,24 @@ struct vmm_disk_config {
 	bool o_direct;			/* O_DIRECT on the image files */
 	struct vdisk_cache *cache;	/* the node's global disk cache: base blocks shared copy-on-write; NULL: none */
 	const struct vdisk_remote_base *remote;	/* the base is served by another node (vdisk.h); NULL: a local file */
+	const struct vmm_gcache_ops *gcache;	/* other nodes' caches too ([machine] disk_cache = machine); NULL: no */
+};
+/*
+ * The disk cache across nodes (node/gcache.h): a VM on one node maps blocks
+ * that another node's cache holds. The first three fields are vm.h's
+ * struct pmap_remote_ops (the references the mappings hold). lookup - which
+ * of n blocks of base key other nodes hold: done(arg, maddr) later, from the
+ * loop, maddr[k] 0 for none, else a reference the caller ends with put;
+ * returns 0, or < 0 (not asked). publish - this node's cache page holds the
+ * block now.
+ */
+struct vmm_gcache_ops {
+	void *opaque;
+	struct coh_mem *coh;
+	void (*put)(void *opaque, uint64_t maddr);
+	int (*lookup)(void *opaque, uint64_t key, const uint64_t *block, unsigned n,
+		      void (*done)(void *arg, const uint64_t *maddr), void *arg);
+	void (*publish)(void *opaque, uint64_t key, uint64_t block, const uint8_t *page);
 };
 struct vmm_disk_stats {
 	uint64_t requests, errors;	/* virtio-blk requests; those answered with an error status */
@@ -205,6 +223,8 @@ struct vmm_disk_stats {
 	uint64_t clusters_allocated;	/* overlay clusters this run added */
 	uint64_t bytes_from_cache;	/* read requests served from the disk cache without I/O */
 	uint64_t shared_bytes;		/* guest memory mapped from the disk cache right now */
+	uint64_t bytes_from_remote_cache;	/* of bytes_from_cache: mapped from other nodes' caches */
+	uint64_t remote_shared_bytes;	/* of shared_bytes: pages of other nodes' caches */
 };
 /* Disk figures of a VM; false when it has no disk. */
 bool vmm_vm_disk_stats(const struct vmm_vm *vm, struct vmm_disk_stats *st);

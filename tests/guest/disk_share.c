@@ -8,7 +8,7 @@
  * nodes reads the shared pages from each); with bootargs "write=1" its last
  * hart then stores into block 3 (breaking the sharing for this VM alone)
  * and every hart checks that block 3 holds the store and block 2 is still
- * the disk's.
+ * the disk's. With "delay_ms=N" it reads only after N ms.
  *  1-3  a virtio-blk device, FEATURES_OK, a queue;
  *  10   the read's status is 0;
  *  11   a sector does not hold its pattern;
@@ -68,6 +68,10 @@ static void check_store(void *arg)
 
 int main(void)
 {
+	/* bootargs delay_ms=N: read only after N ms (after another VM read the blocks) */
+	uint64_t t_delay = rt_rdtime(), d = (uint64_t)rt_bootarg_long("delay_ms", 0) * rt_timebase_hz() / 1000;
+	while (rt_rdtime() - t_delay < d)
+		;
 	base = virtio_find(2, 0);
 	CHECK(1, base);
 	int started = virtio_start_v1(base, VIRTQ_N, descs, &avail, &used);

@@ -6,7 +6,9 @@
 # copy of that page alone. The report's figures say so: 8 cache pages,
 # (3 x 8 - 1 - 8) pages saved. Then the same with two of the VMs spanning
 # nodes 0 and 1: node 0's cache pages are mapped into them and read from
-# node 1 through the coherence engine, one copy in the machine.
+# node 1 through the coherence engine, one copy in the machine. Then, with
+# [machine] disk_cache = machine, VMs on one node each of nodes 0 and 1 map
+# one copy too.
 . "$(dirname "$0")/lib/common.bash"
 
 elf="$DISCO_BUILD/guest/disk_share.elf"
@@ -62,3 +64,30 @@ t_json "$R" "[.vms[] | select(.name != \"s2\") | .disk.shared_bytes] == [8 * $pa
 t_json "$R" 'all(.vms[] | .parts[]?; .span.dropped == 0)' || t_fail "a node dropped messages: $(jq -c '[.vms[] | .parts]' "$R")"
 [ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written (two nodes)"
 echo "ok: VMs on two nodes share node 0's copy of 8 blocks ($(jq '.nodes[0].disk.memory_saved_bytes' "$R") bytes saved; replicas the policy made of them: $(jq '[.vms[] | .parts[]?.span.policy.replications] | add' "$R"))"
+
+# One copy in the machine for VMs on one node each (disk_cache = machine):
+# vm one on node 0 reads the blocks first; two and three on node 1 read
+# them later (delay_ms) and map node 0's cache pages, read through the
+# coherence engine; three then stores into one (it gets its own copy of
+# that page alone). Node 1 reads nothing from the disk.
+{
+  printf '[machine]\nnodes = 2\nmem = 128M\ntimeout = 60s\ndisk_cache = machine\nreport = %s\n' "$T/machine.json"
+  printf '[vm one]\nmem = 16M\nnodes = 0\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$elf" "$T/base.img"
+  printf '[vm two]\nmem = 16M\nnodes = 1\nkernel = %s\ndisk = %s\ndisk_overlay = temp\nappend = delay_ms=500\n' "$elf" "$T/base.img"
+  printf '[vm three]\nmem = 16M\nnodes = 1\nkernel = %s\ndisk = %s\ndisk_overlay = temp\nappend = delay_ms=800 write=1\n' "$elf" "$T/base.img"
+} > "$T/machine.ini"
+timeout 120 "$DISCO" run --quiet "$T/machine.ini" > "$T/out" 2>&1 || t_fail "disk_cache = machine: exit $?: $(cat "$T/out")"
+R=$T/machine.json
+t_json "$R" '[.vms[] | select(.exit_status == 0)] | length == 3' || t_fail "every VM must pass with disk_cache = machine: $(cat "$T/out")"
+t_json "$R" '[.nodes[].disk.cache_pages] == [8, 0]' ||
+  t_fail "one copy of the 8 blocks, on node 0: $(jq -c '[.nodes[].disk]' "$R")"
+t_json "$R" '.nodes[1].disk.bytes_read_from_disk == 0 and .nodes[1].disk.cache_pages_mapped_remote == 15' ||
+  t_fail "node 1's VMs must map node 0's pages, not read the disk: $(jq -c '.nodes[1].disk' "$R")"
+t_json "$R" "([.nodes[].disk.memory_saved_bytes] | add) == (3 * 8 - 1 - 8) * $page" ||
+  t_fail "saved memory in the machine: want $(( (3 * 8 - 1 - 8) * page )): $(jq -c '[.nodes[].disk]' "$R")"
+t_json "$R" "[.vms[] | .disk.remote_shared_bytes] == [0, 8 * $page, 7 * $page]" ||
+  t_fail "two must map 8 pages of node 0, three 7: $(jq -c '[.vms[] | {name, disk}]' "$R")"
+t_json "$R" '([.nodes[].disk.cache_msgs_dropped] | add) == 0 and ([.nodes[].disk.cache_lookup_timeouts] | add) == 0' ||
+  t_fail "cache messages dropped or lookups unanswered: $(jq -c '[.nodes[].disk]' "$R")"
+[ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written (disk_cache = machine)"
+echo "ok: VMs on one node each hold one copy of 8 blocks in the machine ($(jq '[.nodes[].disk.memory_saved_bytes] | add' "$R") bytes saved)"

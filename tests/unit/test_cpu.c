@@ -101,6 +101,7 @@ bool vm_sbi_ecall(struct vm *vm, struct hart *h)
 bool vm_exit_requested(const struct vm *vm) { return vm->exit; }
 /* the VM runs on one node here: no coherent memory, no shadows */
 struct coh_mem *vm_coh(struct vm *vm) { (void)vm; return NULL; }
+bool vm_coh_spans(const struct vm *vm) { (void)vm; return false; }
 int vm_ram_maddr(struct vm *vm, struct hart *h, uint64_t gpa, bool write, uint64_t *maddr)
 { (void)vm; (void)h; (void)gpa; (void)write; (void)maddr; return -EFAULT; }
 void vm_code_changed(struct vm *vm, uint64_t gpa) { (void)vm; (void)gpa; }
