@@ -226,12 +226,14 @@ static int make_file(const char *path, uint64_t size)
 /*
  * The memory figure: nvms VMs read the same 8 blocks of one base
  * (guest:disk_share, temporary overlays) and the run's report says how many
- * machine pages hold them: on one node, or (span) each VM on nodes 0 and 1
- * of a 2-node machine, one vCPU on each, its devices on node 0. Returns
- * {cache_pages, memory_saved_bytes} summed over the nodes, or NULL (message
- * printed).
+ * machine pages hold them: (0) on one node; (1) each VM on nodes 0 and 1
+ * of a 2-node machine, one vCPU on each, its devices on node 0; (2) each VM
+ * on one node, alternately 0 and 1, with disk_cache = machine (the first
+ * reads first, the others 300 ms later); (3) the same with disk_cache = on
+ * (one copy per node). Returns {cache_pages,
+ * memory_saved_bytes} summed over the nodes, or NULL (message printed).
  */
-static json_t *memory_case(const char *dir, unsigned nvms, bool span)
+static json_t *memory_case(const char *dir, unsigned nvms, int how)
 {
 	char gdir[PATH_MAX], elf[PATH_MAX + 32], img[PATH_MAX], ini[PATH_MAX], rep[PATH_MAX];
 	json_t *r, *disk = NULL;
@@ -263,10 +265,15 @@ static json_t *memory_case(const char *dir, unsigned nvms, bool span)
 	f = fopen(ini, "w");
 	if (!f)
 		goto out;
-	fprintf(f, "[machine]\nnodes = %u\nmem = %uM\ntimeout = 60s\n", span ? 2 : 1, 32 + 16 * nvms);
-	for (unsigned i = 0; i < nvms; i++)
-		fprintf(f, "[vm v%u]\nmem = 16M\n%skernel = %s\ndisk = %s\ndisk_overlay = temp\n", i,
-			span ? "cpus = 2\nnodes = 0,1\n" : "", elf, img);
+	fprintf(f, "[machine]\nnodes = %u\nmem = %uM\ntimeout = 60s\n%s", how ? 2 : 1, 32 + 16 * nvms,
+		how == 2 ? "disk_cache = machine\n" : "");
+	for (unsigned i = 0; i < nvms; i++) {
+		fprintf(f, "[vm v%u]\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n", i, elf, img);
+		if (how == 1)
+			fprintf(f, "cpus = 2\nnodes = 0,1\n");
+		else if (how >= 2)
+			fprintf(f, "nodes = %u\n%s", i % 2, i ? "append = delay_ms=300\n" : "");
+	}
 	fclose(f);
 	pid = fork();
 	if (pid == 0) {
@@ -420,10 +427,14 @@ int bench_disk(int argc, char **argv, int json)
 								      "ratio", v / f)
 							 : json_pack("{s:f, s:n, s:n}", "vdisk_iops", v, "fio_iops", "ratio"));
 	}
-	json_t *memo = json_null(), *memo_span = json_null();
+	json_t *memo = json_null(), *memo_span = json_null(), *memo_machine = json_null(), *memo_node = json_null();
+	static const char *const how_name[] = { "", " (2 nodes)", " (2 nodes, disk_cache = machine)",
+						" (2 nodes, disk_cache = on)" };
+	static const char *const how_vms[] = { "", ", each on nodes 0 and 1,", ", on nodes 0 and 1 in turn,",
+					       ", on nodes 0 and 1 in turn," };
 
-	for (int span = 0; span < 2; span++) {
-		json_t *mem = memory_case(dir, nvms, span), *fig;
+	for (int how = 0; how < 4; how++) {
+		json_t *mem = memory_case(dir, nvms, how), *fig;
 
 		if (!mem)
 			continue;
@@ -433,20 +444,18 @@ int bench_disk(int argc, char **argv, int json)
 		fig = json_pack("{s:i, s:i, s:I, s:I, s:I}", "vms", (int)nvms, "blocks_per_vm", 8,
 			      "cache_pages", pages, "pages_without_sharing", (json_int_t)(8 * nvms),
 			      "memory_saved_bytes", saved);
-		if (span)
-			memo_span = fig;
-		else
-			memo = fig;
+		*(how == 0 ? &memo : how == 1 ? &memo_span : how == 2 ? &memo_machine : &memo_node) = fig;
 		if (!json)
 			printf("memory%s: %u VMs%s read the same 8 blocks: %lld machine pages hold them (%u without sharing), "
-			       "%lld KiB saved\n", span ? " (2 nodes)" : "", nvms, span ? ", each on nodes 0 and 1," : "",
+			       "%lld KiB saved\n", how_name[how], nvms, how_vms[how],
 			       (long long)pages, 8 * nvms, (long long)saved / 1024);
 		json_decref(mem);
 	}
 	if (json) {
-		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o, s:o}", "patterns", rows, "block_size", BS,
-					"queue_depth", QD, "file_bytes", (json_int_t)size, "direct", direct,
-					"seconds", seconds, "fio", have_fio, "memory", memo, "memory_span", memo_span);
+		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o, s:o, s:o, s:o}", "patterns", rows,
+					"block_size", BS, "queue_depth", QD, "file_bytes", (json_int_t)size, "direct", direct,
+					"seconds", seconds, "fio", have_fio, "memory", memo, "memory_span", memo_span,
+					"memory_machine", memo_machine, "memory_per_node", memo_node);
 		char *s = json_dumps(top, JSON_INDENT(2));
 
 		puts(s);
@@ -458,6 +467,8 @@ int bench_disk(int argc, char **argv, int json)
 		json_decref(rows);
 		json_decref(memo);
 		json_decref(memo_span);
+		json_decref(memo_machine);
+		json_decref(memo_node);
 	}
 	rc = 0;
 out_files:
