@@ -51,6 +51,7 @@ struct gcache {
 	struct lookup *lk;
 	unsigned n_lk, cap_lk;
 	uint64_t next_req;
+	bool closed;		/* the run is over: no more messages */
 	struct gcache_stats st;
 };
 
@@ -120,6 +121,8 @@ static uint64_t maddr_of(const struct gcache *g, const uint8_t *page)
 
 static void deliver(struct gcache *g, unsigned node, unsigned type, const void *p, size_t len)
 {
+	if (g->closed)
+		return;
 	if (node == g->cfg.self) {
 		gcache_on_msg(g, node, type, p, len);
 		return;
@@ -230,6 +233,12 @@ void gcache_free(struct gcache *g)
 	free(g);
 }
 
+void gcache_close(struct gcache *g)
+{
+	if (g)
+		g->closed = true;
+}
+
 const struct vmm_gcache_ops *gcache_ops(struct gcache *g)
 {
 	return g ? &g->ops : NULL;
@@ -239,7 +248,7 @@ bool gcache_page_freed(struct gcache *g, uint8_t *page)
 {
 	struct ent **pp;
 
-	if (!g)
+	if (!g || g->closed)
 		return false;
 	pp = find(g->pub, maddr_of(g, page), 0, true);
 	if (!*pp)

@@ -56,6 +56,8 @@ struct gcache_stats {
 
 struct gcache *gcache_new(const struct gcache_config *cfg);
 void gcache_free(struct gcache *g);
+/* The run is over (the VMs and the cache go next): nothing is sent any more, pages are freed at once. */
+void gcache_close(struct gcache *g);
 /* What the VMs' disks use (vmm.h). */
 const struct vmm_gcache_ops *gcache_ops(struct gcache *g);
 void gcache_on_msg(struct gcache *g, unsigned src, unsigned type, const void *payload, size_t len);

@@ -435,6 +435,7 @@ void node_vms_destroy(struct node_vms *v)
 {
 	if (!v)
 		return;
+	gcache_close(v->gc);	/* (the other nodes are ending too: nobody needs to hear of pages and references) */
 	for (unsigned i = 0; i < v->n; i++) {
 		if (v->slots[i].vm)
 			vmm_vm_destroy(v->slots[i].vm);
