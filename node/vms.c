@@ -63,6 +63,8 @@ struct node_vms {
 	struct vdisk_cache *cache;	/* the node's global disk cache (with the server) */
 	struct vdisk_remote *remote;	/* base images served to other nodes / fetched from them; NULL: none */
 	struct gcache *gc;		/* the disk cache across nodes ([machine] disk_cache = machine); NULL: off */
+	struct vdisk_remote_base *served;	/* the bases this node serves to others (so its own VMs name them alike) */
+	unsigned n_served;
 	uint64_t *recall;		/* cache pages that VMs of other nodes read: freed once recalled */
 	unsigned n_recall, cap_recall;
 	struct node_vms_env env;
@@ -309,6 +311,14 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 		goto oom;
 	if (v->cache)
 		vdisk_cache_set_max(v->cache, d->machine.disk_cache_max);
+	for (unsigned i = 0; v->env.disks && i < d->n_vms; i++) {
+		/* (with disk_cache = machine: the caches of the nodes it serves and its own know one base) */
+		if (d->machine.disk_cache != 2 || v->env.disks[i].server != (int)self || v->n_served == d->n_vms)
+			continue;
+		if (!v->served && !(v->served = calloc(d->n_vms, sizeof(*v->served))))
+			goto oom;
+		v->served[v->n_served++] = v->env.disks[i].base;
+	}
 	if (d->machine.disk_cache == 2 && v->env.coh && v->env.send && v->env.machine_nodes > 1) {
 		/* every node: the directory of some bases may be here, whether or not its VMs have disks */
 		struct gcache_config gc = { .self = self, .nodes = v->env.machine_nodes, .coh = v->env.coh,
@@ -369,7 +379,8 @@ struct node_vms *node_vms_create(const struct desc *d, unsigned self, struct nod
 			/* desc_disk_overlay and vmm_disk_mode list the modes in the same order */
 			.disk_cfg = { .server = v->disk, .mode = (enum vmm_disk_mode)dv->disk_overlay,
 				      .overlay = dv->disk_overlay_file, .o_direct = dv->disk_direct,
-				      .cache = v->cache, .gcache = s->span ? NULL : gcache_ops(v->gc) },
+				      .cache = v->cache, .gcache = s->span ? NULL : gcache_ops(v->gc),
+				      .served = v->served, .n_served = v->n_served },
 			.mem = { .opaque = v, .alloc_page = vm_alloc_page, .free_page = vm_free_page },
 			.console = { .opaque = s, .write = console_write },
 		};
@@ -451,6 +462,7 @@ void node_vms_destroy(struct node_vms *v)
 	vdisk_cache_free(v->cache);	/* after the VMs: nothing maps its pages */
 	gcache_free(v->gc);
 	free(v->recall);		/* (the run is over: nobody reads them) */
+	free(v->served);
 	free(v);
 }
 

@@ -301,6 +301,15 @@ static int lock_file(int fd, bool excl, const char *what, const char *path, char
 	return -errno;
 }
 
+
+/* The disk cache's name for a base that node b->node serves (the same on every node that reads it). */
+static uint64_t served_key(const struct vdisk_remote_base *b)
+{
+	uint64_t k[4] = { b->node, b->ident.size, b->ident.hash, vdisk_fnv1a(FNV_INIT, b->path, strlen(b->path)) };
+
+	return vdisk_fnv1a(FNV_INIT, k, sizeof(k)) | 1;
+}
+
 static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t file_size,
 			char *err, size_t errlen)
 {
@@ -328,7 +337,6 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 	if (o->remote) {
 		/* the base is another node's file: its identity is the one that node found */
 		const struct vdisk_remote_base *b = o->remote;
-		uint64_t k[4];
 
 		if (b->ident.size != d->hdr.base_size || b->ident.hash != d->hdr.base_hash) {
 			snprintf(err, errlen, "overlay %s: base %s served by node %u is not the overlay's base "
@@ -339,11 +347,7 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 		}
 		d->is_remote = true;
 		d->remote = *b;
-		k[0] = b->node;
-		k[1] = b->ident.size;
-		k[2] = b->ident.hash;
-		k[3] = vdisk_fnv1a(FNV_INIT, b->path, strlen(b->path));
-		d->base_key = vdisk_fnv1a(FNV_INIT, k, sizeof(k)) | 1;
+		d->base_key = served_key(b);
 		goto map;
 	}
 	base_resolve(d->path, d->hdr.base_path, base, sizeof(base));
@@ -382,6 +386,17 @@ static int open_overlay(struct vdisk *d, const struct vdisk_opts *o, uint64_t fi
 			k[3] = (uint64_t)bmtime;
 			k[4] = bhash;
 			d->base_key = vdisk_fnv1a(FNV_INIT, k, sizeof(k)) | 1;
+		}
+		for (unsigned i = 0; i < o->n_served && d->base_key; i++) {
+			/* a base this node serves: named as the nodes it serves name it */
+			const struct vdisk_remote_base *b = &o->served[i];
+			char real[PATH_MAX];
+
+			if (b->ident.size == bsize && b->ident.hash == bhash && realpath(base, real) &&
+			    !strcmp(real, b->path)) {
+				d->base_key = served_key(b);
+				break;
+			}
 		}
 	}
 	if (bmtime != d->hdr.base_mtime_ns)

@@ -96,6 +96,14 @@ struct vdisk_opts {
 	bool nolock;		/* do not take the flock (disk tool: info, check) */
 	/* an overlay whose base another node serves (no local file): checked against its identity */
 	const struct vdisk_remote_base *remote;
+	/*
+	 * The bases this node serves to others: a local base that is one of
+	 * them (same path, size and sampled hash) gets the disk cache's name
+	 * the other nodes give it (vdisk_base_key), so that caches across
+	 * nodes (disk_cache = machine) know it is one base.
+	 */
+	const struct vdisk_remote_base *served;
+	unsigned n_served;
 };
 
 /*

@@ -161,7 +161,8 @@ static void overlay_path(const struct vmm_vm_config *cfg, char *out, size_t len)
 int blk_backend_open(const struct vmm_vm_config *cfg, struct blk_backend *be, char *err, size_t errlen)
 {
 	const struct vmm_disk_config *dc = &cfg->disk_cfg;
-	struct vdisk_opts o = { .direct = dc->o_direct, .remote = dc->remote };
+	struct vdisk_opts o = { .direct = dc->o_direct, .remote = dc->remote, .served = dc->served,
+				.n_served = dc->n_served };
 	struct vdisk_backend *v;
 	char base[PATH_MAX], ovl[PATH_MAX];
 	const char *open_path = cfg->disk;

@@ -197,6 +197,8 @@ struct vmm_disk_config {
 	struct vdisk_cache *cache;	/* the node's global disk cache: base blocks shared copy-on-write; NULL: none */
 	const struct vdisk_remote_base *remote;	/* the base is served by another node (vdisk.h); NULL: a local file */
 	const struct vmm_gcache_ops *gcache;	/* other nodes' caches too ([machine] disk_cache = machine); NULL: no */
+	const struct vdisk_remote_base *served;	/* the bases this node serves to others (vdisk_opts) */
+	unsigned n_served;
 };
 /*
  * The disk cache across nodes (node/gcache.h): a VM on one node maps blocks

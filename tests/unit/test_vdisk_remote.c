@@ -199,6 +199,26 @@ static void test_remote_overlay(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(vdisk_size(d), T_BASE_SIZE);
 	assert_int_not_equal(vdisk_base_key(d), 0);
+	{
+		/* node 0's own overlay over the file it serves: the caches of both name it alike (disk_cache = machine) */
+		struct vdisk_opts lo = { .served = &b, .n_served = 1 }, plain = { 0 };
+		char lovl[300];
+		struct vdisk *l;
+
+		snprintf(lovl, sizeof(lovl), "%s/local.ovl", t_dir);
+		assert_int_equal(vdisk_create(lovl, t_base, err, sizeof(err)), 0);
+		l = vdisk_open(t_srv[0], lovl, &lo, err, sizeof(err));
+		if (!l)
+			fail_msg("%s", err);
+		assert_int_equal(vdisk_base_key(l), vdisk_base_key(d));
+		vdisk_close(l);
+		l = vdisk_open(t_srv[0], lovl, &plain, err, sizeof(err));
+		if (!l)
+			fail_msg("%s", err);
+		assert_int_not_equal(vdisk_base_key(l), vdisk_base_key(d));	/* (named by its file alone) */
+		vdisk_close(l);
+		unlink(lovl);
+	}
 
 	/* 20.5 KiB from an odd sector: one READ, six DATA of at most 3584 bytes (4096 less the header, in sectors) */
 	assert_int_equal(vdisk_read(d, buf, 41 * 512, 9 * 512, t_cb, &done), 0);
