@@ -831,6 +831,13 @@ void node_vms_disk_msg(struct node_vms *v, unsigned src, unsigned type, const vo
 		LOG_RATELIMITED(SUB_NODE, LOG_WARN, "disk message type %u from node %u, and this node serves no disk", type, src);
 }
 
+/* Set n integer members of o. */
+static void json_set_counts(json_t *o, const char *const *keys, const uint64_t *vals, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		json_object_set_new(o, keys[i], json_integer((json_int_t)vals[i]));
+}
+
 /* The report's "disk" object of a VM, or of a node (the sum over its VMs). */
 static json_t *disk_json(const struct vmm_disk_stats *d)
 {
@@ -885,12 +892,10 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 	if (v->remote)
 		vdisk_remote_get_stats(v->remote, &rs);
 	/* base images across nodes: what came from other nodes' files, what this node's files sent them */
-	json_object_set_new(o, "bytes_fetched_remote", json_integer((json_int_t)rs.bytes_fetched));
-	json_object_set_new(o, "bytes_served_remote", json_integer((json_int_t)rs.bytes_served));
-	json_object_set_new(o, "remote_reads_failed", json_integer((json_int_t)rs.failed));
-	json_object_set_new(o, "remote_timeouts", json_integer((json_int_t)rs.timeouts));
-	json_object_set_new(o, "remote_requests_refused", json_integer((json_int_t)rs.errors));
-	json_object_set_new(o, "remote_msgs_dropped", json_integer((json_int_t)rs.dropped));
+	json_set_counts(o, (const char *const[]){ "bytes_fetched_remote", "bytes_served_remote", "remote_reads_failed",
+						   "remote_timeouts", "remote_requests_refused", "remote_msgs_dropped" },
+			(const uint64_t[]){ rs.bytes_fetched, rs.bytes_served, rs.failed, rs.timeouts, rs.errors,
+					    rs.dropped }, 6);
 	struct vdisk_cache_stats cs = {0};
 	if (v->cache)
 		vdisk_cache_get_stats(v->cache, &cs);
@@ -907,16 +912,12 @@ json_t *node_vms_disk_report(const struct node_vms *v)
 			    json_integer((json_int_t)((cs.refs + gs.remote_mapped - (cs.pages + gs.held - cs.unmapped)) * 4096)));
 	json_object_set_new(o, "cache_unmapped_pages", json_integer((json_int_t)cs.unmapped));
 	json_object_set_new(o, "cache_evictions", json_integer((json_int_t)cs.evictions));
-	if (v->gc) {
-		json_object_set_new(o, "cache_pages_mapped_remote", json_integer((json_int_t)gs.remote_mapped));
-		json_object_set_new(o, "cache_lookups", json_integer((json_int_t)gs.lookups));
-		json_object_set_new(o, "cache_lookup_blocks", json_integer((json_int_t)gs.lookup_blocks));
-		json_object_set_new(o, "cache_remote_hits", json_integer((json_int_t)gs.remote_hits));
-		json_object_set_new(o, "cache_published", json_integer((json_int_t)gs.published));
-		json_object_set_new(o, "cache_dir_entries", json_integer((json_int_t)gs.dir_entries));
-		json_object_set_new(o, "cache_lookup_timeouts", json_integer((json_int_t)gs.timeouts));
-		json_object_set_new(o, "cache_msgs_dropped", json_integer((json_int_t)gs.dropped));
-	}
+	if (v->gc)
+		json_set_counts(o, (const char *const[]){ "cache_pages_mapped_remote", "cache_lookups", "cache_lookup_blocks",
+							   "cache_remote_hits", "cache_published", "cache_dir_entries",
+							   "cache_lookup_timeouts", "cache_msgs_dropped" },
+				(const uint64_t[]){ gs.remote_mapped, gs.lookups, gs.lookup_blocks, gs.remote_hits,
+						    gs.published, gs.dir_entries, gs.timeouts, gs.dropped }, 8);
 	return o;
 }
 

@@ -44,6 +44,8 @@ struct pmap {
 
 #define PMAP_JIT_SIZE	(64ull << 20)	/* reserved address space; pages are touched as used */
 
+static void slot_clear(struct pmap *p, uint64_t i);
+
 /*
  * pmap_new - a pmap for RAM [base, base + size); both page aligned.
  * Returns NULL on bad arguments or no memory.
@@ -82,12 +84,7 @@ void pmap_free(struct pmap *p)
 		if (p->code[i])
 			free(p->code[i]->jit);
 		free(p->code[i]);
-		if (p->shared && p->shared[i])
-			p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
-		else if (p->page[i] && p->mem.free_page)
-			p->mem.free_page(p->mem.opaque, p->page[i]);
-		if (p->remote && p->remote[i])
-			p->rops->put(p->rops->opaque, p->remote[i]);
+		slot_clear(p, i);
 	}
 	free(p->remote);
 	free(p->shared);
@@ -187,6 +184,25 @@ uint8_t *pmap_page(struct pmap *p, uint64_t gpa)
 	return p->page[i];
 }
 
+/* Page i maps nothing any more: a private page goes back to the node, a shared or remote one is put. */
+static void slot_clear(struct pmap *p, uint64_t i)
+{
+	if (p->remote && p->remote[i]) {
+		p->rops->put(p->rops->opaque, p->remote[i]);
+		p->remote[i] = 0;
+		p->nremote--;
+	} else if (p->shared && p->shared[i]) {
+		p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
+		p->shared[i] = NULL;
+		p->nshared--;
+	} else if (p->page[i]) {
+		if (p->mem.free_page)
+			p->mem.free_page(p->mem.opaque, p->page[i]);
+		p->touched--;
+	}
+	p->page[i] = NULL;
+}
+
 /* Drop every attached hart's TLB entries (all kinds) for RAM page pg. */
 static void tlb_drop_page(struct pmap *p, uint64_t pg)
 {
@@ -208,18 +224,7 @@ int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pm
 	if (p->shared[i] && p->page[i] == page)
 		return 0;		/* already this mapping */
 	ops->get(ops->opaque, page);
-	if (p->remote && p->remote[i]) {
-		p->rops->put(p->rops->opaque, p->remote[i]);
-		p->remote[i] = 0;
-		p->nremote--;
-	} else if (p->shared[i]) {
-		p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
-		p->nshared--;
-	} else if (p->page[i]) {
-		if (p->mem.free_page)
-			p->mem.free_page(p->mem.opaque, p->page[i]);
-		p->touched--;
-	}
+	slot_clear(p, i);
 	p->page[i] = page;
 	p->shared[i] = ops;
 	p->nshared++;
@@ -277,19 +282,7 @@ int pmap_map_remote(struct pmap *p, uint64_t gpa, uint64_t maddr, const struct p
 		ops->put(ops->opaque, maddr);	/* already this mapping: the caller's reference goes */
 		return 0;
 	}
-	if (p->remote[i]) {
-		ops->put(ops->opaque, p->remote[i]);
-		p->nremote--;
-	} else if (p->shared && p->shared[i]) {
-		p->shared[i]->put(p->shared[i]->opaque, p->page[i]);
-		p->shared[i] = NULL;
-		p->nshared--;
-	} else if (p->page[i]) {
-		if (p->mem.free_page)
-			p->mem.free_page(p->mem.opaque, p->page[i]);
-		p->touched--;
-	}
-	p->page[i] = NULL;
+	slot_clear(p, i);
 	p->remote[i] = maddr;
 	p->nremote++;
 	tlb_drop_page(p, gpa & ~(VM_PAGE_SIZE - 1));
