@@ -405,7 +405,8 @@ static bool share_map(struct virtio_blk *b, const struct share *sh, uint8_t *pag
 }
 
 /* Every block of the request in the cache: map them, no I/O. Returns true if it was served. */
-static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsigned n, uint64_t len)
+/* Whether the request's len bytes are all whole blocks that this node's cache holds. */
+static bool all_cached(const struct virtio_blk *b, const struct share *s, unsigned n, uint64_t len)
 {
 	struct vdisk_backend *v = b->be.opaque;
 	uint64_t key = vdisk_base_key(v->d);
@@ -415,6 +416,16 @@ static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsign
 	for (unsigned i = 0; i < n; i++)
 		if (!vdisk_cache_find(v->cache, key, s[i].block))
 			return false;
+	return true;
+}
+
+static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsigned n, uint64_t len)
+{
+	struct vdisk_backend *v = b->be.opaque;
+	uint64_t key = vdisk_base_key(v->d);
+
+	if (!all_cached(b, s, n, len))
+		return false;
 	for (unsigned i = 0; i < n; i++)
 		if (pmap_map_shared(vm_pmap(b->vm), s[i].gpa, vdisk_cache_find(v->cache, key, s[i].block),
 				    (const struct pmap_share_ops *)vdisk_cache_ops(v->cache)) < 0)
@@ -494,11 +505,8 @@ static bool span_from_cache(struct virtio_blk *b, struct blk_pending *p)
 	struct vdisk_backend *v = b->be.opaque;
 	uint64_t key = vdisk_base_key(v->d);
 
-	if ((uint64_t)p->n_share * VM_PAGE_SIZE != p->len)
+	if (!all_cached(b, p->share, p->n_share, p->len))
 		return false;
-	for (unsigned i = 0; i < p->n_share; i++)
-		if (!vdisk_cache_find(v->cache, key, p->share[i].block))
-			return false;
 	for (unsigned i = 0; i < p->n_share; i++)
 		memcpy(p->buf + p->share[i].pos, vdisk_cache_find(v->cache, key, p->share[i].block), VM_PAGE_SIZE);
 	return true;

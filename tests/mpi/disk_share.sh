@@ -15,44 +15,47 @@ elf="$DISCO_BUILD/guest/disk_share.elf"
 img="$DISCO_BUILD/guest/disk-pattern.img"
 [ -f "$elf" ] && [ -f "$img" ] || t_skip "guest images not built (DISCO_GUESTS=OFF)"
 cp "$img" "$T/base.img"
-
-{
-  printf '[machine]\nnodes = 1\nmem = 128M\ntimeout = 60s\nreport = %s\n' "$T/report.json"
-  for i in 1 2 3; do
-    printf '[vm v%s]\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$i" "$elf" "$T/base.img"
-    [ $i = 2 ] && printf 'append = write=1\n'
-  done
-} > "$T/share.ini"
-timeout 90 "$DISCO" run --quiet "$T/share.ini" > "$T/out" 2>&1 || t_fail "three VMs on one base: exit $?: $(cat "$T/out")"
-t_json "$T/report.json" '[.vms[] | select(.exit_status == 0)] | length == 3' || t_fail "every VM must pass: $(cat "$T/out")"
 page=4096
-t_json "$T/report.json" ".nodes[0].disk.cache_pages == 8" ||
-  t_fail "one copy of the 8 blocks expected: $(jq -c '.nodes[0].disk' "$T/report.json")"
-t_json "$T/report.json" ".nodes[0].disk.memory_saved_bytes == (3 * 8 - 1 - 8) * $page" ||
-  t_fail "saved memory: want $(( (3 * 8 - 1 - 8) * page )): $(jq -c '.nodes[0].disk' "$T/report.json")"
-t_json "$T/report.json" "[.vms[] | select(.name == \"v2\") | .disk.shared_bytes] == [7 * $page]" ||
-  t_fail "the VM that stored must share 7 pages: $(jq -c '[.vms[] | {name, disk}]' "$T/report.json")"
-t_json "$T/report.json" "[.vms[] | select(.name != \"v2\") | .disk.shared_bytes] == [8 * $page, 8 * $page]" ||
-  t_fail "the others must share all 8: $(jq -c '[.vms[] | {name, disk}]' "$T/report.json")"
-[ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written"
-echo "ok: 3 VMs hold one copy of 8 blocks ($(jq '.nodes[0].disk.memory_saved_bytes' "$T/report.json") bytes saved); a store broke sharing for its VM alone"
+
+# machine NAME NODES [KEYS]: [machine] of $T/NAME.ini (report $T/NAME.json; KEYS: more lines, as printf %b reads them)
+machine() { printf '[machine]\nnodes = %s\nmem = 128M\ntimeout = 60s\nreport = %s\n%b' "$2" "$T/$1.json" "${3:-}" > "$T/$1.ini"; }
+# vm NAME VM [KEYS]: a VM of guest:disk_share over the test's base, with a temporary overlay
+vm() {
+  printf '[vm %s]\nmem = 16M\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n%b' "$2" "$elf" "$T/base.img" "${3:-}" >> "$T/$1.ini"
+}
+# go NAME WHAT: disco run $T/NAME.ini; its three VMs must pass and the base stay as it was; R: the report
+go() {
+  timeout 120 "$DISCO" run --quiet "$T/$1.ini" > "$T/out" 2>&1 || t_fail "$2: exit $?: $(cat "$T/out")"
+  R=$T/$1.json
+  t_json "$R" '[.vms[] | select(.exit_status == 0)] | length == 3' || t_fail "$2: every VM must pass: $(cat "$T/out")"
+  [ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "$2: the base was written"
+}
+
+machine share 1
+vm share v1
+vm share v2 'append = write=1\n'
+vm share v3
+go share "three VMs on one base"
+t_json "$R" ".nodes[0].disk.cache_pages == 8" ||
+  t_fail "one copy of the 8 blocks expected: $(jq -c '.nodes[0].disk' "$R")"
+t_json "$R" ".nodes[0].disk.memory_saved_bytes == (3 * 8 - 1 - 8) * $page" ||
+  t_fail "saved memory: want $(( (3 * 8 - 1 - 8) * page )): $(jq -c '.nodes[0].disk' "$R")"
+t_json "$R" "[.vms[] | select(.name == \"v2\") | .disk.shared_bytes] == [7 * $page]" ||
+  t_fail "the VM that stored must share 7 pages: $(jq -c '[.vms[] | {name, disk}]' "$R")"
+t_json "$R" "[.vms[] | select(.name != \"v2\") | .disk.shared_bytes] == [8 * $page, 8 * $page]" ||
+  t_fail "the others must share all 8: $(jq -c '[.vms[] | {name, disk}]' "$R")"
+echo "ok: 3 VMs hold one copy of 8 blocks ($(jq '.nodes[0].disk.memory_saved_bytes' "$R") bytes saved); a store broke sharing for its VM alone"
 
 # The same across nodes: two of the three VMs run on nodes 0 and 1 (home 0,
 # one hart on each node: the guest checks the blocks from both), so node 0's
 # cache pages are read from node 1 through the coherence engine; s2's hart on
 # node 1 stores into block 3. Still one copy of the 8 blocks in the machine.
-{
-  # (a policy quick enough that node 1's reads of the cache pages may get them replicas before the store)
-  printf '[machine]\nnodes = 2\nmem = 128M\ntimeout = 60s\nreport = %s\n[policy]\ninterval = 1ms\ntrigger = 16\n' "$T/span.json"
-  printf '[vm one]\nmem = 16M\nnodes = 0\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$elf" "$T/base.img"
-  for i in 1 2; do
-    printf '[vm s%s]\ncpus = 2\nmem = 16M\nnodes = 0,1\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$i" "$elf" "$T/base.img"
-    [ $i = 2 ] && printf 'append = write=1\n'
-  done
-} > "$T/span.ini"
-timeout 120 "$DISCO" run --quiet "$T/span.ini" > "$T/out" 2>&1 || t_fail "VMs on two nodes: exit $?: $(cat "$T/out")"
-R=$T/span.json
-t_json "$R" '[.vms[] | select(.exit_status == 0)] | length == 3' || t_fail "every VM must pass on two nodes: $(cat "$T/out")"
+# (a policy quick enough that node 1's reads of the cache pages may get them replicas before the store)
+machine span 2 '[policy]\ninterval = 1ms\ntrigger = 16\n'
+vm span one 'nodes = 0\n'
+vm span s1 'cpus = 2\nnodes = 0,1\n'
+vm span s2 'cpus = 2\nnodes = 0,1\nappend = write=1\n'
+go span "VMs on two nodes"
 t_json "$R" "[.nodes[].disk.cache_pages // 0] | add == 8" ||
   t_fail "one copy of the 8 blocks in the machine expected: $(jq -c '[.nodes[].disk]' "$R")"
 t_json "$R" ".nodes[0].disk.memory_saved_bytes == (3 * 8 - 1 - 8) * $page" ||
@@ -62,7 +65,6 @@ t_json "$R" "[.vms[] | select(.name == \"s2\") | .disk.shared_bytes] == [7 * $pa
 t_json "$R" "[.vms[] | select(.name != \"s2\") | .disk.shared_bytes] == [8 * $page, 8 * $page]" ||
   t_fail "the others must share all 8 on two nodes: $(jq -c '[.vms[] | {name, disk}]' "$R")"
 t_json "$R" 'all(.vms[] | .parts[]?; .span.dropped == 0)' || t_fail "a node dropped messages: $(jq -c '[.vms[] | .parts]' "$R")"
-[ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written (two nodes)"
 echo "ok: VMs on two nodes share node 0's copy of 8 blocks ($(jq '.nodes[0].disk.memory_saved_bytes' "$R") bytes saved; replicas the policy made of them: $(jq '[.vms[] | .parts[]?.span.policy.replications] | add' "$R"))"
 
 # One copy in the machine for VMs on one node each (disk_cache = machine):
@@ -70,15 +72,11 @@ echo "ok: VMs on two nodes share node 0's copy of 8 blocks ($(jq '.nodes[0].disk
 # them later (delay_ms) and map node 0's cache pages, read through the
 # coherence engine; three then stores into one (it gets its own copy of
 # that page alone). Node 1 reads nothing from the disk.
-{
-  printf '[machine]\nnodes = 2\nmem = 128M\ntimeout = 60s\ndisk_cache = machine\nreport = %s\n' "$T/machine.json"
-  printf '[vm one]\nmem = 16M\nnodes = 0\nkernel = %s\ndisk = %s\ndisk_overlay = temp\n' "$elf" "$T/base.img"
-  printf '[vm two]\nmem = 16M\nnodes = 1\nkernel = %s\ndisk = %s\ndisk_overlay = temp\nappend = delay_ms=500\n' "$elf" "$T/base.img"
-  printf '[vm three]\nmem = 16M\nnodes = 1\nkernel = %s\ndisk = %s\ndisk_overlay = temp\nappend = delay_ms=800 write=1\n' "$elf" "$T/base.img"
-} > "$T/machine.ini"
-timeout 120 "$DISCO" run --quiet "$T/machine.ini" > "$T/out" 2>&1 || t_fail "disk_cache = machine: exit $?: $(cat "$T/out")"
-R=$T/machine.json
-t_json "$R" '[.vms[] | select(.exit_status == 0)] | length == 3' || t_fail "every VM must pass with disk_cache = machine: $(cat "$T/out")"
+machine machine 2 'disk_cache = machine\n'
+vm machine one 'nodes = 0\n'
+vm machine two 'nodes = 1\nappend = delay_ms=500\n'
+vm machine three 'nodes = 1\nappend = delay_ms=800 write=1\n'
+go machine "disk_cache = machine"
 t_json "$R" '[.nodes[].disk.cache_pages] == [8, 0]' ||
   t_fail "one copy of the 8 blocks, on node 0: $(jq -c '[.nodes[].disk]' "$R")"
 t_json "$R" '.nodes[1].disk.bytes_read_from_disk == 0 and .nodes[1].disk.cache_pages_mapped_remote == 15' ||
@@ -89,5 +87,4 @@ t_json "$R" "[.vms[] | .disk.remote_shared_bytes] == [0, 8 * $page, 7 * $page]" 
   t_fail "two must map 8 pages of node 0, three 7: $(jq -c '[.vms[] | {name, disk}]' "$R")"
 t_json "$R" '([.nodes[].disk.cache_msgs_dropped] | add) == 0 and ([.nodes[].disk.cache_lookup_timeouts] | add) == 0' ||
   t_fail "cache messages dropped or lookups unanswered: $(jq -c '[.nodes[].disk]' "$R")"
-[ "$(sha256sum < "$T/base.img")" = "$(sha256sum < "$img")" ] || t_fail "the base was written (disk_cache = machine)"
 echo "ok: VMs on one node each hold one copy of 8 blocks in the machine ($(jq '[.nodes[].disk.memory_saved_bytes] | add' "$R") bytes saved)"
