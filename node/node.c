@@ -349,11 +349,22 @@ static void stop_run(struct node *nd, int status)
 		send_or_die(nd, 0, NODE_MSG_STOP, &status, sizeof(status));
 }
 
+/*
+ * A node told to terminate (SIGTERM: mpirun ending the job because a rank
+ * died, or a second stop request) stops the run and writes what it can, but
+ * never waits longer than this for its peers: the report's gather and the
+ * closing barrier would wait for ever on a dead rank (the shm provider
+ * notices no dead peer), and the node would outlive the job.
+ */
+#define TERM_GRACE_S	5
+
 static void handle_signals(struct node *nd)
 {
 	struct signalfd_siginfo si;
 	while (read(nd->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		LOG(SUB_NODE, LOG_INFO, "signal %u: stopping the run", si.ssi_signo);
+		if (si.ssi_signo == SIGTERM)
+			alarm(TERM_GRACE_S);	/* SIGALRM is not blocked: its default action ends the node */
 		stop_run(nd, RUN_INTERRUPTED);
 	}
 }

@@ -30,7 +30,7 @@ for prov in shm tcp; do
   rc=$?
   dt=$(( $(date +%s) - t0 ))
   [ $rc != 0 ] || t_fail "$prov: the job reported success after losing a node"
-  [ $rc != 124 ] || t_fail "$prov: the job hung after a node died"
+  [ $rc != 124 ] || t_fail "$prov: the job hung after a node died: $(cat "$T/out"); left: $(pgrep -af "disco-node .*$T/dead-$prov.ini")"
   [ $dt -le 20 ] || t_fail "$prov: the job took $dt s to end after a node died"
   sleep 0.5
   left=$(pgrep -f "^[^ ]*disco-node .*$T/dead-$prov.ini" | wc -l)
