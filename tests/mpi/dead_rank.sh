@@ -26,11 +26,18 @@ for prov in shm tcp; do
   kill -9 "$victim"
   killed+=("$victim")
   t0=$(date +%s)
+  # (should the job hang: what is still there 30 s after the kill, for the failure message)
+  for _ in $(seq 300); do
+    kill -0 $job 2>/dev/null || break
+    sleep 0.1
+  done
+  : > "$T/ps"
+  kill -0 $job 2>/dev/null && ps -eo pid,ppid,stat,etime,wchan:20,args > "$T/ps" 2>&1
   wait $job
   rc=$?
   dt=$(( $(date +%s) - t0 ))
   [ $rc != 0 ] || t_fail "$prov: the job reported success after losing a node"
-  [ $rc != 124 ] || t_fail "$prov: the job hung after a node died: $(cat "$T/out"); left: $(pgrep -af "disco-node .*$T/dead-$prov.ini")"
+  [ $rc != 124 ] || t_fail "$prov: the job hung after a node died: $(cat "$T/out"); processes then: $(cat "$T/ps")"
   [ $dt -le 20 ] || t_fail "$prov: the job took $dt s to end after a node died"
   sleep 0.5
   left=$(pgrep -f "^[^ ]*disco-node .*$T/dead-$prov.ini" | wc -l)
