@@ -787,7 +787,7 @@ void node_vms_handle_msg(struct node_vms *v, unsigned src, unsigned type, const 
 	for (unsigned i = 0; i < v->n; i++) {
 		struct vm_slot *s = &v->slots[i];
 		if (s->span && s->id == id) {
-			if (s->active)
+			if (s->vm)	/* (an ended VM still counts the vCPUs that were on their way to it) */
 				vmm_vm_handle_msg(s->vm, src, type, payload, len);
 			s->idle = false;	/* a hart may have woken, or MMIO waits to be done */
 			return;
