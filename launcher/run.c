@@ -15,6 +15,8 @@
  * disco's.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -26,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/desc.h"
@@ -205,6 +208,74 @@ static volatile sig_atomic_t child_pid, stop_requests;
  * write the report. mpirun's own reaction to SIGTERM would kill the ranks
  * before they could. A second request kills the job outright.
  */
+/* How many processes whose parent is pid are running, and how many have ended (zombies), from /proc. */
+static void children_of(pid_t pid, unsigned *alive, unsigned *ended)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	*alive = *ended = 0;
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512], state;
+		const char *rp;
+		long ppid;
+		FILE *f;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+		fclose(f);
+		rp = strrchr(buf, ')');	/* (the command may hold spaces and parentheses) */
+		if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2 || ppid != pid)
+			continue;
+		if (state == 'Z')
+			(*ended)++;
+		else
+			(*alive)++;
+	}
+	if (d)
+		closedir(d);
+}
+
+#define MPIRUN_STUCK_S	5
+
+/*
+ * Wait for mpirun. Open MPI 4.1's mpirun sometimes never returns after a
+ * rank was killed: every rank it started has ended, it does not reap them
+ * (zombies) and waits on a futex for ever (seen in mpi/dead_rank's fresh
+ * Debian runs). Once mpirun's children have all been zombies for
+ * MPIRUN_STUCK_S seconds, it is stuck: it is ended with SIGKILL. (Across
+ * hosts its children are its launchers, alive while the job runs.)
+ */
+static void wait_mpirun(pid_t pid, int *status)
+{
+	const struct timespec tick = { 0, 250000000 };
+	int stuck_ticks = 0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		unsigned alive, ended;
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		children_of(pid, &alive, &ended);
+		stuck_ticks = ended && !alive ? stuck_ticks + 1 : 0;
+		if (stuck_ticks == MPIRUN_STUCK_S * 4) {
+			fprintf(stderr, "disco run: every node has ended but mpirun (pid %d) has not returned for %d s: "
+				"stopping it\n", (int)pid, MPIRUN_STUCK_S);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
 static void forward_signal(int sig)
 {
 	if (child_pid <= 0)
@@ -523,8 +594,7 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	wait_mpirun(pid, &status);
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A rank killed with SIGKILL mid-run ends the whole job promptly: mpirun
-# reports it and no node is left running or hanging.
+# reports it and no node is left running or hanging. And an mpirun that
+# hangs once its ranks have ended is stopped by disco run.
 . "$(dirname "$0")/lib/common.bash"
 
 # libfabric's shm provider leaks the region of a rank killed with SIGKILL
@@ -44,3 +45,22 @@ for prov in shm tcp; do
   [ "$left" = 0 ] || t_fail "$prov: $left nodes still running after the job ended"
   echo "ok: $prov: job ended $dt s after node kill (exit $rc)"
 done
+
+# An mpirun that outlives the ranks it started (Open MPI 4.1 did, now and
+# then, after a kill: its ranks all zombies, itself waiting on a futex):
+# disco run ends it once every rank has been gone 5 s, and fails.
+cat > "$T/stuck-mpirun" <<'EOF2'
+#!/bin/sh
+( : ) & ( : ) & ( : ) & ( : ) &
+exec sleep 300
+EOF2
+chmod +x "$T/stuck-mpirun"
+t_bare 4 "$T/stuck.ini"
+t0=$(date +%s)
+DISCO_MPIRUN="$T/stuck-mpirun" timeout 60 "$DISCO" run --quiet "$T/stuck.ini" > "$T/out" 2>&1
+rc=$?
+dt=$(( $(date +%s) - t0 ))
+[ $rc != 124 ] && [ $rc != 0 ] || t_fail "an mpirun whose ranks all ended was waited for: exit $rc: $(cat "$T/out")"
+[ $dt -le 20 ] || t_fail "an mpirun whose ranks all ended was stopped only after $dt s"
+grep -q "mpirun .* has not returned" "$T/out" || t_fail "no word of the stuck mpirun: $(cat "$T/out")"
+echo "ok: an mpirun stuck after its ranks ended was stopped after $dt s (exit $rc)"
