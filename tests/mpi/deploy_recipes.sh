@@ -102,12 +102,17 @@ for f in "$S"/deploy/slurm/*.sbatch; do
 done
 echo "ok: deploy/slurm"
 
-# 6. the launch agent starts a machine: `docker exec HOST CMD` runs here
+# 6. the launch agent starts a machine: `docker exec HOST CMD` runs here,
+# with a /tmp of its own per "container" as real ones have: orteds that share
+# one session directory (same host name, same mpirun) race on writing its
+# hwloc topology file, and one of them segfaults in
+# hwloc_shmem_topology_write about one start in ten, leaving mpirun waiting
 mkdir -p "$T/bin"
 cat > "$T/bin/docker" <<EOF2
 #!/bin/sh
 echo "\$*" >> "$T/docker.log"
 [ "\$1" = exec ] || exit 125
+mkdir -p "$T/tmp-\$2" && export TMPDIR="$T/tmp-\$2" || exit 125
 shift 2
 exec "\$@"
 EOF2
