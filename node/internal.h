@@ -33,6 +33,8 @@ struct node_mem {
 int node_mem_init(struct node_mem *m, size_t len, unsigned node);
 void node_mem_fini(struct node_mem *m);
 void *node_mem_alloc_page(void *opaque);
+/* The same without zeroing a reused page, for one the caller overwrites whole (a disk cache page). */
+void *node_mem_alloc_page_dirty(void *opaque);
 void node_mem_free_page(void *opaque, void *page);
 
 /* ---- which node reads each VM's base image (disks.c) ---- */

@@ -39,14 +39,14 @@ void node_mem_fini(struct node_mem *m)
 	m->base = NULL;
 }
 
-void *node_mem_alloc_page(void *opaque)
+static void *alloc_page(struct node_mem *m, bool zero)
 {
-	struct node_mem *m = opaque;
 	void *p;
 	if (m->free_list) {
 		p = m->free_list;
 		m->free_list = *(void **)p;
-		memset(p, 0, PAGE);
+		if (zero)
+			memset(p, 0, PAGE);
 	} else if (m->next + PAGE <= m->len) {
 		p = m->base + m->next;
 		m->next += PAGE;
@@ -56,6 +56,16 @@ void *node_mem_alloc_page(void *opaque)
 	if (++m->pages_used > m->pages_peak)
 		m->pages_peak = m->pages_used;
 	return p;
+}
+
+void *node_mem_alloc_page(void *opaque)
+{
+	return alloc_page(opaque, true);
+}
+
+void *node_mem_alloc_page_dirty(void *opaque)
+{
+	return alloc_page(opaque, false);
 }
 
 void node_mem_free_page(void *opaque, void *page)

@@ -189,7 +189,7 @@ static void vm_free_page(void *opaque, void *page)
 static void *cache_alloc_page(void *opaque)
 {
 	struct node_vms *v = opaque;
-	return node_mem_alloc_page(v->mem);
+	return node_mem_alloc_page_dirty(v->mem);	/* (the cache copies a whole block into it) */
 }
 
 static void cache_release(void *opaque, uint8_t *page)

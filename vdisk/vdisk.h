@@ -175,7 +175,11 @@ struct vdisk_cache_stats {
 	uint64_t unmapped;	/* of pages: kept though no VM maps them (vdisk_cache_set_max) */
 	uint64_t evictions;	/* unmapped pages given back to the node */
 };
-/* Pages come from and go back to the node through alloc_page/free_page. NULL when out of memory. */
+/*
+ * Pages come from and go back to the node through alloc_page/free_page (a
+ * page need not be zeroed: the cache writes whole blocks into it). NULL
+ * when out of memory.
+ */
 struct vdisk_cache *vdisk_cache_new(void *(*alloc_page)(void *opaque), void (*free_page)(void *opaque, void *page),
 				    void *opaque);
 /* Free the cache; every mapping must have ended (VMs destroyed first). */

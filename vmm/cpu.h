@@ -294,6 +294,8 @@ void tlb_flush_va(struct hart *h, uint64_t va);
  */
 #define TLB_ALL		(1u << ACC_R | 1u << ACC_W | 1u << ACC_X)
 void tlb_drop_gpa(struct hart *h, uint64_t pg, unsigned accs, bool keep_coh);
+/* tlb_drop_gpas - the same for the n pages pgs, all kinds, in one pass over the TLB. */
+void tlb_drop_gpas(struct hart *h, const uint64_t *pgs, unsigned n);
 /*
  * mmu_load_slow / mmu_store_slow - everything the inline path does not:
  * TLB fill, misaligned accesses, MMIO. The value is zero-extended. Return

@@ -424,36 +424,62 @@ static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsign
 	struct vdisk_backend *v = b->be.opaque;
 	uint64_t key = vdisk_base_key(v->d);
 
+	bool ok = true;
+
 	if (!all_cached(b, s, n, len))
 		return false;
-	for (unsigned i = 0; i < n; i++)
-		if (pmap_map_shared(vm_pmap(b->vm), s[i].gpa, vdisk_cache_find(v->cache, key, s[i].block),
-				    (const struct pmap_share_ops *)vdisk_cache_ops(v->cache)) < 0)
-			return false;	/* (no sharing here) the read goes to the disk */
-	b->st.bytes_from_cache += len;
-	return true;
+	pmap_tlb_batch(vm_pmap(b->vm), true);
+	for (unsigned i = 0; i < n && ok; i++)
+		ok = pmap_map_shared(vm_pmap(b->vm), s[i].gpa, vdisk_cache_find(v->cache, key, s[i].block),
+				     (const struct pmap_share_ops *)vdisk_cache_ops(v->cache)) == 0;
+	pmap_tlb_batch(vm_pmap(b->vm), false);
+	if (ok)
+		b->st.bytes_from_cache += len;
+	return ok;	/* (false: no sharing here) the read goes to the disk */
 }
 
-/* After a read: the blocks it brought become cache pages mapped into the guest (but those in skip: bits). */
-static void share_after_read(struct virtio_blk *b, const struct share *s, unsigned n, const uint8_t *buf,
-			     uint64_t skip)
+/*
+ * After a read of len bytes into buf: the blocks it brought become cache
+ * pages mapped into the guest (but those in skip: bits, mapped from other
+ * nodes' caches already), and only the rest of the data is written into
+ * guest memory. (Writing all of it first would copy, then drop, a buffer
+ * page that maps a cache page from the guest's previous read.) The TLB
+ * entries of the pages remapped go in one pass. NULL or what went wrong.
+ */
+static const char *read_done(struct virtio_blk *b, const struct virtio_req *req, const struct share *s, unsigned n,
+			     const uint8_t *buf, uint64_t len, uint64_t skip)
 {
 	struct vdisk_backend *v = b->be.opaque;
-	uint64_t key = vdisk_base_key(v->d);
+	struct pmap *pm = vm_pmap(b->vm);
+	uint64_t key = vdisk_base_key(v->d), done = 0;
+	const char *bad = NULL;
+	bool sharing = true;
 
-	for (unsigned i = 0; i < n; i++) {
-		if (i < 64 && (skip >> i & 1))
-			continue;
-		uint8_t *page = vdisk_cache_find(v->cache, key, s[i].block);
+	pmap_tlb_batch(pm, true);
+	for (unsigned i = 0; i < n && !bad; i++) {
+		bool mapped = i < 64 && (skip >> i & 1);
 
-		if (!page) {
-			page = vdisk_cache_add(v->cache, key, s[i].block, buf + s[i].pos);
-			if (page && v->gc)
-				v->gc->publish(v->gc->opaque, key, s[i].block, page);	/* other nodes may map it */
+		if (!mapped && sharing) {
+			uint8_t *page = vdisk_cache_find(v->cache, key, s[i].block);
+
+			if (!page) {
+				page = vdisk_cache_add(v->cache, key, s[i].block, buf + s[i].pos);
+				if (page && v->gc)
+					v->gc->publish(v->gc->opaque, key, s[i].block, page);	/* other nodes may map it */
+			}
+			/* out of memory or no sharing: the guest gets copies from here on */
+			mapped = sharing = page && share_map(b, &s[i], page);
 		}
-		if (!page || !share_map(b, &s[i], page))
-			return;	/* out of memory or no sharing: the guest has its copy already */
+		if (!mapped)
+			continue;
+		if (s[i].pos > done && virtio_req_write(b->vm, req, done, buf + done, s[i].pos - done) < 0)
+			bad = "read buffer outside RAM";
+		done = s[i].pos + VM_PAGE_SIZE;
 	}
+	if (!bad && done < len && virtio_req_write(b->vm, req, done, buf + done, len - done) < 0)
+		bad = "read buffer outside RAM";
+	pmap_tlb_batch(pm, false);
+	return bad;
 }
 
 /* A request in flight on the asynchronous path. */
@@ -619,6 +645,7 @@ static void remote_answer(void *arg, const uint64_t *maddr)
 		local[i] = (p->asked >> i & 1) ? NULL : vdisk_cache_find(v->cache, key, p->share[i].block);
 		all &= m[i] || local[i];	/* (a page of this node's may have left meanwhile) */
 	}
+	pmap_tlb_batch(vm_pmap(b->vm), true);
 	for (unsigned i = 0; i < p->n_share && !b->closing && p->gen == b->gen; i++) {
 		if (local[i]) {
 			if (all)
@@ -637,6 +664,7 @@ static void remote_answer(void *arg, const uint64_t *maddr)
 			all = false;
 		}
 	}
+	pmap_tlb_batch(vm_pmap(b->vm), false);
 	for (unsigned i = 0; i < p->n_share; i++)	/* references not mapped go back */
 		if (m[i])
 			rops->put(rops->opaque, m[i]);
@@ -676,18 +704,11 @@ static void blk_complete(void *arg, int res)
 			p->bad = "read buffer outside RAM";
 		span_share_answer(p, 0, 0);	/* answers it if no page waits */
 		return;
-	} else if (p->type == VIRTIO_BLK_T_IN && p->skip) {
-		/* some pages are mapped from other nodes' caches already (remote_answer): the others get the data */
-		for (unsigned i = 0; i < p->n_share && !bad; i++)
-			if (!(p->skip >> i & 1) &&
-			    virtio_req_write(b->vm, &p->req, p->share[i].pos, p->buf + p->share[i].pos, VM_PAGE_SIZE) < 0)
-				bad = "read buffer outside RAM";
-		if (!bad)
-			share_after_read(b, p->share, p->n_share, p->buf, p->skip);
+	} else if (p->type == VIRTIO_BLK_T_IN && p->n_share) {
+		/* (some pages may be mapped from other nodes' caches already: remote_answer) */
+		bad = read_done(b, &p->req, p->share, p->n_share, p->buf, p->len, p->skip);
 	} else if (p->type == VIRTIO_BLK_T_IN && virtio_req_write(b->vm, &p->req, 0, p->buf, p->len) < 0) {
 		bad = "read buffer outside RAM";
-	} else if (p->n_share) {
-		share_after_read(b, p->share, p->n_share, p->buf, 0);
 	}
 	blk_finish(p, bad, res);
 }

@@ -122,6 +122,7 @@ static int64_t rx_write_remap(struct virtio_net *n, const struct virtio_req *req
 	int64_t remapped = 0;
 	size_t k = 0;		/* frame bytes placed */
 
+	pmap_tlb_batch(n->vm->pmap, true);	/* (the remapped pages' TLB entries go in one pass) */
 	for (unsigned i = 0; i < req->n_in && k < len; i++) {
 		uint64_t seg = req->in[i].len, lo = so, gpa = req->in[i].gpa;
 
@@ -143,14 +144,19 @@ static int64_t rx_write_remap(struct virtio_net *n, const struct virtio_req *req
 					    (const struct pmap_share_ops *)share) == 0) {
 				remapped += VM_PAGE_SIZE;
 			} else if (vm_gpa_write(n->vm, gpa, frame + k, chunk) < 0) {
-				return -EFAULT;
+				remapped = -EFAULT;
+				goto out;
 			}
 			gpa += chunk;
 			seg -= chunk;
 			k += chunk;
 		}
 	}
-	return k == len ? remapped : -EFAULT;
+	if (k != len)
+		remapped = -EFAULT;
+out:
+	pmap_tlb_batch(n->vm->pmap, false);
+	return remapped;
 }
 
 _Static_assert(sizeof(struct vmm_share_ops) == sizeof(struct pmap_share_ops) &&

@@ -227,6 +227,30 @@ void tlb_drop_gpa(struct hart *h, uint64_t pg, unsigned accs, bool keep_coh)
 		}
 }
 
+void tlb_drop_gpas(struct hart *h, const uint64_t *pgs, unsigned n)
+{
+	uint64_t lo = ~0ull, hi = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		lo = pgs[k] < lo ? pgs[k] : lo;
+		hi = pgs[k] > hi ? pgs[k] : hi;
+	}
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++) {
+			struct tlb_entry *x = h->tlb[s].e[a];
+
+			for (unsigned j = 0; j < TLB_SIZE; j++) {
+				if (x[j].tag == TLB_INVALID || x[j].gpa - lo > hi - lo)
+					continue;
+				for (unsigned k = 0; k < n; k++)
+					if (x[j].gpa == pgs[k]) {
+						x[j].tag = TLB_INVALID;
+						break;
+					}
+			}
+		}
+}
+
 /* Remember that a piece of a level-`level` superpage around va is cached. */
 static void tlb_note_super(struct hart *h, uint64_t va, unsigned level)
 {

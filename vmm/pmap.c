@@ -22,6 +22,8 @@
 #include "vmm/cpu.h"
 #include "vmm/decode.h"
 
+#define PMAP_TLB_BATCH	64	/* pages a TLB batch gathers before a pass */
+
 struct pmap {
 	struct vmm_mem_ops mem;
 	uint64_t base, size, npages;
@@ -36,6 +38,10 @@ struct pmap {
 	uint64_t epoch;			/* bumped by FENCE.I: code pages re-checked */
 	struct hart *harts[PMAP_MAX_HARTS];
 	unsigned nharts;
+	/* pmap_tlb_batch: pages whose TLB entries are dropped at its end, in one pass */
+	uint64_t batch[PMAP_TLB_BATCH];
+	unsigned nbatch;
+	bool batching;
 	/* compiled blocks (jit.c): one mapping, filled from the start, never reused */
 	uint8_t *jit_mem;
 	size_t jit_used;
@@ -203,11 +209,33 @@ static void slot_clear(struct pmap *p, uint64_t i)
 	p->page[i] = NULL;
 }
 
-/* Drop every attached hart's TLB entries (all kinds) for RAM page pg. */
+static void tlb_drop_batch(struct pmap *p)
+{
+	for (unsigned k = 0; k < p->nharts && p->nbatch; k++)
+		tlb_drop_gpas(p->harts[k], p->batch, p->nbatch);
+	p->nbatch = 0;
+}
+
+/* Drop every attached hart's TLB entries (all kinds) for RAM page pg (at the batch's end, in one). */
 static void tlb_drop_page(struct pmap *p, uint64_t pg)
 {
+	if (p->batching) {
+		if (p->nbatch == PMAP_TLB_BATCH)
+			tlb_drop_batch(p);
+		p->batch[p->nbatch++] = pg;
+		return;
+	}
 	for (unsigned k = 0; k < p->nharts; k++)
 		tlb_drop_gpa(p->harts[k], pg, TLB_ALL, false);
+}
+
+void pmap_tlb_batch(struct pmap *p, bool on)
+{
+	if (!p)
+		return;
+	if (!on)
+		tlb_drop_batch(p);
+	p->batching = on;
 }
 
 int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pmap_share_ops *ops)

@@ -203,6 +203,14 @@ int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pm
 uint8_t *pmap_page_write(struct pmap *p, uint64_t gpa);
 /* Pages of p that are shared mappings right now. */
 uint64_t pmap_pages_shared(const struct pmap *p);
+/*
+ * pmap_tlb_batch - between pmap_tlb_batch(p, true) and pmap_tlb_batch(p,
+ * false), the harts' TLB entries of the pages that remapping calls replace
+ * are dropped together at the end, in one pass over each TLB instead of one
+ * per page (a disk read that maps 16 cache pages). No hart of the VM may
+ * run in between: use it within one device call.
+ */
+void pmap_tlb_batch(struct pmap *p, bool on);
 
 /*
  * Pages of another node's memory mapped into a VM on one node (the global

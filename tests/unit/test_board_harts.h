@@ -182,6 +182,7 @@ int pmap_map_shared(struct pmap *p, uint64_t gpa, uint8_t *page, const struct pm
 	return -38;	/* -ENOSYS: the caller copies instead */
 }
 uint64_t pmap_pages_shared(const struct pmap *p) { (void)p; return 0; }
+void pmap_tlb_batch(struct pmap *p, bool on) { (void)p; (void)on; }
 uint64_t pmap_remote(const struct pmap *p, uint64_t gpa) { (void)p; (void)gpa; return 0; }
 uint64_t pmap_pages_remote(const struct pmap *p) { (void)p; return 0; }
 int pmap_map_remote(struct pmap *p, uint64_t gpa, uint64_t maddr, const struct pmap_remote_ops *ops)

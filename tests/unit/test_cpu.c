@@ -1446,6 +1446,57 @@ static void test_sfence_va(void **state)
 	assert_int_equal(hart_get_reg(h, S5), 444);
 }
 
+static unsigned t_share_refs;
+static void t_share_get(void *opaque, uint8_t *page) { (void)opaque; (void)page; t_share_refs++; }
+static void t_share_put(void *opaque, uint8_t *page) { (void)opaque; (void)page; t_share_refs--; }
+
+/* Whether h's entries of kind a in every set for the 16 pages from T_RAM are all there or all gone. */
+static void t_expect_tlb(struct hart *h, unsigned j, bool there)
+{
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++)
+			if ((h->tlb[s].e[a][j].tag != TLB_INVALID) != there)
+				fail_msg("set %u kind %u: the entry of page %u is %s", s, a, j, there ? "gone" : "still there");
+}
+
+/*
+ * Remapping pages in a batch (pmap_tlb_batch, a disk read mapping its cache
+ * pages) drops the harts' entries of exactly those pages, in every set and
+ * kind, at the batch's end; tlb_drop_gpas checks each page, not a range.
+ */
+static void test_tlb_drop_batched(void **state)
+{
+	struct t_ctx *c = *state;
+	struct hart *h = c->h;
+	static const struct pmap_share_ops ops = { .get = t_share_get, .put = t_share_put };	/* (pmap_free puts) */
+	static uint8_t pages[3][VM_PAGE_SIZE] __attribute__((aligned(VM_PAGE_SIZE)));
+	const unsigned named[3] = { 5, 3, 9 };
+
+	tlb_flush_all(h);
+	for (unsigned s = 0; s < TS_COUNT; s++)
+		for (unsigned a = 0; a < 3; a++)
+			for (unsigned j = 0; j < 16; j++) {
+				h->tlb[s].e[a][j].tag = (uint64_t)j << VM_PAGE_SHIFT;
+				h->tlb[s].e[a][j].gpa = T_RAM + ((uint64_t)j << VM_PAGE_SHIFT);
+			}
+	pmap_tlb_batch(c->vm.pmap, true);
+	for (unsigned k = 0; k < 3; k++)
+		assert_int_equal(pmap_map_shared(c->vm.pmap, T_RAM + ((uint64_t)named[k] << VM_PAGE_SHIFT), pages[k], &ops), 0);
+	t_expect_tlb(h, 5, true);	/* (dropped at the end: no hart runs in between) */
+	pmap_tlb_batch(c->vm.pmap, false);
+	for (unsigned j = 0; j < 16; j++)
+		t_expect_tlb(h, j, j == 3 || j == 5 || j == 9 ? false : true);
+	assert_ptr_equal(pmap_page(c->vm.pmap, T_RAM + 0x9000), pages[2]);
+	assert_int_equal(t_share_refs, 3);
+
+	/* without a batch, at once; a private page replaces a shared one when stored into */
+	h->tlb[TS_S].e[ACC_R][9].tag = 9ull << VM_PAGE_SHIFT;
+	assert_non_null(pmap_page_write(c->vm.pmap, T_RAM + 0x9000));
+	assert_int_equal(h->tlb[TS_S].e[ACC_R][9].tag, TLB_INVALID);
+	assert_int_equal(t_share_refs, 2);
+	tlb_flush_all(h);
+}
+
 static void test_mmio(void **state)
 {
 	struct t_ctx *c = *state;
@@ -1783,6 +1834,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sv39, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sv48, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_sfence_va, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_tlb_drop_batched, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_mmio, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_irq_priority, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_irq_delegated, t_setup, t_teardown),

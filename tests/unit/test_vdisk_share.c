@@ -38,6 +38,23 @@ struct t_vm {
 	uint16_t avail_idx, used_seen;
 };
 
+static unsigned t_vm_pages, t_vm_allocs;	/* private pages the VMs hold now, and have taken */
+
+static void *t_vm_alloc(void *opaque)
+{
+	void *p = t_alloc_page(opaque);
+
+	t_vm_pages += p != NULL;
+	t_vm_allocs += p != NULL;
+	return p;
+}
+
+static void t_vm_free(void *opaque, void *page)
+{
+	t_vm_pages--;
+	t_free_page(opaque, page);
+}
+
 static struct vdisk_server *t_srv;
 static struct vdisk_cache *t_cache;
 static char t_base[64];
@@ -65,6 +82,7 @@ static void t_vm_up(struct t_vm *t)
 	char err[256];
 
 	cfg.disk = t_base;
+	cfg.mem = (struct vmm_mem_ops){ .alloc_page = t_vm_alloc, .free_page = t_vm_free };
 	cfg.disk_cfg = (struct vmm_disk_config){ .server = t_srv, .mode = VMM_DISK_TEMP, .cache = t_cache };
 	t->v = vmm_vm_create(&cfg, err, sizeof(err));
 	unlink(cfg.kernel);
@@ -358,11 +376,77 @@ static void test_retained_blocks(void **state)
 	unlink(t_base);
 }
 
+/*
+ * A read into a buffer that maps cache pages from the guest's previous read
+ * (a guest streaming through one buffer) maps the new blocks' pages in
+ * place of those, without copying them into private pages first; a read
+ * with parts that are not whole blocks gets those parts copied around the
+ * pages it maps.
+ */
+static void test_reread_same_buffer(void **state)
+{
+	static struct t_vm a, b;
+	struct vdisk_cache_stats cs;
+	struct vmm_disk_stats ds;
+	uint8_t img[NBLK * 4096], got[0x200 + 2 * 4096 + 0x200];
+	const uint64_t odd = DATA + 0x40e00;	/* as misaligned as sector 7 is in its block */
+	char err[256];
+	bool at_once;
+	unsigned before;
+
+	for (unsigned i = 0; i < sizeof(img); i++)
+		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
+	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
+	t_srv = vdisk_server_new(64, err, sizeof(err));
+	assert_non_null(t_srv);
+	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
+	assert_non_null(t_cache);
+	t_vm_up(&a);
+	t_vm_up(&b);
+
+	assert_int_equal(t_req(&a, VIRTIO_BLK_T_IN, 0, DATA, 4 * 4096, &at_once), VIRTIO_BLK_S_OK);
+	before = t_vm_allocs;
+	assert_int_equal(t_req(&a, VIRTIO_BLK_T_IN, 4 * 8, DATA, 4 * 4096, &at_once), VIRTIO_BLK_S_OK);
+	assert_int_equal(t_vm_allocs, before);	/* no private copy of the old pages was made */
+	for (unsigned k = 0; k < 4; k++)
+		t_expect_block(&a, DATA + k * 4096, 4 + k);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.pages, 4);		/* blocks 0..3 left with their last mapping */
+	assert_int_equal(cs.refs, 4);
+	assert_true(vmm_vm_disk_stats(a.v, &ds));
+	assert_int_equal(ds.shared_bytes, 4 * 4096);
+	/* the same again from the cache, and VM b's buffer maps the very pages */
+	assert_int_equal(t_req(&b, VIRTIO_BLK_T_IN, 4 * 8, DATA, 4 * 4096, &at_once), VIRTIO_BLK_S_OK);
+	assert_true(at_once);
+	assert_ptr_equal(vm_ram_page(a.vm, DATA + 4096), vm_ram_page(b.vm, DATA + 4096));
+
+	/* sectors 7..24: the last sector of block 0, blocks 1 and 2 whole, the first of block 3 */
+	memset(got, 0xee, sizeof(got));
+	gw(&a, odd, got, sizeof(got));
+	assert_int_equal(t_req(&a, VIRTIO_BLK_T_IN, 7, odd, sizeof(got), &at_once), VIRTIO_BLK_S_OK);
+	gr(&a, odd, got, sizeof(got));
+	assert_memory_equal(got, img + 7 * 512, sizeof(got));
+	assert_true(vmm_vm_disk_stats(a.v, &ds));
+	assert_int_equal(ds.shared_bytes, 6 * 4096);	/* blocks 1 and 2 are mapped */
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.pages, 6);
+
+	vmm_vm_destroy(a.v);
+	vmm_vm_destroy(b.v);
+	assert_int_equal(t_vm_pages, 0);
+	vdisk_cache_get_stats(t_cache, &cs);
+	assert_int_equal(cs.pages, 0);
+	vdisk_cache_free(t_cache);
+	vdisk_server_free(t_srv);
+	unlink(t_base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shared_reads),
 		cmocka_unit_test(test_retained_blocks),
+		cmocka_unit_test(test_reread_same_buffer),
 		cmocka_unit_test(test_async_errors_and_reset),
 	};
 
