@@ -488,6 +488,8 @@ struct blk_pending {
 	uint64_t asked;		/* remote_ask: the shares asked of other nodes (bits) */
 	uint64_t skip;		/* ... and those mapped from them: the read leaves those pages alone */
 	const char *bad;	/* ... and why the request failed meanwhile */
+	unsigned parts;		/* ... the disk reads of the other pages still in flight (read_missing) */
+	int part_res;		/* ... and the first error of one */
 	struct virtio_blk *b;
 	unsigned gen, q;
 	uint16_t head;
@@ -621,6 +623,47 @@ static bool remote_ask(struct virtio_blk *b, struct blk_pending *p)
 	return miss && v->gc->lookup(v->gc->opaque, key, block, miss, remote_answer, p) == 0;
 }
 
+/* One of read_missing's disk reads finished: the last one completes the request. */
+static void blk_part_done(void *arg, int res)
+{
+	struct blk_pending *p = arg;
+
+	if (res < 0 && p->part_res >= 0)
+		p->part_res = res;
+	if (--p->parts == 0)
+		blk_complete(p, p->part_res);
+}
+
+/*
+ * Read from the disk only the pages of the request that are not mapped
+ * already (p->skip: found in a cache), one read per run of them, into the
+ * bounce buffer at their place; blk_complete runs once all are in.
+ */
+static void read_missing(struct virtio_blk *b, struct blk_pending *p)
+{
+	p->parts = 1;	/* (held while submitting: no completion finishes the request meanwhile) */
+	p->part_res = 0;
+	for (unsigned i = 0, j; i < p->n_share; i = j) {
+		j = i + 1;
+		if (p->skip >> i & 1)
+			continue;
+		while (j < p->n_share && !(p->skip >> j & 1) && p->share[j].pos == p->share[j - 1].pos + VM_PAGE_SIZE)
+			j++;
+		uint64_t pos = p->share[i].pos;
+		int r;
+
+		p->parts++;
+		r = b->be.ops->read_async(b->be.opaque, p->buf + pos, (uint64_t)(j - i) * VM_PAGE_SIZE,
+					  p->sector * VIRTIO_BLK_SECTOR + pos, blk_part_done, p);
+		if (r < 0) {
+			p->parts--;
+			p->part_res = r;	/* (the reads in flight finish first) */
+			break;
+		}
+	}
+	blk_part_done(p, p->part_res);
+}
+
 /*
  * The other nodes answered (remote_ask): when every block of the read is in
  * a cache, this node's or another's, the guest maps them all, without I/O
@@ -634,11 +677,10 @@ static void remote_answer(void *arg, const uint64_t *maddr)
 	struct vdisk_backend *v = b->be.opaque;
 	const struct pmap_remote_ops *rops = (const struct pmap_remote_ops *)v->gc;
 	const struct pmap_share_ops *sops = (const struct pmap_share_ops *)vdisk_cache_ops(v->cache);
-	uint64_t key = vdisk_base_key(v->d), m[64], remote = 0;
+	uint64_t key = vdisk_base_key(v->d), m[64], remote = 0, mapped = 0;
 	uint8_t *local[64];
 	bool all = !b->closing && p->gen == b->gen;
 	unsigned k = 0;
-	int r;
 
 	for (unsigned i = 0; i < p->n_share; i++) {
 		m[i] = (p->asked >> i & 1) ? maddr[k++] : 0;
@@ -648,8 +690,12 @@ static void remote_answer(void *arg, const uint64_t *maddr)
 	pmap_tlb_batch(vm_pmap(b->vm), true);
 	for (unsigned i = 0; i < p->n_share && !b->closing && p->gen == b->gen; i++) {
 		if (local[i]) {
-			if (all)
-				all = pmap_map_shared(vm_pmap(b->vm), p->share[i].gpa, local[i], sops) == 0;
+			if (pmap_map_shared(vm_pmap(b->vm), p->share[i].gpa, local[i], sops) == 0) {
+				p->skip |= 1ull << i;	/* (the read, if any, leaves it alone) */
+				mapped++;
+			} else {
+				all = false;
+			}
 			continue;
 		}
 		if (!m[i])
@@ -660,6 +706,7 @@ static void remote_answer(void *arg, const uint64_t *maddr)
 			m[i] = 0;	/* the mapping's reference now */
 			p->skip |= 1ull << i;
 			remote++;
+			mapped++;
 		} else {
 			all = false;
 		}
@@ -678,10 +725,8 @@ static void remote_answer(void *arg, const uint64_t *maddr)
 		blk_finish(p, NULL, 0);
 		return;
 	}
-	b->st.bytes_from_cache += remote * VM_PAGE_SIZE;	/* the rest: from the disk, into the other pages */
-	r = b->be.ops->read_async(b->be.opaque, p->buf, p->len, p->sector * VIRTIO_BLK_SECTOR, blk_complete, p);
-	if (r < 0)
-		blk_finish(p, "disk request refused", r);
+	b->st.bytes_from_cache += mapped * VM_PAGE_SIZE;	/* the rest: from the disk, into the other pages */
+	read_missing(b, p);
 }
 
 static void blk_complete(void *arg, int res)

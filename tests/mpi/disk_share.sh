@@ -8,7 +8,8 @@
 # nodes 0 and 1: node 0's cache pages are mapped into them and read from
 # node 1 through the coherence engine, one copy in the machine. Then, with
 # [machine] disk_cache = machine, VMs on one node each of nodes 0 and 1 map
-# one copy too.
+# one copy too, and a read that finds only some of its blocks in caches
+# reads only the others from the disk.
 . "$(dirname "$0")/lib/common.bash"
 
 elf="$DISCO_BUILD/guest/disk_share.elf"
@@ -88,3 +89,21 @@ t_json "$R" "[.vms[] | .disk.remote_shared_bytes] == [0, 8 * $page, 7 * $page]" 
 t_json "$R" '([.nodes[].disk.cache_msgs_dropped] | add) == 0 and ([.nodes[].disk.cache_lookup_timeouts] | add) == 0' ||
   t_fail "cache messages dropped or lookups unanswered: $(jq -c '[.nodes[].disk]' "$R")"
 echo "ok: VMs on one node each hold one copy of 8 blocks in the machine ($(jq '[.nodes[].disk.memory_saved_bytes] | add' "$R") bytes saved)"
+
+# A read that finds only some of its blocks in other nodes' caches maps
+# those and reads only the rest from the disk: vm one on node 0 stores into
+# block 3 right after its read, so node 0's cache gives that page back; two
+# (node 1) then finds 7 blocks on node 0 and reads block 3 alone; three finds
+# the 7 on node 0 and block 3 in node 1's cache, and reads nothing.
+machine partial 2 'disk_cache = machine\n'
+vm partial one 'nodes = 0\nappend = write=1\n'
+vm partial two 'nodes = 1\nappend = delay_ms=500\n'
+vm partial three 'nodes = 1\nappend = delay_ms=800\n'
+go partial "disk_cache = machine, a partial hit"
+t_json "$R" "[.nodes[].disk.cache_pages] == [7, 1] and .nodes[1].disk.bytes_read_from_disk == $page" ||
+  t_fail "node 1 must read block 3 alone from the disk: $(jq -c '[.nodes[].disk]' "$R")"
+t_json "$R" ".nodes[1].disk.cache_pages_mapped_remote == 14 and ([.nodes[].disk.memory_saved_bytes] | add) == (7 + 8 + 8 - 8) * $page" ||
+  t_fail "two and three must map node 0's 7 pages each, 15 pages saved: $(jq -c '[.nodes[].disk]' "$R")"
+t_json "$R" '[.vms[] | .disk.bytes_from_cache] == [0, 7 * 4096, 8 * 4096]' ||
+  t_fail "two must map 7 blocks from caches, three all 8: $(jq -c '[.vms[] | {name, disk}]' "$R")"
+echo "ok: a partial hit maps what other nodes hold and reads only the rest ($(jq '.nodes[1].disk.bytes_read_from_disk' "$R") bytes from the disk on node 1)"
