@@ -152,22 +152,37 @@ static void t_expect_block(struct t_vm *t, uint64_t gpa, unsigned b)
 			fail_msg("block %u byte %u: %#x", b, i, buf[i]);
 }
 
+/* The base image (img, len bytes: the block pattern t_expect_block knows when pattern), the server and the cache. */
+static void t_base_up(uint8_t *img, size_t len, bool pattern)
+{
+	char err[256];
+
+	for (size_t i = 0; pattern && i < len; i++)
+		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
+	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, len));
+	t_srv = vdisk_server_new(64, err, sizeof(err));
+	if (!t_srv)
+		fail_msg("vdisk_server_new: %s", err);
+	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
+	assert_non_null(t_cache);
+}
+
+static void t_base_down(void)
+{
+	vdisk_cache_free(t_cache);
+	vdisk_server_free(t_srv);
+	unlink(t_base);
+}
+
 static void test_shared_reads(void **state)
 {
 	static struct t_vm vms[NVM];
 	struct vdisk_cache_stats cs;
 	struct vmm_disk_stats ds;
 	uint8_t img[NBLK * 4096], mine[512];
-	char err[256];
 	bool at_once;
 
-	for (unsigned i = 0; i < sizeof(img); i++)
-		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
-	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
-	t_srv = vdisk_server_new(64, err, sizeof(err));
-	assert_non_null(t_srv);
-	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
-	assert_non_null(t_cache);
+	t_base_up(img, sizeof(img), true);
 	for (int i = 0; i < NVM; i++)
 		t_vm_up(&vms[i]);
 
@@ -231,9 +246,7 @@ static void test_shared_reads(void **state)
 	vdisk_cache_get_stats(t_cache, &cs);
 	assert_int_equal(cs.refs, 0);
 	assert_int_equal(cs.pages, 0);	/* pages go back to the node with the last mapping */
-	vdisk_cache_free(t_cache);
-	vdisk_server_free(t_srv);
-	unlink(t_base);
+	t_base_down();
 }
 
 /* Bad requests on the asynchronous path are answered at once with IOERR; a reset drops requests in flight. */
@@ -241,14 +254,10 @@ static void test_async_errors_and_reset(void **state)
 {
 	static struct t_vm vm;
 	static uint8_t img[16 * 4096];
-	char err[256];
 	bool at_once;
 	uint16_t used;
 
-	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
-	t_srv = vdisk_server_new(64, err, sizeof(err));
-	assert_non_null(t_srv);
-	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
+	t_base_up(img, sizeof(img), false);
 	t_vm_up(&vm);
 	/* past the end, straddling it, not whole sectors, a buffer outside RAM */
 	assert_int_equal(t_req(&vm, VIRTIO_BLK_T_IN, 16 * 8, DATA, 512, &at_once), VIRTIO_BLK_S_IOERR);
@@ -307,9 +316,7 @@ static void test_async_errors_and_reset(void **state)
 		assert_int_equal(used, vm.used_seen);	/* the old request never reached the used ring */
 	}
 	vmm_vm_destroy(vm.v);
-	vdisk_cache_free(t_cache);
-	vdisk_server_free(t_srv);
-	unlink(t_base);
+	t_base_down();
 }
 
 /*
@@ -323,16 +330,9 @@ static void test_retained_blocks(void **state)
 	struct vdisk_cache_stats cs;
 	struct vmm_disk_stats ds;
 	uint8_t img[NBLK * 4096];
-	char err[256];
 	bool at_once;
 
-	for (unsigned i = 0; i < sizeof(img); i++)
-		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
-	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
-	t_srv = vdisk_server_new(64, err, sizeof(err));
-	assert_non_null(t_srv);
-	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
-	assert_non_null(t_cache);
+	t_base_up(img, sizeof(img), true);
 	vdisk_cache_set_max(t_cache, 6 * 4096);
 
 	t_vm_up(&a);
@@ -371,9 +371,7 @@ static void test_retained_blocks(void **state)
 	assert_int_equal(vdisk_cache_evict(t_cache, 100), 2);
 	vdisk_cache_get_stats(t_cache, &cs);
 	assert_int_equal(cs.pages, 0);
-	vdisk_cache_free(t_cache);
-	vdisk_server_free(t_srv);
-	unlink(t_base);
+	t_base_down();
 }
 
 /*
@@ -390,17 +388,10 @@ static void test_reread_same_buffer(void **state)
 	struct vmm_disk_stats ds;
 	uint8_t img[NBLK * 4096], got[0x200 + 2 * 4096 + 0x200];
 	const uint64_t odd = DATA + 0x40e00;	/* as misaligned as sector 7 is in its block */
-	char err[256];
 	bool at_once;
 	unsigned before;
 
-	for (unsigned i = 0; i < sizeof(img); i++)
-		img[i] = (uint8_t)((i / 4096) * 7 + (i % 4096) / 512);
-	snprintf(t_base, sizeof(t_base), "%s", t_tmpfile(1, img, sizeof(img)));
-	t_srv = vdisk_server_new(64, err, sizeof(err));
-	assert_non_null(t_srv);
-	t_cache = vdisk_cache_new(t_alloc_page, t_free_page, NULL);
-	assert_non_null(t_cache);
+	t_base_up(img, sizeof(img), true);
 	t_vm_up(&a);
 	t_vm_up(&b);
 
@@ -436,9 +427,7 @@ static void test_reread_same_buffer(void **state)
 	assert_int_equal(t_vm_pages, 0);
 	vdisk_cache_get_stats(t_cache, &cs);
 	assert_int_equal(cs.pages, 0);
-	vdisk_cache_free(t_cache);
-	vdisk_server_free(t_srv);
-	unlink(t_base);
+	t_base_down();
 }
 
 int main(void)
