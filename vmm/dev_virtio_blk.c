@@ -404,7 +404,6 @@ static bool share_map(struct virtio_blk *b, const struct share *sh, uint8_t *pag
 	return false;
 }
 
-/* Every block of the request in the cache: map them, no I/O. Returns true if it was served. */
 /* Whether the request's len bytes are all whole blocks that this node's cache holds. */
 static bool all_cached(const struct virtio_blk *b, const struct share *s, unsigned n, uint64_t len)
 {
@@ -419,11 +418,11 @@ static bool all_cached(const struct virtio_blk *b, const struct share *s, unsign
 	return true;
 }
 
+/* Every block of the request in the cache: map them, no I/O. Returns true if it was served. */
 static bool serve_from_cache(struct virtio_blk *b, const struct share *s, unsigned n, uint64_t len)
 {
 	struct vdisk_backend *v = b->be.opaque;
 	uint64_t key = vdisk_base_key(v->d);
-
 	bool ok = true;
 
 	if (!all_cached(b, s, n, len))
