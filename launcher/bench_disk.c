@@ -223,6 +223,78 @@ static int make_file(const char *path, uint64_t size)
 	return r;
 }
 
+/* disco run INI (report at REP), the guests' console into OUT (NULL: dropped). Its exit status, -1 if killed. */
+static int run_machine(const char *ini, const char *rep, const char *out)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0)
+			dup2(fd, 1);
+		execl("/proc/self/exe", "disco", "run", "--quiet", "--report", rep, ini, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * The streaming figure: one VM on one node reads the base img (bytes long)
+ * front to back, kib KiB per request, into one buffer (guest:disk_sum,
+ * temporary overlay), with the disk cache off or on. Every block is read
+ * once, so the cache can only cost here: what it costs a guest streaming
+ * through its disk. Returns the guest's MB/s inside its reads, or -1
+ * (message printed).
+ */
+static double stream_case(const char *dir, const char *img, uint64_t bytes, unsigned kib, bool cache)
+{
+	char gdir[PATH_MAX], elf[PATH_MAX + 32], ini[PATH_MAX], rep[PATH_MAX], out[PATH_MAX], line[256];
+	unsigned long long got = 0, us = 0;
+	double mbps = -1;
+	int rc;
+	FILE *f;
+
+	disco_guest_dir(gdir, sizeof(gdir));
+	snprintf(elf, sizeof(elf), "%s/disk_sum.elf", gdir);
+	if (access(elf, R_OK)) {
+		fprintf(stderr, "disco bench disk: %s is not built: no streaming figure\n", elf);
+		return -1;
+	}
+	snprintf(ini, sizeof(ini), "%s/disco-bench-stream-%d.ini", dir, (int)getpid());
+	snprintf(rep, sizeof(rep), "%s/disco-bench-stream-%d.json", dir, (int)getpid());
+	snprintf(out, sizeof(out), "%s/disco-bench-stream-%d.out", dir, (int)getpid());
+	f = fopen(ini, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[machine]\nnodes = 1\nmem = 96M\ntimeout = 300s\ndisk_cache = %s\n"
+		"[vm s]\nmem = 16M\nkernel = %s\nappend = chunk=%u\ndisk = %s\ndisk_overlay = temp\n",
+		cache ? "on" : "off", elf, kib, img);
+	fclose(f);
+	rc = run_machine(ini, rep, out);
+	f = fopen(out, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "disk_sum: cksum %*u %llu, %llu us", &got, &us) == 2)
+			break;
+	if (f)
+		fclose(f);
+	if (rc || got != bytes || !us)
+		fprintf(stderr, "disco bench disk: the streaming run (disk cache %s) failed (exit %d, %llu of %llu bytes read)\n",
+			cache ? "on" : "off", rc, got, (unsigned long long)bytes);
+	else
+		mbps = (double)got / (double)us;
+	unlink(ini);
+	unlink(rep);
+	unlink(out);
+	return mbps;
+}
+
 /*
  * The memory figure: nvms VMs read the same 8 blocks of one base
  * (guest:disk_share, temporary overlays) and the run's report says how many
@@ -239,7 +311,6 @@ static json_t *memory_case(const char *dir, unsigned nvms, int how)
 	json_t *r, *disk = NULL;
 	FILE *f;
 	int st;
-	pid_t pid;
 
 	disco_guest_dir(gdir, sizeof(gdir));
 	snprintf(elf, sizeof(elf), "%s/disk_share.elf", gdir);
@@ -275,18 +346,10 @@ static json_t *memory_case(const char *dir, unsigned nvms, int how)
 			fprintf(f, "nodes = %u\n%s", i % 2, i ? "append = delay_ms=300\n" : "");
 	}
 	fclose(f);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execl("/proc/self/exe", "disco", "run", "--quiet", "--report", rep, ini, (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &st, 0);
+	st = run_machine(ini, rep, NULL);
 	r = json_load_file(rep, 0, NULL);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) || !r)
-		fprintf(stderr, "disco bench disk: the %u-VM run failed (exit %d)\n", nvms, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	if (st || !r)
+		fprintf(stderr, "disco bench disk: the %u-VM run failed (exit %d)\n", nvms, st);
 	else {
 		json_int_t pages = 0, saved = 0;
 		size_t k;
@@ -310,13 +373,17 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: disco bench disk [--json] [--seconds S] [--size MIB] [--direct] [--dir DIR] [--vms N]\n"
+		"                       [--stream-kib K]\n"
 		"  4 KiB sequential and random reads (through an empty overlay: the base image's\n"
 		"  blocks) and writes (a raw image, in place) through vdisk's io_uring server and\n"
 		"  through fio --ioengine=io_uring on the same file, queue depth %d, IOPS of both and\n"
 		"  the ratio vdisk/fio, the better of two runs of each. Defaults: 0.5 s per run, a 64 MiB file in /var/tmp,\n"
 		"  page cache on (--direct: O_DIRECT on both sides). fio: script/bootstrap --bench.\n"
 		"  Then the memory figure: N VMs (default 4) on one node read the same 8 blocks of a\n"
-		"  base (guest:disk_share): machine pages holding them, against N x 8 without sharing.\n", QD);
+		"  base (guest:disk_share): machine pages holding them, against N x 8 without sharing;\n"
+		"  the same on 2 nodes. Then the streaming figure: a VM reads the whole file front to\n"
+		"  back, K KiB per request (--stream-kib K, default 64; 0: none), with the disk cache\n"
+		"  off and on (guest:disk_sum): its MB/s inside the reads, and on/off.\n", QD);
 }
 
 int bench_disk(int argc, char **argv, int json)
@@ -325,7 +392,7 @@ int bench_disk(int argc, char **argv, int json)
 	uint64_t size = 64ull << 20;
 	const char *dir = "/var/tmp";
 	bool direct = false, have_fio;
-	unsigned nvms = 4;
+	unsigned nvms = 4, stream_kib = 64;
 	char base[PATH_MAX], ovl[PATH_MAX], err[512];
 	struct vdisk_server *srv;
 	struct vdisk_opts o = { 0 };
@@ -342,6 +409,8 @@ int bench_disk(int argc, char **argv, int json)
 			dir = argv[++i];
 		else if (!strcmp(argv[i], "--vms") && i + 1 < argc)
 			nvms = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--stream-kib") && i + 1 < argc)
+			stream_kib = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--direct"))
 			direct = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -353,8 +422,9 @@ int bench_disk(int argc, char **argv, int json)
 			return 2;
 		}
 	}
-	if (seconds <= 0 || size < (1 << 20) || nvms < 1 || nvms > 64) {
-		fprintf(stderr, "disco bench disk: --seconds must be > 0, --size at least 1 (MiB), --vms 1 to 64\n");
+	if (seconds <= 0 || size < (1 << 20) || nvms < 1 || nvms > 64 || stream_kib % 4 || stream_kib > 256) {
+		fprintf(stderr, "disco bench disk: --seconds must be > 0, --size at least 1 (MiB), --vms 1 to 64, "
+			"--stream-kib a multiple of 4 up to 256 (0: no streaming figure)\n");
 		return 2;
 	}
 	have_fio = launcher_have_program("fio");
@@ -451,11 +521,34 @@ int bench_disk(int argc, char **argv, int json)
 			       (long long)pages, 8 * nvms, (long long)saved / 1024);
 		json_decref(mem);
 	}
+	/* the streaming figure: off and on twice, alternating, the better run of each */
+	json_t *stream = json_null();
+	double off = -1, on = -1;
+
+	for (int rep = 0; stream_kib && rep < 2; rep++) {
+		double run_off = stream_case(dir, base, size, stream_kib, false);
+		double run_on = run_off > 0 ? stream_case(dir, base, size, stream_kib, true) : -1;
+
+		if (run_off < 0 || run_on < 0) {
+			off = on = -1;
+			break;
+		}
+		off = run_off > off ? run_off : off;
+		on = run_on > on ? run_on : on;
+	}
+	if (off > 0 && on > 0) {
+		stream = json_pack("{s:I, s:i, s:f, s:f, s:f}", "bytes", (json_int_t)size, "request_kib", (int)stream_kib,
+				   "off_mbps", off, "on_mbps", on, "ratio", on / off);
+		if (!json)
+			printf("stream: a VM reads the %llu MiB file front to back in %u KiB requests: %.0f MB/s with the "
+			       "disk cache on, %.0f off, on/off %.2f\n", (unsigned long long)(size >> 20), stream_kib, on, off,
+			       on / off);
+	}
 	if (json) {
-		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o, s:o, s:o, s:o}", "patterns", rows,
+		json_t *top = json_pack("{s:o, s:i, s:i, s:I, s:b, s:f, s:b, s:o, s:o, s:o, s:o, s:o}", "patterns", rows,
 					"block_size", BS, "queue_depth", QD, "file_bytes", (json_int_t)size, "direct", direct,
 					"seconds", seconds, "fio", have_fio, "memory", memo, "memory_span", memo_span,
-					"memory_machine", memo_machine, "memory_per_node", memo_node);
+					"memory_machine", memo_machine, "memory_per_node", memo_node, "stream", stream);
 		char *s = json_dumps(top, JSON_INDENT(2));
 
 		puts(s);
@@ -469,6 +562,7 @@ int bench_disk(int argc, char **argv, int json)
 		json_decref(memo_span);
 		json_decref(memo_machine);
 		json_decref(memo_node);
+		json_decref(stream);
 	}
 	rc = 0;
 out_files:
