@@ -101,6 +101,16 @@ static bool needs_base_search(const struct desc *d, unsigned i, const struct see
 	return want >= 0 ? (unsigned)want != d->vms[i].nodes[0] : unreadable(h->status);
 }
 
+/* VM i's base is served by node server, from the file it saw (s). */
+static void plan_served(struct node_disk_plan *p, int server, unsigned i, const struct seen *s)
+{
+	p->server = server;
+	p->base.node = (unsigned)server;
+	p->base.image = i;
+	p->base.ident = (struct vdisk_ident){ .size = s->size, .hash = s->hash, .mtime_ns = s->mtime_ns };
+	snprintf(p->base.path, sizeof(p->base.path), "%s", s->path);
+}
+
 /* The verdict for VM i whose home's disk is an overlay (h), from what every node saw at its base path (b). */
 static int decide_overlay(const struct desc *d, unsigned i, unsigned nodes, const struct seen *h,
 			  const struct seen *b, unsigned nd, unsigned k, struct node_disk_plan *p, char *err,
@@ -139,13 +149,8 @@ static int decide_overlay(const struct desc *d, unsigned i, unsigned nodes, cons
 		}
 		return -ENOENT;
 	}
-	s = &b[(unsigned)server * nd + k];
-	p->server = server;
 	p->overlay = true;
-	p->base.node = (unsigned)server;
-	p->base.image = i;
-	p->base.ident = (struct vdisk_ident){ .size = s->size, .hash = s->hash, .mtime_ns = s->mtime_ns };
-	snprintf(p->base.path, sizeof(p->base.path), "%s", s->path);
+	plan_served(p, server, i, &b[(unsigned)server * nd + k]);
 	return 0;
 }
 
@@ -195,12 +200,7 @@ static int decide(const struct desc *d, unsigned i, unsigned nodes, const struct
 			 "keep or persistent (the VM's writes then stay on its home)", dv->name, dv->disk, server, home);
 		return -EINVAL;
 	}
-	s = &all[(unsigned)server * nd + k];
-	p->server = server;
-	p->base.node = (unsigned)server;
-	p->base.image = i;
-	p->base.ident = (struct vdisk_ident){ .size = s->size, .hash = s->hash, .mtime_ns = s->mtime_ns };
-	snprintf(p->base.path, sizeof(p->base.path), "%s", s->path);
+	plan_served(p, server, i, &all[(unsigned)server * nd + k]);
 	return 0;
 }
 
