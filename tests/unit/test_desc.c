@@ -325,19 +325,32 @@ static void t_long_lines(void **state)
 	free(path);
 }
 
+/* The file path now holds text alone. */
+static void t_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A description holding text, as m.ini in a new directory made from the template dir; its path in path. */
+static void t_desc_file(char *dir, char *path, size_t len, const char *text)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, len, "%s/m.ini", dir);
+	t_write(path, text);
+}
+
 static void t_file_paths(void **state)
 {
 	char dir[] = "/tmp/test_desc.XXXXXX", path[256], err[512], want[512];
 	struct desc *d;
 	FILE *f;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/m.ini", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("[machine]\nreport = r.json\n[vm a]\nkernel = vmlinux\ndisk = ../d.img\n"
-	      "initrd = /abs/i.img\nbios = guest:sbi\nconsole_log = a.log\n", f);
-	fclose(f);
+	t_desc_file(dir, path, sizeof(path), "[machine]\nreport = r.json\n[vm a]\nkernel = vmlinux\ndisk = ../d.img\n"
+		    "initrd = /abs/i.img\nbios = guest:sbi\nconsole_log = a.log\n");
 	d = desc_parse_file(path, err, sizeof(err));
 	if (!d)
 		fail_msg("%s", err);
@@ -353,10 +366,7 @@ static void t_file_paths(void **state)
 	desc_free(d);
 
 	/* a bad file names itself as given */
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("[machine]\n\nnodes = four\n", f);
-	fclose(f);
+	t_write(path, "[machine]\n\nnodes = four\n");
 	assert_null(desc_parse_file(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), "%s:3: [machine] nodes = four: not a whole number", path);
 	assert_non_null(strstr(err, want));
@@ -427,13 +437,8 @@ static void t_path_variables(void **state)
 	t_parse_bad("[machine]\nreport = ${DISCO_T_UNSET}.json\n", 2, "[machine] report", "${DISCO_T_UNSET} is not set");
 
 	/* a file: relative once expanded is relative to the description's directory */
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/m.ini", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("[machine]\nnodes = 2\n[vm a]\nkernel = ${DISCO_T_SUB}/vmlinux\ndisk = ${DISCO_T_UNSET}/base.img\n"
-	      "disk_overlay_file = ${DISCO_T_SCRATCH}/a.ovl\n", f);
-	fclose(f);
+	t_desc_file(dir, path, sizeof(path), "[machine]\nnodes = 2\n[vm a]\nkernel = ${DISCO_T_SUB}/vmlinux\n"
+		    "disk = ${DISCO_T_UNSET}/base.img\ndisk_overlay_file = ${DISCO_T_SCRATCH}/a.ovl\n");
 	/* a node without the variable: refused, naming it */
 	assert_null(desc_parse_file(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), "%s:5: [vm a] disk = ${DISCO_T_UNSET}/base.img: ${DISCO_T_UNSET} is not set", path);
@@ -473,16 +478,10 @@ static void t_path_variables(void **state)
 	desc_free(d);
 	unsetenv("DISCO_T_UNSET");
 	/* deferring checks the syntax all the same, and report is the launcher's own */
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("[vm a]\nkernel = guest:hello\ndisk = ${DISCO_T_UNSET/base.img\n", f);
-	fclose(f);
+	t_write(path, "[vm a]\nkernel = guest:hello\ndisk = ${DISCO_T_UNSET/base.img\n");
 	assert_null(desc_parse_file_flags(path, DESC_DEFER_PATHS, err, sizeof(err)));
 	assert_non_null(strstr(err, ":3: [vm a] disk = ${DISCO_T_UNSET/base.img: '${' without a closing '}'"));
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("[machine]\nreport = ${DISCO_T_UNSET}/r.json\n", f);
-	fclose(f);
+	t_write(path, "[machine]\nreport = ${DISCO_T_UNSET}/r.json\n");
 	assert_null(desc_parse_file_flags(path, DESC_DEFER_PATHS, err, sizeof(err)));
 	assert_non_null(strstr(err, ":2: [machine] report = ${DISCO_T_UNSET}/r.json: ${DISCO_T_UNSET} is not set"));
 	unlink(path);
